@@ -1,0 +1,82 @@
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Health } from "@cove/gen-ts/grpc/health/v1/health_pb.js";
+import {
+  createHealthRegistry,
+  createHealthService,
+  type HealthRegistry,
+  ServingStatus,
+} from "./health.js";
+import { type DualProtocolServer, type ListenAddress, listenDualProtocol } from "./listen.js";
+import {
+  createReflectionServiceV1,
+  createReflectionServiceV1alpha,
+  ReflectionIndex,
+  reflectionServices,
+} from "./reflection.js";
+import { answerUnknownMethod } from "./unknown-method.js";
+
+/** Default cap on one message in either direction: 16 MiB. Larger payloads must stream. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/** What a Cove server is made of: its own services, and how they are routed. */
+export interface GrpcServerOptions {
+  /** The services this server implements; health and reflection are added for them. */
+  services: readonly DescService[];
+  /** Registers the implementations, e.g. router.service(SandboxService, handler). */
+  routes: (router: ConnectRouter) => void;
+  /** Interceptors in order: request id and logging, then auth, then error mapping. */
+  interceptors?: Interceptor[];
+  /** Cap on one received message, in bytes. Default DEFAULT_MAX_MESSAGE_BYTES. */
+  readMaxBytes?: number;
+  /** Cap on one sent message, in bytes. Default DEFAULT_MAX_MESSAGE_BYTES. */
+  writeMaxBytes?: number;
+}
+
+/** A Cove server that is listening, with its health registry to report readiness through. */
+export interface GrpcServer extends DualProtocolServer {
+  /** The health registry behind grpc.health.v1.Health. */
+  readonly health: HealthRegistry;
+}
+
+/**
+ * createGrpcHandler builds the request handler every Cove component serves: its own services
+ * plus grpc.health.v1 and grpc.reflection (v1 and v1alpha), answering Connect, gRPC and
+ * gRPC-Web, with Unimplemented for any method it does not know.
+ */
+export function createGrpcHandler(options: GrpcServerOptions, health: HealthRegistry) {
+  const index = new ReflectionIndex([...options.services, Health, ...reflectionServices]);
+  for (const service of options.services) health.setStatus(service.typeName, ServingStatus.SERVING);
+  return connectNodeAdapter({
+    routes(router) {
+      options.routes(router);
+      router.service(Health, createHealthService(health));
+      router.service(reflectionServices[0], createReflectionServiceV1(index));
+      router.service(reflectionServices[1], createReflectionServiceV1alpha(index));
+    },
+    interceptors: options.interceptors,
+    readMaxBytes: options.readMaxBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    writeMaxBytes: options.writeMaxBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    fallback: answerUnknownMethod,
+  });
+}
+
+/** startGrpcServer builds the handler (see createGrpcHandler) and listens on a port or socket. */
+export async function startGrpcServer(
+  options: GrpcServerOptions,
+  where: ListenAddress,
+): Promise<GrpcServer> {
+  const health = createHealthRegistry();
+  const handler = createGrpcHandler(options, health);
+  const server = await listenDualProtocol(handler, where);
+  return {
+    address: server.address,
+    url: server.url,
+    health,
+    async close(graceMs?: number) {
+      health.shutdown();
+      await server.close(graceMs);
+    },
+  };
+}

@@ -1,0 +1,114 @@
+// Set-up steps shared by `npm test`, `npm start` and .ci/run: each checks first and does
+// nothing when the machine already has what it needs, and says what it is doing otherwise.
+// Only Node's standard library is used here: this runs before `npm ci`.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root. */
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const stampDir = join(root, ".gen-cache", "stamps");
+
+/** step prints a progress heading. */
+export function step(message) {
+  process.stdout.write(`\x1b[1m==> ${message}\x1b[0m\n`);
+}
+
+/** run executes a command with inherited output and throws with its name when it fails. */
+export function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { stdio: "inherit", cwd: root, ...options });
+  if (result.error) throw new Error(`${command}: ${result.error.message}`);
+  if (result.status !== 0) {
+    throw new Error(`${command} ${args.join(" ")} exited with ${result.status ?? result.signal}`);
+  }
+}
+
+/** has tells whether a command is on PATH. */
+export function has(command) {
+  return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
+}
+
+function fingerprint(files) {
+  const hash = createHash("sha256");
+  for (const file of files) {
+    const path = join(root, file);
+    hash.update(file);
+    hash.update(existsSync(path) ? readFileSync(path) : "");
+  }
+  return hash.digest("hex");
+}
+
+/** onceFor runs work only when the given files changed since it last succeeded. */
+export function onceFor(name, files, check, work) {
+  const stamp = join(stampDir, name);
+  const want = fingerprint(files);
+  if (check() && existsSync(stamp) && readFileSync(stamp, "utf8") === want) return;
+  work();
+  mkdirSync(stampDir, { recursive: true });
+  writeFileSync(stamp, want);
+}
+
+let aptUpdated = false;
+/** ensureDebianPackages installs missing Debian packages with apt-get when running as root. */
+export function ensureDebianPackages(packages) {
+  const missing = packages.filter(
+    (name) =>
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax.
+      spawnSync("dpkg-query", ["-W", "-f=${Status}", name], { encoding: "utf8" }).stdout !==
+      "install ok installed",
+  );
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`missing Debian packages: ${missing.join(" ")} (install them, or run as root)`);
+  }
+  step(`apt-get install ${missing.join(" ")}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  if (!aptUpdated) {
+    run("apt-get", ["update", "-q"], { env });
+    aptUpdated = true;
+  }
+  run("apt-get", ["install", "-y", "-q", "--no-install-recommends", ...missing], { env });
+}
+
+/** ensureNodeModules runs `npm ci` when node_modules is missing or older than the lock file. */
+export function ensureNodeModules() {
+  const marker = join(root, "node_modules", ".package-lock.json");
+  const lock = join(root, "package-lock.json");
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  step("npm ci (installing npm dependencies)");
+  run("npm", ["ci", "--no-audit", "--no-fund"]);
+}
+
+/** The Python interpreter of the project's virtual environment. */
+export const venvPython = join(root, ".venv", "bin", "python");
+
+/** ensurePython creates .venv with the pinned codegen/test tools and the generated package. */
+export function ensurePython() {
+  if (!has("python3")) ensureDebianPackages(["python3", "python3-venv", "python3-pip"]);
+  const requirements = ["interop/python/requirements.txt", "gen/python/pyproject.toml"];
+  onceFor(
+    "python",
+    requirements,
+    () => existsSync(venvPython),
+    () => {
+      step("Python virtual environment (.venv): grpcio, grpcio-tools, pytest, cove-proto");
+      if (!existsSync(venvPython)) run("python3", ["-m", "venv", join(root, ".venv")]);
+      run(venvPython, ["-m", "pip", "install", "-q", "-r", "interop/python/requirements.txt"]);
+      run(venvPython, ["-m", "pip", "install", "-q", "-e", "gen/python"]);
+    },
+  );
+}
+
+/** ensureGo checks for a Go toolchain new enough for the generated module (Go 1.24+). */
+export function ensureGo() {
+  if (!has("go")) ensureDebianPackages(["golang-go"]);
+  const version = spawnSync("go", ["env", "GOVERSION"], { encoding: "utf8" }).stdout.trim();
+  const [, minor] = /^go1\.(\d+)/.exec(version) ?? [];
+  if (minor === undefined || Number(minor) < 24) {
+    throw new Error(
+      `Go 1.24 or newer is needed for clients/go and interop/go; found ${version || "none"}`,
+    );
+  }
+}
