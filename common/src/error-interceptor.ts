@@ -1,0 +1,73 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { BadRequestSchema, ErrorInfoSchema } from "@cove/gen-ts/google/rpc/error_details_pb.js";
+import { CoveError, type ErrorCode } from "./errors.js";
+import type { Logger } from "./logger.js";
+
+/** The domain in every google.rpc.ErrorInfo Cove sends. */
+export const ERROR_DOMAIN = "cove.dev";
+
+const codes: Record<ErrorCode, Code> = {
+  invalidArgument: Code.InvalidArgument,
+  notFound: Code.NotFound,
+  alreadyExists: Code.AlreadyExists,
+  failedPrecondition: Code.FailedPrecondition,
+  resourceExhausted: Code.ResourceExhausted,
+  permissionDenied: Code.PermissionDenied,
+  unauthenticated: Code.Unauthenticated,
+  unavailable: Code.Unavailable,
+  deadlineExceeded: Code.DeadlineExceeded,
+  outOfRange: Code.OutOfRange,
+  aborted: Code.Aborted,
+  unimplemented: Code.Unimplemented,
+};
+
+/**
+ * toConnectError maps anything thrown by a handler to what the client sees: a CoveError keeps
+ * its code, message, ErrorInfo and field violations; a ConnectError passes through; anything
+ * else becomes Internal with a generic message, and the original is logged as `cause`.
+ */
+export function toConnectError(err: unknown, logger: Logger, procedure: string): ConnectError {
+  if (err instanceof CoveError) {
+    const info = create(ErrorInfoSchema, {
+      reason: err.reason,
+      domain: ERROR_DOMAIN,
+      metadata: err.metadata,
+    });
+    const details: ConstructorParameters<typeof ConnectError>[3] = [
+      { desc: ErrorInfoSchema, value: info },
+    ];
+    if (err.violations.length > 0) {
+      const badRequest = create(BadRequestSchema, { fieldViolations: err.violations });
+      details.push({ desc: BadRequestSchema, value: badRequest });
+    }
+    return new ConnectError(err.message, codes[err.code], undefined, details, err);
+  }
+  if (err instanceof ConnectError) return err;
+  logger.error("unhandled error", { procedure, err });
+  return new ConnectError("internal error; the server logged the cause", Code.Internal, undefined, undefined, err);
+}
+
+/** createErrorInterceptor applies toConnectError to unary results and to every stream. */
+export function createErrorInterceptor(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    const procedure = `${req.method.parent.typeName}/${req.method.name}`;
+    try {
+      const res = await next(req);
+      if (!res.stream) return res;
+      const messages = res.message;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* messages;
+          } catch (err) {
+            throw toConnectError(err, logger, procedure);
+          }
+        })(),
+      };
+    } catch (err) {
+      throw toConnectError(err, logger, procedure);
+    }
+  };
+}

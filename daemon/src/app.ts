@@ -1,0 +1,42 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { createErrorInterceptor, type GrpcServerOptions, type Logger } from "@cove/common";
+import type { DaemonConfig } from "./config.js";
+import type { DaemonContext, ServiceModule } from "./context.js";
+import { UserDirectory } from "./domain/users.js";
+import { createFilesystemModule } from "./handlers/filesystem-handler.js";
+import { createPortModule } from "./handlers/port-handler.js";
+import { createProcessModule } from "./handlers/process-handler.js";
+import { createPtyModule } from "./handlers/pty-handler.js";
+
+/** The daemon as a set of services ready to serve, and a way to release everything they hold. */
+export interface DaemonApp {
+  /** Server options for startGrpcServer (services, routes, interceptors, limits). */
+  server: GrpcServerOptions;
+  /** close stops every process, terminal, watcher and tunnel the daemon started. */
+  close(): Promise<void>;
+}
+
+/** createDaemonApp wires the toolbox services over the domain; no globals, no listening. */
+export function createDaemonApp(config: DaemonConfig, logger: Logger): DaemonApp {
+  const ctx: DaemonContext = { config, logger, users: new UserDirectory() };
+  const modules: ServiceModule[] = [
+    createProcessModule(ctx),
+    createFilesystemModule(ctx),
+    createPtyModule(ctx),
+    createPortModule(ctx),
+  ];
+  return {
+    server: {
+      services: modules.map((m) => m.service),
+      routes(router: ConnectRouter) {
+        for (const m of modules) router.service(m.service, m.impl as never);
+      },
+      interceptors: [createErrorInterceptor(logger)],
+      readMaxBytes: config.limits.maxMessageBytes,
+      writeMaxBytes: config.limits.maxMessageBytes,
+    },
+    async close() {
+      await Promise.allSettled(modules.map((m) => m.close()));
+    },
+  };
+}

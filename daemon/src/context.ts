@@ -1,0 +1,24 @@
+import type { DescService } from "@bufbuild/protobuf";
+import type { Logger } from "@cove/common";
+import type { DaemonConfig } from "./config.js";
+import type { UserDirectory } from "./domain/users.js";
+
+/** What every part of the daemon gets: its configuration, a logger and the user directory. */
+export interface DaemonContext {
+  /** The daemon's configuration. */
+  config: DaemonConfig;
+  /** The daemon's logger. */
+  logger: Logger;
+  /** Looks up OS users inside the sandbox. */
+  users: UserDirectory;
+}
+
+/** One toolbox service as the app mounts it: descriptor, implementation, and shutdown. */
+export interface ServiceModule {
+  /** The service descriptor from gen/ts. */
+  service: DescService;
+  /** The handler object (methods not present answer Unimplemented). */
+  impl: object;
+  /** close releases what the service holds (processes, watchers, sockets). */
+  close(): Promise<void>;
+}

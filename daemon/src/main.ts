@@ -1,0 +1,28 @@
+// The daemon's entry point: read config, serve the toolbox on the unix socket, supervise the
+// image's own command, and shut down cleanly on SIGTERM/SIGINT.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { createLogger, startGrpcServer } from "@cove/common";
+import { createDaemonApp } from "./app.js";
+import { loadConfig } from "./config.js";
+import { superviseEntrypoint } from "./domain/entrypoint.js";
+
+const config = loadConfig(process.env, process.argv.slice(2));
+const logger = createLogger({ fields: { component: "daemon" } });
+const app = createDaemonApp(config, logger);
+fs.mkdirSync(path.dirname(config.socketPath), { recursive: true });
+const server = await startGrpcServer(app.server, { path: config.socketPath });
+fs.chmodSync(config.socketPath, 0o600);
+logger.info("serving the toolbox", { socket: config.socketPath });
+const entrypoint = superviseEntrypoint(config.entrypoint, logger);
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info("shutting down", { signal });
+  await Promise.allSettled([entrypoint.stop(), app.close(), server.close(500)]);
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
