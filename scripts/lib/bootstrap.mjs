@@ -1,9 +1,17 @@
 // Set-up steps shared by `npm test`, `npm start` and .ci/run: each checks first and does
 // nothing when the machine already has what it needs, and says what it is doing otherwise.
 // Only Node's standard library is used here: this runs before `npm ci`.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -110,5 +118,49 @@ export function ensureGo() {
     throw new Error(
       `Go 1.24 or newer is needed for clients/go and interop/go; found ${version || "none"}`,
     );
+  }
+}
+
+/** dockerReady tells whether the Docker CLI can reach an engine. */
+export function dockerReady() {
+  return spawnSync("docker", ["info"], { stdio: "ignore", timeout: 15_000 }).status === 0;
+}
+
+/** Where ensureDocker writes the log of a dockerd it starts. */
+export const dockerdLog = "/var/log/cove-dockerd.log";
+
+/**
+ * ensureDocker makes the Docker engine reachable: installs Debian's docker.io when dockerd is
+ * missing (as root), starts dockerd in the background when `docker info` fails, and waits up to
+ * timeoutMs for it. A dockerd that is already running is left alone; throws when impossible.
+ */
+export function ensureDocker({ timeoutMs = 60_000 } = {}) {
+  if (has("docker") && dockerReady()) return;
+  if (!has("dockerd") || !has("docker")) ensureDebianPackages(["docker.io"]);
+  if (dockerReady()) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error("the Docker engine is not reachable: start dockerd, or run as root");
+  }
+  step(`starting dockerd in the background (log: ${dockerdLog})`);
+  const log = openSync(dockerdLog, "a");
+  const child = spawn("dockerd", [], { detached: true, stdio: ["ignore", log, log] });
+  child.unref();
+  closeSync(log);
+  // The event loop does not run while we wait, so an early exit shows up as a zombie in /proc.
+  const gone = () => {
+    try {
+      return readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]?.startsWith("Z");
+    } catch {
+      return true;
+    }
+  };
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + timeoutMs;
+  while (!dockerReady()) {
+    if (gone()) throw new Error(`dockerd exited at start-up; see ${dockerdLog}`);
+    if (Date.now() > deadline) {
+      throw new Error(`dockerd did not answer within ${timeoutMs} ms; see ${dockerdLog}`);
+    }
+    Atomics.wait(pause, 0, 0, 250);
   }
 }

@@ -41,3 +41,17 @@ test("changed() wakes a waiting reader on append and on close", async () => {
   await expect(closed).resolves.toBeUndefined();
   await expect(log.changed()).resolves.toBeUndefined();
 });
+
+test("memory follows what was written, not the capacity", () => {
+  const log = new OutputLog(64 * 1024 * 1024);
+  log.append(Buffer.from("small"));
+  expect(log.tail()).toEqual({ data: Buffer.from("small"), truncated: false });
+});
+
+test("onChange fires on append and close", () => {
+  let calls = 0;
+  const log = new OutputLog(8, () => calls++);
+  log.append(Buffer.from("a"));
+  log.close();
+  expect(calls).toBe(2);
+});

@@ -1,18 +1,25 @@
 /**
- * OutputLog keeps the most recent bytes of one output stream in a fixed-size ring, addressed by
- * absolute offsets counted from the stream's first byte. Readers pull from an offset at their
- * own pace; a reader that falls more than the ring's size behind skips ahead to the oldest
- * byte still held (the jump is visible in the offsets). Memory never exceeds `capacity`.
+ * OutputLog keeps the most recent bytes of one output stream, at most `capacity` of them,
+ * addressed by absolute offsets counted from the stream's first byte. Readers pull from an
+ * offset at their own pace; a reader that falls more than `capacity` behind skips ahead to the
+ * oldest byte still held (the jump is visible in the offsets). Memory grows with what was
+ * written, never beyond `capacity` (plus one chunk), so thousands of quiet logs cost little.
  */
 export class OutputLog {
-  private readonly ring: Buffer;
+  private chunks: Buffer[] = [];
+  private held = 0;
   private written = 0;
   private closed = false;
   private waiters: Array<() => void> = [];
 
-  constructor(readonly capacity: number) {
-    this.ring = Buffer.alloc(capacity);
-  }
+  /**
+   * @param capacity bytes to keep.
+   * @param onChange called after every append and at close, e.g. to wake a process's readers.
+   */
+  constructor(
+    readonly capacity: number,
+    private readonly onChange?: () => void,
+  ) {}
 
   /** The offset one past the last byte written. */
   get endOffset(): number {
@@ -21,7 +28,7 @@ export class OutputLog {
 
   /** The offset of the oldest byte still held. */
   get startOffset(): number {
-    return Math.max(0, this.written - this.capacity);
+    return this.written - this.held;
   }
 
   /** Whether the stream has ended (no more appends). */
@@ -29,26 +36,20 @@ export class OutputLog {
     return this.closed;
   }
 
-  /** append adds bytes; only the last `capacity` bytes are kept. */
+  /** append adds bytes (copied); only the last `capacity` bytes are kept. */
   append(chunk: Uint8Array): void {
     if (this.closed || chunk.length === 0) return;
-    let data = chunk;
-    if (data.length > this.capacity) data = data.subarray(data.length - this.capacity);
-    const skipped = chunk.length - data.length;
-    let pos = (this.written + skipped) % this.capacity;
-    let rest = data;
-    while (rest.length > 0) {
-      const n = Math.min(rest.length, this.capacity - pos);
-      this.ring.set(rest.subarray(0, n), pos);
-      rest = rest.subarray(n);
-      pos = (pos + n) % this.capacity;
-    }
+    const keep = chunk.length > this.capacity ? chunk.subarray(chunk.length - this.capacity) : chunk;
+    this.chunks.push(Buffer.from(keep));
+    this.held += keep.length;
     this.written += chunk.length;
+    this.evict();
     this.wake();
   }
 
   /** close marks the end of the stream and wakes every waiting reader. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     this.wake();
   }
@@ -61,12 +62,21 @@ export class OutputLog {
     const from = Math.max(offset, this.startOffset);
     const n = Math.min(maxBytes, this.written - from);
     if (n <= 0) return { offset: from, data: Buffer.alloc(0) };
-    const out = Buffer.allocUnsafe(n);
-    const pos = from % this.capacity;
-    const first = Math.min(n, this.capacity - pos);
-    this.ring.copy(out, 0, pos, pos + first);
-    if (first < n) this.ring.copy(out, first, 0, n - first);
-    return { offset: from, data: out };
+    const parts: Buffer[] = [];
+    let pos = this.startOffset;
+    let need = n;
+    for (const chunk of this.chunks) {
+      const end = pos + chunk.length;
+      if (end > from && need > 0) {
+        const start = Math.max(0, from - pos);
+        const part = chunk.subarray(start, Math.min(chunk.length, start + need));
+        parts.push(part);
+        need -= part.length;
+      }
+      pos = end;
+      if (need === 0) break;
+    }
+    return { offset: from, data: parts.length === 1 ? Buffer.from(parts[0] as Buffer) : Buffer.concat(parts) };
   }
 
   /** tail returns everything still held, oldest first, and whether bytes were dropped. */
@@ -80,9 +90,24 @@ export class OutputLog {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  private evict(): void {
+    while (this.held > this.capacity) {
+      const first = this.chunks[0] as Buffer;
+      const excess = this.held - this.capacity;
+      if (first.length <= excess) {
+        this.chunks.shift();
+        this.held -= first.length;
+      } else {
+        this.chunks[0] = Buffer.from(first.subarray(excess));
+        this.held -= excess;
+      }
+    }
+  }
+
   private wake(): void {
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();
+    this.onChange?.();
   }
 }

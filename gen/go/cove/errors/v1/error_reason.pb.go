@@ -81,8 +81,8 @@ const (
 	// Metadata: keyPrefix, revokeTime.
 	ErrorReason_ERROR_REASON_API_KEY_REVOKED ErrorReason = 23
 	// ERROR_REASON_TOKEN_INVALID goes with UNAUTHENTICATED: a sandbox, preview or SSH token
-	// is malformed, unknown, revoked, or bound to another sandbox. Metadata: tokenType
-	// ("sandbox", "preview", "ssh").
+	// or a signed URL's token is malformed, unknown, revoked, or bound to another sandbox.
+	// Metadata: tokenType ("sandbox", "preview", "signed_url", "ssh").
 	ErrorReason_ERROR_REASON_TOKEN_INVALID ErrorReason = 24
 	// ERROR_REASON_TOKEN_EXPIRED goes with UNAUTHENTICATED: a sandbox, preview or SSH token
 	// or a signed URL passed its expire_time. Metadata: tokenType, expireTime.
@@ -94,6 +94,11 @@ const (
 	// ERROR_REASON_RUNNER_TOKEN_INVALID goes with UNAUTHENTICATED on RunnerService.Connect:
 	// the runner token is missing, unknown, revoked, or issued for another runner_id.
 	ErrorReason_ERROR_REASON_RUNNER_TOKEN_INVALID ErrorReason = 27
+	// ERROR_REASON_PROXY_TOKEN_INVALID goes with UNAUTHENTICATED on EdgeService: the proxy
+	// service token is missing, unknown or revoked (an API key or any other credential is
+	// not a proxy token). It concerns the proxy itself, never the end user's credential,
+	// so the proxy must not relay it to its caller. No metadata.
+	ErrorReason_ERROR_REASON_PROXY_TOKEN_INVALID ErrorReason = 28
 	// ERROR_REASON_SANDBOX_NOT_FOUND goes with NOT_FOUND: no such sandbox in the caller's
 	// organization (another tenant's sandbox is reported the same way). Metadata: sandboxId.
 	ErrorReason_ERROR_REASON_SANDBOX_NOT_FOUND ErrorReason = 40
@@ -271,6 +276,39 @@ const (
 	// would blame the caller's Cove credentials): the remote rejected the git credentials.
 	// Metadata: sandboxId, url (without credentials).
 	ErrorReason_ERROR_REASON_GIT_AUTH_FAILED ErrorReason = 154
+	// ERROR_REASON_NOT_A_REGULAR_FILE goes with FAILED_PRECONDITION (not INVALID_ARGUMENT:
+	// the path is well formed, the entry it names is of the wrong kind, as with
+	// IS_A_DIRECTORY): a regular file was expected but the path is a FIFO, socket or
+	// character or block device, which is never opened. Metadata: sandboxId, path,
+	// fileType ("fifo", "socket", "char_device", "block_device").
+	ErrorReason_ERROR_REASON_NOT_A_REGULAR_FILE ErrorReason = 155
+	// ERROR_REASON_SESSION_BUSY goes with FAILED_PRECONDITION: SessionExecute while another
+	// command of the session is still running (sessions run one command at a time).
+	// Metadata: sandboxId, sessionId, commandId (the running command).
+	ErrorReason_ERROR_REASON_SESSION_BUSY ErrorReason = 156
+	// ERROR_REASON_SESSION_COMMAND_NOT_FOUND goes with NOT_FOUND: the session has no
+	// command with this id, or it is no longer retained. Metadata: sandboxId, sessionId,
+	// commandId.
+	ErrorReason_ERROR_REASON_SESSION_COMMAND_NOT_FOUND ErrorReason = 157
+	// ERROR_REASON_CONTEXT_NOT_FOUND goes with NOT_FOUND: no such interpreter context.
+	// Metadata: sandboxId, contextId.
+	ErrorReason_ERROR_REASON_CONTEXT_NOT_FOUND ErrorReason = 158
+	// ERROR_REASON_LSP_SERVER_NOT_FOUND goes with NOT_FOUND: no such language server (never
+	// started, or stopped). Metadata: sandboxId, serverId.
+	ErrorReason_ERROR_REASON_LSP_SERVER_NOT_FOUND ErrorReason = 159
+	// ERROR_REASON_TUNNEL_NOT_FOUND goes with NOT_FOUND: no such port tunnel, or it is
+	// closed. Metadata: sandboxId, tunnelId.
+	ErrorReason_ERROR_REASON_TUNNEL_NOT_FOUND ErrorReason = 160
+	// ERROR_REASON_RUNTIME_NOT_INSTALLED goes with FAILED_PRECONDITION: a program the call
+	// needs is missing from the sandbox's image (e.g. python3 or node for CodeRun and
+	// interpreter contexts, a language server for LspService). Install it in the image or
+	// snapshot. Metadata: sandboxId, runtime (the program looked for, e.g. "python3",
+	// "typescript-language-server"), and language when the call names one.
+	ErrorReason_ERROR_REASON_RUNTIME_NOT_INSTALLED ErrorReason = 161
+	// ERROR_REASON_TAG_IN_USE goes with ALREADY_EXISTS: a running process already has the
+	// tag given to ProcessService.Start or StartCodeRun. Metadata: sandboxId, tag, pid (of
+	// the process holding the tag).
+	ErrorReason_ERROR_REASON_TAG_IN_USE ErrorReason = 162
 )
 
 // Enum value maps for ErrorReason.
@@ -293,6 +331,7 @@ var (
 		25:  "ERROR_REASON_TOKEN_EXPIRED",
 		26:  "ERROR_REASON_PERMISSION_DENIED",
 		27:  "ERROR_REASON_RUNNER_TOKEN_INVALID",
+		28:  "ERROR_REASON_PROXY_TOKEN_INVALID",
 		40:  "ERROR_REASON_SANDBOX_NOT_FOUND",
 		41:  "ERROR_REASON_SANDBOX_STATE_CONFLICT",
 		42:  "ERROR_REASON_SANDBOX_NOT_RECOVERABLE",
@@ -348,6 +387,14 @@ var (
 		152: "ERROR_REASON_SESSION_ALREADY_EXISTS",
 		153: "ERROR_REASON_GIT_FAILED",
 		154: "ERROR_REASON_GIT_AUTH_FAILED",
+		155: "ERROR_REASON_NOT_A_REGULAR_FILE",
+		156: "ERROR_REASON_SESSION_BUSY",
+		157: "ERROR_REASON_SESSION_COMMAND_NOT_FOUND",
+		158: "ERROR_REASON_CONTEXT_NOT_FOUND",
+		159: "ERROR_REASON_LSP_SERVER_NOT_FOUND",
+		160: "ERROR_REASON_TUNNEL_NOT_FOUND",
+		161: "ERROR_REASON_RUNTIME_NOT_INSTALLED",
+		162: "ERROR_REASON_TAG_IN_USE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                0,
@@ -367,6 +414,7 @@ var (
 		"ERROR_REASON_TOKEN_EXPIRED":              25,
 		"ERROR_REASON_PERMISSION_DENIED":          26,
 		"ERROR_REASON_RUNNER_TOKEN_INVALID":       27,
+		"ERROR_REASON_PROXY_TOKEN_INVALID":        28,
 		"ERROR_REASON_SANDBOX_NOT_FOUND":          40,
 		"ERROR_REASON_SANDBOX_STATE_CONFLICT":     41,
 		"ERROR_REASON_SANDBOX_NOT_RECOVERABLE":    42,
@@ -422,6 +470,14 @@ var (
 		"ERROR_REASON_SESSION_ALREADY_EXISTS":     152,
 		"ERROR_REASON_GIT_FAILED":                 153,
 		"ERROR_REASON_GIT_AUTH_FAILED":            154,
+		"ERROR_REASON_NOT_A_REGULAR_FILE":         155,
+		"ERROR_REASON_SESSION_BUSY":               156,
+		"ERROR_REASON_SESSION_COMMAND_NOT_FOUND":  157,
+		"ERROR_REASON_CONTEXT_NOT_FOUND":          158,
+		"ERROR_REASON_LSP_SERVER_NOT_FOUND":       159,
+		"ERROR_REASON_TUNNEL_NOT_FOUND":           160,
+		"ERROR_REASON_RUNTIME_NOT_INSTALLED":      161,
+		"ERROR_REASON_TAG_IN_USE":                 162,
 	}
 )
 
@@ -456,7 +512,7 @@ var File_cove_errors_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_cove_errors_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"!cove/errors/v1/error_reason.proto\x12\x0ecove.errors.v1*\xb6\x14\n" +
+	"!cove/errors/v1/error_reason.proto\x12\x0ecove.errors.v1*\x87\x17\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ERROR_REASON_INTERNAL\x10\x01\x12\x1e\n" +
@@ -474,7 +530,8 @@ const file_cove_errors_v1_error_reason_proto_rawDesc = "" +
 	"\x1aERROR_REASON_TOKEN_INVALID\x10\x18\x12\x1e\n" +
 	"\x1aERROR_REASON_TOKEN_EXPIRED\x10\x19\x12\"\n" +
 	"\x1eERROR_REASON_PERMISSION_DENIED\x10\x1a\x12%\n" +
-	"!ERROR_REASON_RUNNER_TOKEN_INVALID\x10\x1b\x12\"\n" +
+	"!ERROR_REASON_RUNNER_TOKEN_INVALID\x10\x1b\x12$\n" +
+	" ERROR_REASON_PROXY_TOKEN_INVALID\x10\x1c\x12\"\n" +
 	"\x1eERROR_REASON_SANDBOX_NOT_FOUND\x10(\x12'\n" +
 	"#ERROR_REASON_SANDBOX_STATE_CONFLICT\x10)\x12(\n" +
 	"$ERROR_REASON_SANDBOX_NOT_RECOVERABLE\x10*\x12%\n" +
@@ -529,7 +586,15 @@ const file_cove_errors_v1_error_reason_proto_rawDesc = "" +
 	"\x1eERROR_REASON_SESSION_NOT_FOUND\x10\x97\x01\x12(\n" +
 	"#ERROR_REASON_SESSION_ALREADY_EXISTS\x10\x98\x01\x12\x1c\n" +
 	"\x17ERROR_REASON_GIT_FAILED\x10\x99\x01\x12!\n" +
-	"\x1cERROR_REASON_GIT_AUTH_FAILED\x10\x9a\x01B&Z$cove.dev/gen/cove/errors/v1;errorsv1b\x06proto3"
+	"\x1cERROR_REASON_GIT_AUTH_FAILED\x10\x9a\x01\x12$\n" +
+	"\x1fERROR_REASON_NOT_A_REGULAR_FILE\x10\x9b\x01\x12\x1e\n" +
+	"\x19ERROR_REASON_SESSION_BUSY\x10\x9c\x01\x12+\n" +
+	"&ERROR_REASON_SESSION_COMMAND_NOT_FOUND\x10\x9d\x01\x12#\n" +
+	"\x1eERROR_REASON_CONTEXT_NOT_FOUND\x10\x9e\x01\x12&\n" +
+	"!ERROR_REASON_LSP_SERVER_NOT_FOUND\x10\x9f\x01\x12\"\n" +
+	"\x1dERROR_REASON_TUNNEL_NOT_FOUND\x10\xa0\x01\x12'\n" +
+	"\"ERROR_REASON_RUNTIME_NOT_INSTALLED\x10\xa1\x01\x12\x1c\n" +
+	"\x17ERROR_REASON_TAG_IN_USE\x10\xa2\x01B&Z$cove.dev/gen/cove/errors/v1;errorsv1b\x06proto3"
 
 var (
 	file_cove_errors_v1_error_reason_proto_rawDescOnce sync.Once

@@ -95,8 +95,8 @@ export enum ErrorReason {
   ERROR_REASON_API_KEY_REVOKED = 23,
   /**
    * ERROR_REASON_TOKEN_INVALID - ERROR_REASON_TOKEN_INVALID goes with UNAUTHENTICATED: a sandbox, preview or SSH token
-   * is malformed, unknown, revoked, or bound to another sandbox. Metadata: tokenType
-   * ("sandbox", "preview", "ssh").
+   * or a signed URL's token is malformed, unknown, revoked, or bound to another sandbox.
+   * Metadata: tokenType ("sandbox", "preview", "signed_url", "ssh").
    */
   ERROR_REASON_TOKEN_INVALID = 24,
   /**
@@ -115,6 +115,13 @@ export enum ErrorReason {
    * the runner token is missing, unknown, revoked, or issued for another runner_id.
    */
   ERROR_REASON_RUNNER_TOKEN_INVALID = 27,
+  /**
+   * ERROR_REASON_PROXY_TOKEN_INVALID - ERROR_REASON_PROXY_TOKEN_INVALID goes with UNAUTHENTICATED on EdgeService: the proxy
+   * service token is missing, unknown or revoked (an API key or any other credential is
+   * not a proxy token). It concerns the proxy itself, never the end user's credential,
+   * so the proxy must not relay it to its caller. No metadata.
+   */
+  ERROR_REASON_PROXY_TOKEN_INVALID = 28,
   /**
    * ERROR_REASON_SANDBOX_NOT_FOUND - ERROR_REASON_SANDBOX_NOT_FOUND goes with NOT_FOUND: no such sandbox in the caller's
    * organization (another tenant's sandbox is reported the same way). Metadata: sandboxId.
@@ -400,6 +407,55 @@ export enum ErrorReason {
    * Metadata: sandboxId, url (without credentials).
    */
   ERROR_REASON_GIT_AUTH_FAILED = 154,
+  /**
+   * ERROR_REASON_NOT_A_REGULAR_FILE - ERROR_REASON_NOT_A_REGULAR_FILE goes with FAILED_PRECONDITION (not INVALID_ARGUMENT:
+   * the path is well formed, the entry it names is of the wrong kind, as with
+   * IS_A_DIRECTORY): a regular file was expected but the path is a FIFO, socket or
+   * character or block device, which is never opened. Metadata: sandboxId, path,
+   * fileType ("fifo", "socket", "char_device", "block_device").
+   */
+  ERROR_REASON_NOT_A_REGULAR_FILE = 155,
+  /**
+   * ERROR_REASON_SESSION_BUSY - ERROR_REASON_SESSION_BUSY goes with FAILED_PRECONDITION: SessionExecute while another
+   * command of the session is still running (sessions run one command at a time).
+   * Metadata: sandboxId, sessionId, commandId (the running command).
+   */
+  ERROR_REASON_SESSION_BUSY = 156,
+  /**
+   * ERROR_REASON_SESSION_COMMAND_NOT_FOUND - ERROR_REASON_SESSION_COMMAND_NOT_FOUND goes with NOT_FOUND: the session has no
+   * command with this id, or it is no longer retained. Metadata: sandboxId, sessionId,
+   * commandId.
+   */
+  ERROR_REASON_SESSION_COMMAND_NOT_FOUND = 157,
+  /**
+   * ERROR_REASON_CONTEXT_NOT_FOUND - ERROR_REASON_CONTEXT_NOT_FOUND goes with NOT_FOUND: no such interpreter context.
+   * Metadata: sandboxId, contextId.
+   */
+  ERROR_REASON_CONTEXT_NOT_FOUND = 158,
+  /**
+   * ERROR_REASON_LSP_SERVER_NOT_FOUND - ERROR_REASON_LSP_SERVER_NOT_FOUND goes with NOT_FOUND: no such language server (never
+   * started, or stopped). Metadata: sandboxId, serverId.
+   */
+  ERROR_REASON_LSP_SERVER_NOT_FOUND = 159,
+  /**
+   * ERROR_REASON_TUNNEL_NOT_FOUND - ERROR_REASON_TUNNEL_NOT_FOUND goes with NOT_FOUND: no such port tunnel, or it is
+   * closed. Metadata: sandboxId, tunnelId.
+   */
+  ERROR_REASON_TUNNEL_NOT_FOUND = 160,
+  /**
+   * ERROR_REASON_RUNTIME_NOT_INSTALLED - ERROR_REASON_RUNTIME_NOT_INSTALLED goes with FAILED_PRECONDITION: a program the call
+   * needs is missing from the sandbox's image (e.g. python3 or node for CodeRun and
+   * interpreter contexts, a language server for LspService). Install it in the image or
+   * snapshot. Metadata: sandboxId, runtime (the program looked for, e.g. "python3",
+   * "typescript-language-server"), and language when the call names one.
+   */
+  ERROR_REASON_RUNTIME_NOT_INSTALLED = 161,
+  /**
+   * ERROR_REASON_TAG_IN_USE - ERROR_REASON_TAG_IN_USE goes with ALREADY_EXISTS: a running process already has the
+   * tag given to ProcessService.Start or StartCodeRun. Metadata: sandboxId, tag, pid (of
+   * the process holding the tag).
+   */
+  ERROR_REASON_TAG_IN_USE = 162,
   UNRECOGNIZED = -1,
 }
 
@@ -456,6 +512,9 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 27:
     case "ERROR_REASON_RUNNER_TOKEN_INVALID":
       return ErrorReason.ERROR_REASON_RUNNER_TOKEN_INVALID;
+    case 28:
+    case "ERROR_REASON_PROXY_TOKEN_INVALID":
+      return ErrorReason.ERROR_REASON_PROXY_TOKEN_INVALID;
     case 40:
     case "ERROR_REASON_SANDBOX_NOT_FOUND":
       return ErrorReason.ERROR_REASON_SANDBOX_NOT_FOUND;
@@ -621,6 +680,30 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 154:
     case "ERROR_REASON_GIT_AUTH_FAILED":
       return ErrorReason.ERROR_REASON_GIT_AUTH_FAILED;
+    case 155:
+    case "ERROR_REASON_NOT_A_REGULAR_FILE":
+      return ErrorReason.ERROR_REASON_NOT_A_REGULAR_FILE;
+    case 156:
+    case "ERROR_REASON_SESSION_BUSY":
+      return ErrorReason.ERROR_REASON_SESSION_BUSY;
+    case 157:
+    case "ERROR_REASON_SESSION_COMMAND_NOT_FOUND":
+      return ErrorReason.ERROR_REASON_SESSION_COMMAND_NOT_FOUND;
+    case 158:
+    case "ERROR_REASON_CONTEXT_NOT_FOUND":
+      return ErrorReason.ERROR_REASON_CONTEXT_NOT_FOUND;
+    case 159:
+    case "ERROR_REASON_LSP_SERVER_NOT_FOUND":
+      return ErrorReason.ERROR_REASON_LSP_SERVER_NOT_FOUND;
+    case 160:
+    case "ERROR_REASON_TUNNEL_NOT_FOUND":
+      return ErrorReason.ERROR_REASON_TUNNEL_NOT_FOUND;
+    case 161:
+    case "ERROR_REASON_RUNTIME_NOT_INSTALLED":
+      return ErrorReason.ERROR_REASON_RUNTIME_NOT_INSTALLED;
+    case 162:
+    case "ERROR_REASON_TAG_IN_USE":
+      return ErrorReason.ERROR_REASON_TAG_IN_USE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -664,6 +747,8 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "ERROR_REASON_PERMISSION_DENIED";
     case ErrorReason.ERROR_REASON_RUNNER_TOKEN_INVALID:
       return "ERROR_REASON_RUNNER_TOKEN_INVALID";
+    case ErrorReason.ERROR_REASON_PROXY_TOKEN_INVALID:
+      return "ERROR_REASON_PROXY_TOKEN_INVALID";
     case ErrorReason.ERROR_REASON_SANDBOX_NOT_FOUND:
       return "ERROR_REASON_SANDBOX_NOT_FOUND";
     case ErrorReason.ERROR_REASON_SANDBOX_STATE_CONFLICT:
@@ -774,6 +859,22 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "ERROR_REASON_GIT_FAILED";
     case ErrorReason.ERROR_REASON_GIT_AUTH_FAILED:
       return "ERROR_REASON_GIT_AUTH_FAILED";
+    case ErrorReason.ERROR_REASON_NOT_A_REGULAR_FILE:
+      return "ERROR_REASON_NOT_A_REGULAR_FILE";
+    case ErrorReason.ERROR_REASON_SESSION_BUSY:
+      return "ERROR_REASON_SESSION_BUSY";
+    case ErrorReason.ERROR_REASON_SESSION_COMMAND_NOT_FOUND:
+      return "ERROR_REASON_SESSION_COMMAND_NOT_FOUND";
+    case ErrorReason.ERROR_REASON_CONTEXT_NOT_FOUND:
+      return "ERROR_REASON_CONTEXT_NOT_FOUND";
+    case ErrorReason.ERROR_REASON_LSP_SERVER_NOT_FOUND:
+      return "ERROR_REASON_LSP_SERVER_NOT_FOUND";
+    case ErrorReason.ERROR_REASON_TUNNEL_NOT_FOUND:
+      return "ERROR_REASON_TUNNEL_NOT_FOUND";
+    case ErrorReason.ERROR_REASON_RUNTIME_NOT_INSTALLED:
+      return "ERROR_REASON_RUNTIME_NOT_INSTALLED";
+    case ErrorReason.ERROR_REASON_TAG_IN_USE:
+      return "ERROR_REASON_TAG_IN_USE";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -3286,8 +3286,9 @@ export const FilesystemServiceService = {
    * destination's parent is missing, ALREADY_EXISTS (reason FILE_EXISTS) when the
    * destination exists and overwrite is false, FAILED_PRECONDITION (reason
    * IS_A_DIRECTORY or NOT_A_DIRECTORY) when overwrite would replace a directory with a
-   * file or the reverse, or a non-empty directory, and INVALID_ARGUMENT (reason
-   * INVALID_FIELD) when the destination is inside the source.
+   * file or the reverse, FAILED_PRECONDITION (reason DIRECTORY_NOT_EMPTY) when it would
+   * replace a non-empty directory, and INVALID_ARGUMENT (reason INVALID_FIELD) when the
+   * destination is inside the source.
    */
   move: {
     path: "/cove.toolbox.v1.FilesystemService/Move" as const,
@@ -3301,8 +3302,8 @@ export const FilesystemServiceService = {
   /**
    * Remove deletes a file, symlink (never its target) or directory. Without recursive
    * only empty directories are removed. Returns NOT_FOUND (reason FILE_NOT_FOUND)
-   * when the path does not exist, FAILED_PRECONDITION (reason IS_A_DIRECTORY) for a
-   * non-empty directory without recursive, and INVALID_ARGUMENT (reason
+   * when the path does not exist, FAILED_PRECONDITION (reason DIRECTORY_NOT_EMPTY) for
+   * a non-empty directory without recursive, and INVALID_ARGUMENT (reason
    * INVALID_FIELD) for "/".
    */
   remove: {
@@ -3319,9 +3320,9 @@ export const FilesystemServiceService = {
    * every later message carries one chunk of data with its offset. The read stops at
    * end of file as it was when reached (it does not wait for growth) or after length
    * bytes. Returns NOT_FOUND (reason FILE_NOT_FOUND), FAILED_PRECONDITION (reason
-   * IS_A_DIRECTORY) for directories, INVALID_ARGUMENT (reason INVALID_FIELD) for
-   * FIFOs, sockets and devices (they are never opened, so /dev/zero cannot flood), and
-   * OUT_OF_RANGE (reason INVALID_FIELD) when offset is beyond the end of the file.
+   * IS_A_DIRECTORY) for directories, FAILED_PRECONDITION (reason NOT_A_REGULAR_FILE)
+   * for FIFOs, sockets and devices (they are never opened, so /dev/zero cannot flood),
+   * and OUT_OF_RANGE (reason INVALID_FIELD) when offset is beyond the end of the file.
    */
   readFile: {
     path: "/cove.toolbox.v1.FilesystemService/ReadFile" as const,
@@ -3489,15 +3490,16 @@ export interface FilesystemServiceServer extends UntypedServiceImplementation {
    * destination's parent is missing, ALREADY_EXISTS (reason FILE_EXISTS) when the
    * destination exists and overwrite is false, FAILED_PRECONDITION (reason
    * IS_A_DIRECTORY or NOT_A_DIRECTORY) when overwrite would replace a directory with a
-   * file or the reverse, or a non-empty directory, and INVALID_ARGUMENT (reason
-   * INVALID_FIELD) when the destination is inside the source.
+   * file or the reverse, FAILED_PRECONDITION (reason DIRECTORY_NOT_EMPTY) when it would
+   * replace a non-empty directory, and INVALID_ARGUMENT (reason INVALID_FIELD) when the
+   * destination is inside the source.
    */
   move: handleUnaryCall<MoveRequest, MoveResponse>;
   /**
    * Remove deletes a file, symlink (never its target) or directory. Without recursive
    * only empty directories are removed. Returns NOT_FOUND (reason FILE_NOT_FOUND)
-   * when the path does not exist, FAILED_PRECONDITION (reason IS_A_DIRECTORY) for a
-   * non-empty directory without recursive, and INVALID_ARGUMENT (reason
+   * when the path does not exist, FAILED_PRECONDITION (reason DIRECTORY_NOT_EMPTY) for
+   * a non-empty directory without recursive, and INVALID_ARGUMENT (reason
    * INVALID_FIELD) for "/".
    */
   remove: handleUnaryCall<RemoveRequest, RemoveResponse>;
@@ -3506,9 +3508,9 @@ export interface FilesystemServiceServer extends UntypedServiceImplementation {
    * every later message carries one chunk of data with its offset. The read stops at
    * end of file as it was when reached (it does not wait for growth) or after length
    * bytes. Returns NOT_FOUND (reason FILE_NOT_FOUND), FAILED_PRECONDITION (reason
-   * IS_A_DIRECTORY) for directories, INVALID_ARGUMENT (reason INVALID_FIELD) for
-   * FIFOs, sockets and devices (they are never opened, so /dev/zero cannot flood), and
-   * OUT_OF_RANGE (reason INVALID_FIELD) when offset is beyond the end of the file.
+   * IS_A_DIRECTORY) for directories, FAILED_PRECONDITION (reason NOT_A_REGULAR_FILE)
+   * for FIFOs, sockets and devices (they are never opened, so /dev/zero cannot flood),
+   * and OUT_OF_RANGE (reason INVALID_FIELD) when offset is beyond the end of the file.
    */
   readFile: handleServerStreamingCall<ReadFileRequest, ReadFileResponse>;
   /**
@@ -3647,8 +3649,9 @@ export interface FilesystemServiceClient extends Client {
    * destination's parent is missing, ALREADY_EXISTS (reason FILE_EXISTS) when the
    * destination exists and overwrite is false, FAILED_PRECONDITION (reason
    * IS_A_DIRECTORY or NOT_A_DIRECTORY) when overwrite would replace a directory with a
-   * file or the reverse, or a non-empty directory, and INVALID_ARGUMENT (reason
-   * INVALID_FIELD) when the destination is inside the source.
+   * file or the reverse, FAILED_PRECONDITION (reason DIRECTORY_NOT_EMPTY) when it would
+   * replace a non-empty directory, and INVALID_ARGUMENT (reason INVALID_FIELD) when the
+   * destination is inside the source.
    */
   move(request: MoveRequest, callback: (error: ServiceError | null, response: MoveResponse) => void): ClientUnaryCall;
   move(
@@ -3665,8 +3668,8 @@ export interface FilesystemServiceClient extends Client {
   /**
    * Remove deletes a file, symlink (never its target) or directory. Without recursive
    * only empty directories are removed. Returns NOT_FOUND (reason FILE_NOT_FOUND)
-   * when the path does not exist, FAILED_PRECONDITION (reason IS_A_DIRECTORY) for a
-   * non-empty directory without recursive, and INVALID_ARGUMENT (reason
+   * when the path does not exist, FAILED_PRECONDITION (reason DIRECTORY_NOT_EMPTY) for
+   * a non-empty directory without recursive, and INVALID_ARGUMENT (reason
    * INVALID_FIELD) for "/".
    */
   remove(
@@ -3689,9 +3692,9 @@ export interface FilesystemServiceClient extends Client {
    * every later message carries one chunk of data with its offset. The read stops at
    * end of file as it was when reached (it does not wait for growth) or after length
    * bytes. Returns NOT_FOUND (reason FILE_NOT_FOUND), FAILED_PRECONDITION (reason
-   * IS_A_DIRECTORY) for directories, INVALID_ARGUMENT (reason INVALID_FIELD) for
-   * FIFOs, sockets and devices (they are never opened, so /dev/zero cannot flood), and
-   * OUT_OF_RANGE (reason INVALID_FIELD) when offset is beyond the end of the file.
+   * IS_A_DIRECTORY) for directories, FAILED_PRECONDITION (reason NOT_A_REGULAR_FILE)
+   * for FIFOs, sockets and devices (they are never opened, so /dev/zero cannot flood),
+   * and OUT_OF_RANGE (reason INVALID_FIELD) when offset is beyond the end of the file.
    */
   readFile(request: ReadFileRequest, options?: Partial<CallOptions>): ClientReadableStream<ReadFileResponse>;
   readFile(

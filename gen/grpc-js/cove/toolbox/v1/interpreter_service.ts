@@ -1251,15 +1251,15 @@ export const InterruptContextResponse: MessageFns<InterruptContextResponse> = {
 /**
  * InterpreterService runs code in stateful contexts (kernels), Jupyter-style, with rich
  * results. At most 16 contexts exist at once (RESOURCE_EXHAUSTED beyond). Unknown
- * context ids return NOT_FOUND. A context whose kernel process dies (e.g. out of
+ * context ids return NOT_FOUND (reason CONTEXT_NOT_FOUND). A context whose kernel process dies (e.g. out of
  * memory) reports an error event with name "KernelDied" on the running execution and
  * is restarted empty on the next RunCode.
  */
 export type InterpreterServiceService = typeof InterpreterServiceService;
 export const InterpreterServiceService = {
   /**
-   * CreateContext starts a new context. Returns FAILED_PRECONDITION when the image
-   * lacks the language's runtime, NOT_FOUND (reason FILE_NOT_FOUND) for a missing
+   * CreateContext starts a new context. Returns FAILED_PRECONDITION (reason
+   * RUNTIME_NOT_INSTALLED) when the image lacks the language's runtime, NOT_FOUND (reason FILE_NOT_FOUND) for a missing
    * cwd, RESOURCE_EXHAUSTED at 16 contexts, and INVALID_ARGUMENT (reason
    * INVALID_FIELD) for a bad env key.
    */
@@ -1286,7 +1286,8 @@ export const InterpreterServiceService = {
   },
   /**
    * DeleteContext stops a context's kernel (and every process it started) and forgets
-   * it. A running execution ends with an error event. Returns NOT_FOUND.
+   * it. A running execution ends with an error event. Returns NOT_FOUND (reason
+   * CONTEXT_NOT_FOUND).
    */
   deleteContext: {
     path: "/cove.toolbox.v1.InterpreterService/DeleteContext" as const,
@@ -1300,7 +1301,8 @@ export const InterpreterServiceService = {
   },
   /**
    * RestartContext replaces a context's kernel with a fresh one (same id, language,
-   * cwd and env; all state lost; execution_count back to 0). Returns NOT_FOUND.
+   * cwd and env; all state lost; execution_count back to 0). Returns NOT_FOUND (reason
+   * CONTEXT_NOT_FOUND).
    */
   restartContext: {
     path: "/cove.toolbox.v1.InterpreterService/RestartContext" as const,
@@ -1319,9 +1321,10 @@ export const InterpreterServiceService = {
    * more return RESOURCE_EXHAUSTED. Cancelling the stream interrupts the execution if
    * it is running, or removes it from the queue. On timeout the execution is
    * interrupted (the context survives) and reported as an error event "TimeoutError"
-   * and end.timed_out. Returns NOT_FOUND for an unknown context_id,
-   * INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB, and
-   * FAILED_PRECONDITION when a default context cannot be created.
+   * and end.timed_out. Returns NOT_FOUND (reason CONTEXT_NOT_FOUND) for an unknown
+   * context_id, INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB, and
+   * FAILED_PRECONDITION (reason RUNTIME_NOT_INSTALLED) when a default context cannot
+   * be created because the language's runtime is missing from the image.
    */
   runCode: {
     path: "/cove.toolbox.v1.InterpreterService/RunCode" as const,
@@ -1335,7 +1338,8 @@ export const InterpreterServiceService = {
   /**
    * InterruptContext interrupts the running execution (SIGINT to the kernel, as the
    * notebook "stop" button); the execution then reports an error event, usually
-   * "KeyboardInterrupt". Interrupting an idle context is success. Returns NOT_FOUND.
+   * "KeyboardInterrupt". Interrupting an idle context is success. Returns NOT_FOUND
+   * (reason CONTEXT_NOT_FOUND).
    */
   interruptContext: {
     path: "/cove.toolbox.v1.InterpreterService/InterruptContext" as const,
@@ -1352,8 +1356,8 @@ export const InterpreterServiceService = {
 
 export interface InterpreterServiceServer extends UntypedServiceImplementation {
   /**
-   * CreateContext starts a new context. Returns FAILED_PRECONDITION when the image
-   * lacks the language's runtime, NOT_FOUND (reason FILE_NOT_FOUND) for a missing
+   * CreateContext starts a new context. Returns FAILED_PRECONDITION (reason
+   * RUNTIME_NOT_INSTALLED) when the image lacks the language's runtime, NOT_FOUND (reason FILE_NOT_FOUND) for a missing
    * cwd, RESOURCE_EXHAUSTED at 16 contexts, and INVALID_ARGUMENT (reason
    * INVALID_FIELD) for a bad env key.
    */
@@ -1362,12 +1366,14 @@ export interface InterpreterServiceServer extends UntypedServiceImplementation {
   listContexts: handleUnaryCall<ListContextsRequest, ListContextsResponse>;
   /**
    * DeleteContext stops a context's kernel (and every process it started) and forgets
-   * it. A running execution ends with an error event. Returns NOT_FOUND.
+   * it. A running execution ends with an error event. Returns NOT_FOUND (reason
+   * CONTEXT_NOT_FOUND).
    */
   deleteContext: handleUnaryCall<DeleteContextRequest, DeleteContextResponse>;
   /**
    * RestartContext replaces a context's kernel with a fresh one (same id, language,
-   * cwd and env; all state lost; execution_count back to 0). Returns NOT_FOUND.
+   * cwd and env; all state lost; execution_count back to 0). Returns NOT_FOUND (reason
+   * CONTEXT_NOT_FOUND).
    */
   restartContext: handleUnaryCall<RestartContextRequest, RestartContextResponse>;
   /**
@@ -1376,23 +1382,25 @@ export interface InterpreterServiceServer extends UntypedServiceImplementation {
    * more return RESOURCE_EXHAUSTED. Cancelling the stream interrupts the execution if
    * it is running, or removes it from the queue. On timeout the execution is
    * interrupted (the context survives) and reported as an error event "TimeoutError"
-   * and end.timed_out. Returns NOT_FOUND for an unknown context_id,
-   * INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB, and
-   * FAILED_PRECONDITION when a default context cannot be created.
+   * and end.timed_out. Returns NOT_FOUND (reason CONTEXT_NOT_FOUND) for an unknown
+   * context_id, INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB, and
+   * FAILED_PRECONDITION (reason RUNTIME_NOT_INSTALLED) when a default context cannot
+   * be created because the language's runtime is missing from the image.
    */
   runCode: handleServerStreamingCall<RunCodeRequest, RunCodeResponse>;
   /**
    * InterruptContext interrupts the running execution (SIGINT to the kernel, as the
    * notebook "stop" button); the execution then reports an error event, usually
-   * "KeyboardInterrupt". Interrupting an idle context is success. Returns NOT_FOUND.
+   * "KeyboardInterrupt". Interrupting an idle context is success. Returns NOT_FOUND
+   * (reason CONTEXT_NOT_FOUND).
    */
   interruptContext: handleUnaryCall<InterruptContextRequest, InterruptContextResponse>;
 }
 
 export interface InterpreterServiceClient extends Client {
   /**
-   * CreateContext starts a new context. Returns FAILED_PRECONDITION when the image
-   * lacks the language's runtime, NOT_FOUND (reason FILE_NOT_FOUND) for a missing
+   * CreateContext starts a new context. Returns FAILED_PRECONDITION (reason
+   * RUNTIME_NOT_INSTALLED) when the image lacks the language's runtime, NOT_FOUND (reason FILE_NOT_FOUND) for a missing
    * cwd, RESOURCE_EXHAUSTED at 16 contexts, and INVALID_ARGUMENT (reason
    * INVALID_FIELD) for a bad env key.
    */
@@ -1429,7 +1437,8 @@ export interface InterpreterServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * DeleteContext stops a context's kernel (and every process it started) and forgets
-   * it. A running execution ends with an error event. Returns NOT_FOUND.
+   * it. A running execution ends with an error event. Returns NOT_FOUND (reason
+   * CONTEXT_NOT_FOUND).
    */
   deleteContext(
     request: DeleteContextRequest,
@@ -1448,7 +1457,8 @@ export interface InterpreterServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * RestartContext replaces a context's kernel with a fresh one (same id, language,
-   * cwd and env; all state lost; execution_count back to 0). Returns NOT_FOUND.
+   * cwd and env; all state lost; execution_count back to 0). Returns NOT_FOUND (reason
+   * CONTEXT_NOT_FOUND).
    */
   restartContext(
     request: RestartContextRequest,
@@ -1471,9 +1481,10 @@ export interface InterpreterServiceClient extends Client {
    * more return RESOURCE_EXHAUSTED. Cancelling the stream interrupts the execution if
    * it is running, or removes it from the queue. On timeout the execution is
    * interrupted (the context survives) and reported as an error event "TimeoutError"
-   * and end.timed_out. Returns NOT_FOUND for an unknown context_id,
-   * INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB, and
-   * FAILED_PRECONDITION when a default context cannot be created.
+   * and end.timed_out. Returns NOT_FOUND (reason CONTEXT_NOT_FOUND) for an unknown
+   * context_id, INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB, and
+   * FAILED_PRECONDITION (reason RUNTIME_NOT_INSTALLED) when a default context cannot
+   * be created because the language's runtime is missing from the image.
    */
   runCode(request: RunCodeRequest, options?: Partial<CallOptions>): ClientReadableStream<RunCodeResponse>;
   runCode(
@@ -1484,7 +1495,8 @@ export interface InterpreterServiceClient extends Client {
   /**
    * InterruptContext interrupts the running execution (SIGINT to the kernel, as the
    * notebook "stop" button); the execution then reports an error event, usually
-   * "KeyboardInterrupt". Interrupting an idle context is success. Returns NOT_FOUND.
+   * "KeyboardInterrupt". Interrupting an idle context is success. Returns NOT_FOUND
+   * (reason CONTEXT_NOT_FOUND).
    */
   interruptContext(
     request: InterruptContextRequest,

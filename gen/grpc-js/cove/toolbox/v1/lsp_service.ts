@@ -1938,7 +1938,8 @@ export const WatchLspMessagesResponse: MessageFns<WatchLspMessagesResponse> = {
  * against the server's root_path); the daemon converts them to file:// URIs.
  * Supported language ids: "python" (pyright or pylsp, whichever the image has),
  * "javascript" and "typescript" (typescript-language-server). At most 8 servers run
- * at once (RESOURCE_EXHAUSTED beyond). Unknown server ids return NOT_FOUND. A
+ * at once (RESOURCE_EXHAUSTED beyond). Unknown server ids return NOT_FOUND (reason
+ * LSP_SERVER_NOT_FOUND); "Returns NOT_FOUND" below means this. A
  * language server that does not answer within 30 s yields DEADLINE_EXCEEDED; one
  * that answers with a JSON-RPC error yields FAILED_PRECONDITION with its message;
  * one that crashed yields UNAVAILABLE (it is not restarted: stop and start it).
@@ -1950,8 +1951,8 @@ export const LspServiceService = {
    * initialize handshake before returning. Returns INVALID_ARGUMENT (reason
    * INVALID_FIELD) for an unsupported language id, NOT_FOUND (reason FILE_NOT_FOUND)
    * for a missing root, FAILED_PRECONDITION (reason NOT_A_DIRECTORY) when the root is
-   * not a directory, and FAILED_PRECONDITION when the image has no server for the
-   * language.
+   * not a directory, and FAILED_PRECONDITION (reason RUNTIME_NOT_INSTALLED) when the
+   * image has no server for the language.
    */
   startLspServer: {
     path: "/cove.toolbox.v1.LspService/StartLspServer" as const,
@@ -2019,7 +2020,8 @@ export const LspServiceService = {
   },
   /**
    * DidClose tells the server a document is closed (textDocument/didClose). Closing a
-   * closed document is success. Returns NOT_FOUND for an unknown server.
+   * closed document is success. Returns NOT_FOUND (reason LSP_SERVER_NOT_FOUND) for an
+   * unknown server.
    */
   didClose: {
     path: "/cove.toolbox.v1.LspService/DidClose" as const,
@@ -2121,8 +2123,8 @@ export interface LspServiceServer extends UntypedServiceImplementation {
    * initialize handshake before returning. Returns INVALID_ARGUMENT (reason
    * INVALID_FIELD) for an unsupported language id, NOT_FOUND (reason FILE_NOT_FOUND)
    * for a missing root, FAILED_PRECONDITION (reason NOT_A_DIRECTORY) when the root is
-   * not a directory, and FAILED_PRECONDITION when the image has no server for the
-   * language.
+   * not a directory, and FAILED_PRECONDITION (reason RUNTIME_NOT_INSTALLED) when the
+   * image has no server for the language.
    */
   startLspServer: handleUnaryCall<StartLspServerRequest, StartLspServerResponse>;
   /**
@@ -2145,7 +2147,8 @@ export interface LspServiceServer extends UntypedServiceImplementation {
   didChange: handleUnaryCall<DidChangeRequest, DidChangeResponse>;
   /**
    * DidClose tells the server a document is closed (textDocument/didClose). Closing a
-   * closed document is success. Returns NOT_FOUND for an unknown server.
+   * closed document is success. Returns NOT_FOUND (reason LSP_SERVER_NOT_FOUND) for an
+   * unknown server.
    */
   didClose: handleUnaryCall<DidCloseRequest, DidCloseResponse>;
   /**
@@ -2191,8 +2194,8 @@ export interface LspServiceClient extends Client {
    * initialize handshake before returning. Returns INVALID_ARGUMENT (reason
    * INVALID_FIELD) for an unsupported language id, NOT_FOUND (reason FILE_NOT_FOUND)
    * for a missing root, FAILED_PRECONDITION (reason NOT_A_DIRECTORY) when the root is
-   * not a directory, and FAILED_PRECONDITION when the image has no server for the
-   * language.
+   * not a directory, and FAILED_PRECONDITION (reason RUNTIME_NOT_INSTALLED) when the
+   * image has no server for the language.
    */
   startLspServer(
     request: StartLspServerRequest,
@@ -2285,7 +2288,8 @@ export interface LspServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * DidClose tells the server a document is closed (textDocument/didClose). Closing a
-   * closed document is success. Returns NOT_FOUND for an unknown server.
+   * closed document is success. Returns NOT_FOUND (reason LSP_SERVER_NOT_FOUND) for an
+   * unknown server.
    */
   didClose(
     request: DidCloseRequest,

@@ -1523,8 +1523,9 @@ export const PortServiceService = {
   },
   /**
    * SendTunnelData writes bytes to an OpenTunnel connection; it returns when they are
-   * written to the socket (backpressure). Returns NOT_FOUND for an unknown or closed
-   * tunnel, FAILED_PRECONDITION after the write side was closed, and
+   * written to the socket (backpressure). Returns NOT_FOUND (reason TUNNEL_NOT_FOUND)
+   * for an unknown or closed tunnel, FAILED_PRECONDITION after the write side was
+   * closed, and
    * RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) above 1 MiB.
    */
   sendTunnelData: {
@@ -1541,7 +1542,8 @@ export const PortServiceService = {
   /**
    * CloseTunnel closes the write side of an OpenTunnel connection (the app sees EOF)
    * or, with abort, the whole connection, ending the OpenTunnel stream with OK.
-   * Closing twice is success. Returns NOT_FOUND for an unknown tunnel.
+   * Closing twice is success. Returns NOT_FOUND (reason TUNNEL_NOT_FOUND) for an
+   * unknown tunnel.
    */
   closeTunnel: {
     path: "/cove.toolbox.v1.PortService/CloseTunnel" as const,
@@ -1584,15 +1586,17 @@ export interface PortServiceServer extends UntypedServiceImplementation {
   openTunnel: handleServerStreamingCall<OpenTunnelRequest, OpenTunnelResponse>;
   /**
    * SendTunnelData writes bytes to an OpenTunnel connection; it returns when they are
-   * written to the socket (backpressure). Returns NOT_FOUND for an unknown or closed
-   * tunnel, FAILED_PRECONDITION after the write side was closed, and
+   * written to the socket (backpressure). Returns NOT_FOUND (reason TUNNEL_NOT_FOUND)
+   * for an unknown or closed tunnel, FAILED_PRECONDITION after the write side was
+   * closed, and
    * RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) above 1 MiB.
    */
   sendTunnelData: handleUnaryCall<SendTunnelDataRequest, SendTunnelDataResponse>;
   /**
    * CloseTunnel closes the write side of an OpenTunnel connection (the app sees EOF)
    * or, with abort, the whole connection, ending the OpenTunnel stream with OK.
-   * Closing twice is success. Returns NOT_FOUND for an unknown tunnel.
+   * Closing twice is success. Returns NOT_FOUND (reason TUNNEL_NOT_FOUND) for an
+   * unknown tunnel.
    */
   closeTunnel: handleUnaryCall<CloseTunnelRequest, CloseTunnelResponse>;
 }
@@ -1662,8 +1666,9 @@ export interface PortServiceClient extends Client {
   ): ClientReadableStream<OpenTunnelResponse>;
   /**
    * SendTunnelData writes bytes to an OpenTunnel connection; it returns when they are
-   * written to the socket (backpressure). Returns NOT_FOUND for an unknown or closed
-   * tunnel, FAILED_PRECONDITION after the write side was closed, and
+   * written to the socket (backpressure). Returns NOT_FOUND (reason TUNNEL_NOT_FOUND)
+   * for an unknown or closed tunnel, FAILED_PRECONDITION after the write side was
+   * closed, and
    * RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) above 1 MiB.
    */
   sendTunnelData(
@@ -1684,7 +1689,8 @@ export interface PortServiceClient extends Client {
   /**
    * CloseTunnel closes the write side of an OpenTunnel connection (the app sees EOF)
    * or, with abort, the whole connection, ending the OpenTunnel stream with OK.
-   * Closing twice is success. Returns NOT_FOUND for an unknown tunnel.
+   * Closing twice is success. Returns NOT_FOUND (reason TUNNEL_NOT_FOUND) for an
+   * unknown tunnel.
    */
   closeTunnel(
     request: CloseTunnelRequest,

@@ -5180,8 +5180,8 @@ export const ProcessServiceService = {
    * Start starts a process and streams its events: start, then data, then end. The
    * process is not tied to the stream: if the client disconnects it keeps running
    * (unless kill_on_disconnect) and can be re-attached with Connect. Returns
-   * ALREADY_EXISTS when a running process already has the tag, and the errors in the
-   * service comment.
+   * ALREADY_EXISTS (reason TAG_IN_USE) when a running process already has the tag, and
+   * the errors in the service comment.
    */
   start: {
     path: "/cove.toolbox.v1.ProcessService/Start" as const,
@@ -5286,7 +5286,8 @@ export const ProcessServiceService = {
   },
   /**
    * CreateSession starts a persistent bash shell (falling back to /bin/sh when bash is
-   * missing). Returns ALREADY_EXISTS when session_id is taken, INVALID_ARGUMENT
+   * missing). Returns ALREADY_EXISTS (reason SESSION_ALREADY_EXISTS) when session_id
+   * is taken, INVALID_ARGUMENT
    * (reason INVALID_FIELD) for a malformed id, and RESOURCE_EXHAUSTED when 64 sessions
    * exist.
    */
@@ -5346,8 +5347,9 @@ export const ProcessServiceService = {
    * output, OK with timed_out = true on timeout; async calls return command_id at once.
    * If a command exits the shell (e.g. `exit 3`), its exit code is reported and a fresh
    * shell replaces the old one (session_reset). Returns NOT_FOUND (reason
-   * SESSION_NOT_FOUND) and FAILED_PRECONDITION when another command of the session is
-   * still running (start background work with a trailing "&" or with Start).
+   * SESSION_NOT_FOUND) and FAILED_PRECONDITION (reason SESSION_BUSY) when another
+   * command of the session is still running (start background work with a trailing "&"
+   * or with Start).
    */
   sessionExecute: {
     path: "/cove.toolbox.v1.ProcessService/SessionExecute" as const,
@@ -5362,8 +5364,8 @@ export const ProcessServiceService = {
   },
   /**
    * GetSessionCommand describes one command of a session. Returns NOT_FOUND (reason
-   * SESSION_NOT_FOUND) for the session and NOT_FOUND (reason PROCESS_NOT_FOUND) for a
-   * command id that is unknown or no longer retained (the last 1000 are kept).
+   * SESSION_NOT_FOUND) for the session and NOT_FOUND (reason SESSION_COMMAND_NOT_FOUND)
+   * for a command id that is unknown or no longer retained (the last 1000 are kept).
    */
   getSessionCommand: {
     path: "/cove.toolbox.v1.ProcessService/GetSessionCommand" as const,
@@ -5396,8 +5398,8 @@ export const ProcessServiceService = {
   /**
    * SendSessionInput writes bytes to the stdin of a session's running command, which
    * must have been submitted with open_stdin. Returns NOT_FOUND (reason
-   * SESSION_NOT_FOUND or PROCESS_NOT_FOUND), FAILED_PRECONDITION when the command
-   * has ended or its stdin is not open, and
+   * SESSION_NOT_FOUND or SESSION_COMMAND_NOT_FOUND), FAILED_PRECONDITION when the
+   * command has ended or its stdin is not open, and
    * RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) above 1 MiB.
    */
   sendSessionInput: {
@@ -5414,9 +5416,9 @@ export const ProcessServiceService = {
   /**
    * CodeRun runs a snippet of code once in a fresh interpreter process (no state is
    * kept; see InterpreterService for that) and returns its output, with the timeout
-   * and output rules of Exec. Returns FAILED_PRECONDITION when the language's runtime
-   * is missing from the image, and INVALID_ARGUMENT (reason INVALID_FIELD) for code
-   * above 8 MiB.
+   * and output rules of Exec. Returns FAILED_PRECONDITION (reason
+   * RUNTIME_NOT_INSTALLED) when the language's runtime is missing from the image, and
+   * INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB.
    */
   codeRun: {
     path: "/cove.toolbox.v1.ProcessService/CodeRun" as const,
@@ -5459,8 +5461,8 @@ export interface ProcessServiceServer extends UntypedServiceImplementation {
    * Start starts a process and streams its events: start, then data, then end. The
    * process is not tied to the stream: if the client disconnects it keeps running
    * (unless kill_on_disconnect) and can be re-attached with Connect. Returns
-   * ALREADY_EXISTS when a running process already has the tag, and the errors in the
-   * service comment.
+   * ALREADY_EXISTS (reason TAG_IN_USE) when a running process already has the tag, and
+   * the errors in the service comment.
    */
   start: handleServerStreamingCall<StartRequest, StartResponse>;
   /**
@@ -5508,7 +5510,8 @@ export interface ProcessServiceServer extends UntypedServiceImplementation {
   streamInput: handleClientStreamingCall<StreamInputRequest, StreamInputResponse>;
   /**
    * CreateSession starts a persistent bash shell (falling back to /bin/sh when bash is
-   * missing). Returns ALREADY_EXISTS when session_id is taken, INVALID_ARGUMENT
+   * missing). Returns ALREADY_EXISTS (reason SESSION_ALREADY_EXISTS) when session_id
+   * is taken, INVALID_ARGUMENT
    * (reason INVALID_FIELD) for a malformed id, and RESOURCE_EXHAUSTED when 64 sessions
    * exist.
    */
@@ -5533,14 +5536,15 @@ export interface ProcessServiceServer extends UntypedServiceImplementation {
    * output, OK with timed_out = true on timeout; async calls return command_id at once.
    * If a command exits the shell (e.g. `exit 3`), its exit code is reported and a fresh
    * shell replaces the old one (session_reset). Returns NOT_FOUND (reason
-   * SESSION_NOT_FOUND) and FAILED_PRECONDITION when another command of the session is
-   * still running (start background work with a trailing "&" or with Start).
+   * SESSION_NOT_FOUND) and FAILED_PRECONDITION (reason SESSION_BUSY) when another
+   * command of the session is still running (start background work with a trailing "&"
+   * or with Start).
    */
   sessionExecute: handleUnaryCall<SessionExecuteRequest, SessionExecuteResponse>;
   /**
    * GetSessionCommand describes one command of a session. Returns NOT_FOUND (reason
-   * SESSION_NOT_FOUND) for the session and NOT_FOUND (reason PROCESS_NOT_FOUND) for a
-   * command id that is unknown or no longer retained (the last 1000 are kept).
+   * SESSION_NOT_FOUND) for the session and NOT_FOUND (reason SESSION_COMMAND_NOT_FOUND)
+   * for a command id that is unknown or no longer retained (the last 1000 are kept).
    */
   getSessionCommand: handleUnaryCall<GetSessionCommandRequest, GetSessionCommandResponse>;
   /**
@@ -5553,17 +5557,17 @@ export interface ProcessServiceServer extends UntypedServiceImplementation {
   /**
    * SendSessionInput writes bytes to the stdin of a session's running command, which
    * must have been submitted with open_stdin. Returns NOT_FOUND (reason
-   * SESSION_NOT_FOUND or PROCESS_NOT_FOUND), FAILED_PRECONDITION when the command
-   * has ended or its stdin is not open, and
+   * SESSION_NOT_FOUND or SESSION_COMMAND_NOT_FOUND), FAILED_PRECONDITION when the
+   * command has ended or its stdin is not open, and
    * RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) above 1 MiB.
    */
   sendSessionInput: handleUnaryCall<SendSessionInputRequest, SendSessionInputResponse>;
   /**
    * CodeRun runs a snippet of code once in a fresh interpreter process (no state is
    * kept; see InterpreterService for that) and returns its output, with the timeout
-   * and output rules of Exec. Returns FAILED_PRECONDITION when the language's runtime
-   * is missing from the image, and INVALID_ARGUMENT (reason INVALID_FIELD) for code
-   * above 8 MiB.
+   * and output rules of Exec. Returns FAILED_PRECONDITION (reason
+   * RUNTIME_NOT_INSTALLED) when the language's runtime is missing from the image, and
+   * INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB.
    */
   codeRun: handleUnaryCall<CodeRunRequest, CodeRunResponse>;
   /**
@@ -5600,8 +5604,8 @@ export interface ProcessServiceClient extends Client {
    * Start starts a process and streams its events: start, then data, then end. The
    * process is not tied to the stream: if the client disconnects it keeps running
    * (unless kill_on_disconnect) and can be re-attached with Connect. Returns
-   * ALREADY_EXISTS when a running process already has the tag, and the errors in the
-   * service comment.
+   * ALREADY_EXISTS (reason TAG_IN_USE) when a running process already has the tag, and
+   * the errors in the service comment.
    */
   start(request: StartRequest, options?: Partial<CallOptions>): ClientReadableStream<StartResponse>;
   start(
@@ -5730,7 +5734,8 @@ export interface ProcessServiceClient extends Client {
   ): ClientWritableStream<StreamInputRequest>;
   /**
    * CreateSession starts a persistent bash shell (falling back to /bin/sh when bash is
-   * missing). Returns ALREADY_EXISTS when session_id is taken, INVALID_ARGUMENT
+   * missing). Returns ALREADY_EXISTS (reason SESSION_ALREADY_EXISTS) when session_id
+   * is taken, INVALID_ARGUMENT
    * (reason INVALID_FIELD) for a malformed id, and RESOURCE_EXHAUSTED when 64 sessions
    * exist.
    */
@@ -5811,8 +5816,9 @@ export interface ProcessServiceClient extends Client {
    * output, OK with timed_out = true on timeout; async calls return command_id at once.
    * If a command exits the shell (e.g. `exit 3`), its exit code is reported and a fresh
    * shell replaces the old one (session_reset). Returns NOT_FOUND (reason
-   * SESSION_NOT_FOUND) and FAILED_PRECONDITION when another command of the session is
-   * still running (start background work with a trailing "&" or with Start).
+   * SESSION_NOT_FOUND) and FAILED_PRECONDITION (reason SESSION_BUSY) when another
+   * command of the session is still running (start background work with a trailing "&"
+   * or with Start).
    */
   sessionExecute(
     request: SessionExecuteRequest,
@@ -5831,8 +5837,8 @@ export interface ProcessServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * GetSessionCommand describes one command of a session. Returns NOT_FOUND (reason
-   * SESSION_NOT_FOUND) for the session and NOT_FOUND (reason PROCESS_NOT_FOUND) for a
-   * command id that is unknown or no longer retained (the last 1000 are kept).
+   * SESSION_NOT_FOUND) for the session and NOT_FOUND (reason SESSION_COMMAND_NOT_FOUND)
+   * for a command id that is unknown or no longer retained (the last 1000 are kept).
    */
   getSessionCommand(
     request: GetSessionCommandRequest,
@@ -5867,8 +5873,8 @@ export interface ProcessServiceClient extends Client {
   /**
    * SendSessionInput writes bytes to the stdin of a session's running command, which
    * must have been submitted with open_stdin. Returns NOT_FOUND (reason
-   * SESSION_NOT_FOUND or PROCESS_NOT_FOUND), FAILED_PRECONDITION when the command
-   * has ended or its stdin is not open, and
+   * SESSION_NOT_FOUND or SESSION_COMMAND_NOT_FOUND), FAILED_PRECONDITION when the
+   * command has ended or its stdin is not open, and
    * RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) above 1 MiB.
    */
   sendSessionInput(
@@ -5889,9 +5895,9 @@ export interface ProcessServiceClient extends Client {
   /**
    * CodeRun runs a snippet of code once in a fresh interpreter process (no state is
    * kept; see InterpreterService for that) and returns its output, with the timeout
-   * and output rules of Exec. Returns FAILED_PRECONDITION when the language's runtime
-   * is missing from the image, and INVALID_ARGUMENT (reason INVALID_FIELD) for code
-   * above 8 MiB.
+   * and output rules of Exec. Returns FAILED_PRECONDITION (reason
+   * RUNTIME_NOT_INSTALLED) when the language's runtime is missing from the image, and
+   * INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB.
    */
   codeRun(
     request: CodeRunRequest,

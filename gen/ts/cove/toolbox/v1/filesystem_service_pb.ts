@@ -1058,8 +1058,9 @@ export const FilesystemService: GenService<{
    * destination's parent is missing, ALREADY_EXISTS (reason FILE_EXISTS) when the
    * destination exists and overwrite is false, FAILED_PRECONDITION (reason
    * IS_A_DIRECTORY or NOT_A_DIRECTORY) when overwrite would replace a directory with a
-   * file or the reverse, or a non-empty directory, and INVALID_ARGUMENT (reason
-   * INVALID_FIELD) when the destination is inside the source.
+   * file or the reverse, FAILED_PRECONDITION (reason DIRECTORY_NOT_EMPTY) when it would
+   * replace a non-empty directory, and INVALID_ARGUMENT (reason INVALID_FIELD) when the
+   * destination is inside the source.
    *
    * @generated from rpc cove.toolbox.v1.FilesystemService.Move
    */
@@ -1071,8 +1072,8 @@ export const FilesystemService: GenService<{
   /**
    * Remove deletes a file, symlink (never its target) or directory. Without recursive
    * only empty directories are removed. Returns NOT_FOUND (reason FILE_NOT_FOUND)
-   * when the path does not exist, FAILED_PRECONDITION (reason IS_A_DIRECTORY) for a
-   * non-empty directory without recursive, and INVALID_ARGUMENT (reason
+   * when the path does not exist, FAILED_PRECONDITION (reason DIRECTORY_NOT_EMPTY) for
+   * a non-empty directory without recursive, and INVALID_ARGUMENT (reason
    * INVALID_FIELD) for "/".
    *
    * @generated from rpc cove.toolbox.v1.FilesystemService.Remove
@@ -1087,9 +1088,9 @@ export const FilesystemService: GenService<{
    * every later message carries one chunk of data with its offset. The read stops at
    * end of file as it was when reached (it does not wait for growth) or after length
    * bytes. Returns NOT_FOUND (reason FILE_NOT_FOUND), FAILED_PRECONDITION (reason
-   * IS_A_DIRECTORY) for directories, INVALID_ARGUMENT (reason INVALID_FIELD) for
-   * FIFOs, sockets and devices (they are never opened, so /dev/zero cannot flood), and
-   * OUT_OF_RANGE (reason INVALID_FIELD) when offset is beyond the end of the file.
+   * IS_A_DIRECTORY) for directories, FAILED_PRECONDITION (reason NOT_A_REGULAR_FILE)
+   * for FIFOs, sockets and devices (they are never opened, so /dev/zero cannot flood),
+   * and OUT_OF_RANGE (reason INVALID_FIELD) when offset is beyond the end of the file.
    *
    * @generated from rpc cove.toolbox.v1.FilesystemService.ReadFile
    */

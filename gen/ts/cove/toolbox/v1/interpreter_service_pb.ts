@@ -300,7 +300,7 @@ export const InterruptContextResponseSchema: GenMessage<InterruptContextResponse
 /**
  * InterpreterService runs code in stateful contexts (kernels), Jupyter-style, with rich
  * results. At most 16 contexts exist at once (RESOURCE_EXHAUSTED beyond). Unknown
- * context ids return NOT_FOUND. A context whose kernel process dies (e.g. out of
+ * context ids return NOT_FOUND (reason CONTEXT_NOT_FOUND). A context whose kernel process dies (e.g. out of
  * memory) reports an error event with name "KernelDied" on the running execution and
  * is restarted empty on the next RunCode.
  *
@@ -308,8 +308,8 @@ export const InterruptContextResponseSchema: GenMessage<InterruptContextResponse
  */
 export const InterpreterService: GenService<{
   /**
-   * CreateContext starts a new context. Returns FAILED_PRECONDITION when the image
-   * lacks the language's runtime, NOT_FOUND (reason FILE_NOT_FOUND) for a missing
+   * CreateContext starts a new context. Returns FAILED_PRECONDITION (reason
+   * RUNTIME_NOT_INSTALLED) when the image lacks the language's runtime, NOT_FOUND (reason FILE_NOT_FOUND) for a missing
    * cwd, RESOURCE_EXHAUSTED at 16 contexts, and INVALID_ARGUMENT (reason
    * INVALID_FIELD) for a bad env key.
    *
@@ -332,7 +332,8 @@ export const InterpreterService: GenService<{
   },
   /**
    * DeleteContext stops a context's kernel (and every process it started) and forgets
-   * it. A running execution ends with an error event. Returns NOT_FOUND.
+   * it. A running execution ends with an error event. Returns NOT_FOUND (reason
+   * CONTEXT_NOT_FOUND).
    *
    * @generated from rpc cove.toolbox.v1.InterpreterService.DeleteContext
    */
@@ -343,7 +344,8 @@ export const InterpreterService: GenService<{
   },
   /**
    * RestartContext replaces a context's kernel with a fresh one (same id, language,
-   * cwd and env; all state lost; execution_count back to 0). Returns NOT_FOUND.
+   * cwd and env; all state lost; execution_count back to 0). Returns NOT_FOUND (reason
+   * CONTEXT_NOT_FOUND).
    *
    * @generated from rpc cove.toolbox.v1.InterpreterService.RestartContext
    */
@@ -358,9 +360,10 @@ export const InterpreterService: GenService<{
    * more return RESOURCE_EXHAUSTED. Cancelling the stream interrupts the execution if
    * it is running, or removes it from the queue. On timeout the execution is
    * interrupted (the context survives) and reported as an error event "TimeoutError"
-   * and end.timed_out. Returns NOT_FOUND for an unknown context_id,
-   * INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB, and
-   * FAILED_PRECONDITION when a default context cannot be created.
+   * and end.timed_out. Returns NOT_FOUND (reason CONTEXT_NOT_FOUND) for an unknown
+   * context_id, INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB, and
+   * FAILED_PRECONDITION (reason RUNTIME_NOT_INSTALLED) when a default context cannot
+   * be created because the language's runtime is missing from the image.
    *
    * @generated from rpc cove.toolbox.v1.InterpreterService.RunCode
    */
@@ -372,7 +375,8 @@ export const InterpreterService: GenService<{
   /**
    * InterruptContext interrupts the running execution (SIGINT to the kernel, as the
    * notebook "stop" button); the execution then reports an error event, usually
-   * "KeyboardInterrupt". Interrupting an idle context is success. Returns NOT_FOUND.
+   * "KeyboardInterrupt". Interrupting an idle context is success. Returns NOT_FOUND
+   * (reason CONTEXT_NOT_FOUND).
    *
    * @generated from rpc cove.toolbox.v1.InterpreterService.InterruptContext
    */

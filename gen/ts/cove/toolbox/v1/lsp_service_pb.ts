@@ -568,7 +568,8 @@ export const WatchLspMessagesResponseSchema: GenMessage<WatchLspMessagesResponse
  * against the server's root_path); the daemon converts them to file:// URIs.
  * Supported language ids: "python" (pyright or pylsp, whichever the image has),
  * "javascript" and "typescript" (typescript-language-server). At most 8 servers run
- * at once (RESOURCE_EXHAUSTED beyond). Unknown server ids return NOT_FOUND. A
+ * at once (RESOURCE_EXHAUSTED beyond). Unknown server ids return NOT_FOUND (reason
+ * LSP_SERVER_NOT_FOUND); "Returns NOT_FOUND" below means this. A
  * language server that does not answer within 30 s yields DEADLINE_EXCEEDED; one
  * that answers with a JSON-RPC error yields FAILED_PRECONDITION with its message;
  * one that crashed yields UNAVAILABLE (it is not restarted: stop and start it).
@@ -581,8 +582,8 @@ export const LspService: GenService<{
    * initialize handshake before returning. Returns INVALID_ARGUMENT (reason
    * INVALID_FIELD) for an unsupported language id, NOT_FOUND (reason FILE_NOT_FOUND)
    * for a missing root, FAILED_PRECONDITION (reason NOT_A_DIRECTORY) when the root is
-   * not a directory, and FAILED_PRECONDITION when the image has no server for the
-   * language.
+   * not a directory, and FAILED_PRECONDITION (reason RUNTIME_NOT_INSTALLED) when the
+   * image has no server for the language.
    *
    * @generated from rpc cove.toolbox.v1.LspService.StartLspServer
    */
@@ -637,7 +638,8 @@ export const LspService: GenService<{
   },
   /**
    * DidClose tells the server a document is closed (textDocument/didClose). Closing a
-   * closed document is success. Returns NOT_FOUND for an unknown server.
+   * closed document is success. Returns NOT_FOUND (reason LSP_SERVER_NOT_FOUND) for an
+   * unknown server.
    *
    * @generated from rpc cove.toolbox.v1.LspService.DidClose
    */

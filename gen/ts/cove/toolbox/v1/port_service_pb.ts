@@ -498,8 +498,9 @@ export const PortService: GenService<{
   },
   /**
    * SendTunnelData writes bytes to an OpenTunnel connection; it returns when they are
-   * written to the socket (backpressure). Returns NOT_FOUND for an unknown or closed
-   * tunnel, FAILED_PRECONDITION after the write side was closed, and
+   * written to the socket (backpressure). Returns NOT_FOUND (reason TUNNEL_NOT_FOUND)
+   * for an unknown or closed tunnel, FAILED_PRECONDITION after the write side was
+   * closed, and
    * RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) above 1 MiB.
    *
    * @generated from rpc cove.toolbox.v1.PortService.SendTunnelData
@@ -512,7 +513,8 @@ export const PortService: GenService<{
   /**
    * CloseTunnel closes the write side of an OpenTunnel connection (the app sees EOF)
    * or, with abort, the whole connection, ending the OpenTunnel stream with OK.
-   * Closing twice is success. Returns NOT_FOUND for an unknown tunnel.
+   * Closing twice is success. Returns NOT_FOUND (reason TUNNEL_NOT_FOUND) for an
+   * unknown tunnel.
    *
    * @generated from rpc cove.toolbox.v1.PortService.CloseTunnel
    */

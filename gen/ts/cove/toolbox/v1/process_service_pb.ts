@@ -1414,8 +1414,8 @@ export const ProcessService: GenService<{
    * Start starts a process and streams its events: start, then data, then end. The
    * process is not tied to the stream: if the client disconnects it keeps running
    * (unless kill_on_disconnect) and can be re-attached with Connect. Returns
-   * ALREADY_EXISTS when a running process already has the tag, and the errors in the
-   * service comment.
+   * ALREADY_EXISTS (reason TAG_IN_USE) when a running process already has the tag, and
+   * the errors in the service comment.
    *
    * @generated from rpc cove.toolbox.v1.ProcessService.Start
    */
@@ -1505,7 +1505,8 @@ export const ProcessService: GenService<{
   },
   /**
    * CreateSession starts a persistent bash shell (falling back to /bin/sh when bash is
-   * missing). Returns ALREADY_EXISTS when session_id is taken, INVALID_ARGUMENT
+   * missing). Returns ALREADY_EXISTS (reason SESSION_ALREADY_EXISTS) when session_id
+   * is taken, INVALID_ARGUMENT
    * (reason INVALID_FIELD) for a malformed id, and RESOURCE_EXHAUSTED when 64 sessions
    * exist.
    *
@@ -1556,8 +1557,9 @@ export const ProcessService: GenService<{
    * output, OK with timed_out = true on timeout; async calls return command_id at once.
    * If a command exits the shell (e.g. `exit 3`), its exit code is reported and a fresh
    * shell replaces the old one (session_reset). Returns NOT_FOUND (reason
-   * SESSION_NOT_FOUND) and FAILED_PRECONDITION when another command of the session is
-   * still running (start background work with a trailing "&" or with Start).
+   * SESSION_NOT_FOUND) and FAILED_PRECONDITION (reason SESSION_BUSY) when another
+   * command of the session is still running (start background work with a trailing "&"
+   * or with Start).
    *
    * @generated from rpc cove.toolbox.v1.ProcessService.SessionExecute
    */
@@ -1568,8 +1570,8 @@ export const ProcessService: GenService<{
   },
   /**
    * GetSessionCommand describes one command of a session. Returns NOT_FOUND (reason
-   * SESSION_NOT_FOUND) for the session and NOT_FOUND (reason PROCESS_NOT_FOUND) for a
-   * command id that is unknown or no longer retained (the last 1000 are kept).
+   * SESSION_NOT_FOUND) for the session and NOT_FOUND (reason SESSION_COMMAND_NOT_FOUND)
+   * for a command id that is unknown or no longer retained (the last 1000 are kept).
    *
    * @generated from rpc cove.toolbox.v1.ProcessService.GetSessionCommand
    */
@@ -1594,8 +1596,8 @@ export const ProcessService: GenService<{
   /**
    * SendSessionInput writes bytes to the stdin of a session's running command, which
    * must have been submitted with open_stdin. Returns NOT_FOUND (reason
-   * SESSION_NOT_FOUND or PROCESS_NOT_FOUND), FAILED_PRECONDITION when the command
-   * has ended or its stdin is not open, and
+   * SESSION_NOT_FOUND or SESSION_COMMAND_NOT_FOUND), FAILED_PRECONDITION when the
+   * command has ended or its stdin is not open, and
    * RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) above 1 MiB.
    *
    * @generated from rpc cove.toolbox.v1.ProcessService.SendSessionInput
@@ -1608,9 +1610,9 @@ export const ProcessService: GenService<{
   /**
    * CodeRun runs a snippet of code once in a fresh interpreter process (no state is
    * kept; see InterpreterService for that) and returns its output, with the timeout
-   * and output rules of Exec. Returns FAILED_PRECONDITION when the language's runtime
-   * is missing from the image, and INVALID_ARGUMENT (reason INVALID_FIELD) for code
-   * above 8 MiB.
+   * and output rules of Exec. Returns FAILED_PRECONDITION (reason
+   * RUNTIME_NOT_INSTALLED) when the language's runtime is missing from the image, and
+   * INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB.
    *
    * @generated from rpc cove.toolbox.v1.ProcessService.CodeRun
    */

@@ -93,22 +93,23 @@ type FilesystemServiceClient interface {
 	// destination's parent is missing, ALREADY_EXISTS (reason FILE_EXISTS) when the
 	// destination exists and overwrite is false, FAILED_PRECONDITION (reason
 	// IS_A_DIRECTORY or NOT_A_DIRECTORY) when overwrite would replace a directory with a
-	// file or the reverse, or a non-empty directory, and INVALID_ARGUMENT (reason
-	// INVALID_FIELD) when the destination is inside the source.
+	// file or the reverse, FAILED_PRECONDITION (reason DIRECTORY_NOT_EMPTY) when it would
+	// replace a non-empty directory, and INVALID_ARGUMENT (reason INVALID_FIELD) when the
+	// destination is inside the source.
 	Move(context.Context, *connect.Request[v1.MoveRequest]) (*connect.Response[v1.MoveResponse], error)
 	// Remove deletes a file, symlink (never its target) or directory. Without recursive
 	// only empty directories are removed. Returns NOT_FOUND (reason FILE_NOT_FOUND)
-	// when the path does not exist, FAILED_PRECONDITION (reason IS_A_DIRECTORY) for a
-	// non-empty directory without recursive, and INVALID_ARGUMENT (reason
+	// when the path does not exist, FAILED_PRECONDITION (reason DIRECTORY_NOT_EMPTY) for
+	// a non-empty directory without recursive, and INVALID_ARGUMENT (reason
 	// INVALID_FIELD) for "/".
 	Remove(context.Context, *connect.Request[v1.RemoveRequest]) (*connect.Response[v1.RemoveResponse], error)
 	// ReadFile streams a regular file's bytes. The first message carries only info;
 	// every later message carries one chunk of data with its offset. The read stops at
 	// end of file as it was when reached (it does not wait for growth) or after length
 	// bytes. Returns NOT_FOUND (reason FILE_NOT_FOUND), FAILED_PRECONDITION (reason
-	// IS_A_DIRECTORY) for directories, INVALID_ARGUMENT (reason INVALID_FIELD) for
-	// FIFOs, sockets and devices (they are never opened, so /dev/zero cannot flood), and
-	// OUT_OF_RANGE (reason INVALID_FIELD) when offset is beyond the end of the file.
+	// IS_A_DIRECTORY) for directories, FAILED_PRECONDITION (reason NOT_A_REGULAR_FILE)
+	// for FIFOs, sockets and devices (they are never opened, so /dev/zero cannot flood),
+	// and OUT_OF_RANGE (reason INVALID_FIELD) when offset is beyond the end of the file.
 	ReadFile(context.Context, *connect.Request[v1.ReadFileRequest]) (*connect.ServerStreamForClient[v1.ReadFileResponse], error)
 	// UploadFile writes a file from a client stream: the first message is a header, the
 	// following messages carry data in order. The data goes to a temporary file next to
@@ -361,22 +362,23 @@ type FilesystemServiceHandler interface {
 	// destination's parent is missing, ALREADY_EXISTS (reason FILE_EXISTS) when the
 	// destination exists and overwrite is false, FAILED_PRECONDITION (reason
 	// IS_A_DIRECTORY or NOT_A_DIRECTORY) when overwrite would replace a directory with a
-	// file or the reverse, or a non-empty directory, and INVALID_ARGUMENT (reason
-	// INVALID_FIELD) when the destination is inside the source.
+	// file or the reverse, FAILED_PRECONDITION (reason DIRECTORY_NOT_EMPTY) when it would
+	// replace a non-empty directory, and INVALID_ARGUMENT (reason INVALID_FIELD) when the
+	// destination is inside the source.
 	Move(context.Context, *connect.Request[v1.MoveRequest]) (*connect.Response[v1.MoveResponse], error)
 	// Remove deletes a file, symlink (never its target) or directory. Without recursive
 	// only empty directories are removed. Returns NOT_FOUND (reason FILE_NOT_FOUND)
-	// when the path does not exist, FAILED_PRECONDITION (reason IS_A_DIRECTORY) for a
-	// non-empty directory without recursive, and INVALID_ARGUMENT (reason
+	// when the path does not exist, FAILED_PRECONDITION (reason DIRECTORY_NOT_EMPTY) for
+	// a non-empty directory without recursive, and INVALID_ARGUMENT (reason
 	// INVALID_FIELD) for "/".
 	Remove(context.Context, *connect.Request[v1.RemoveRequest]) (*connect.Response[v1.RemoveResponse], error)
 	// ReadFile streams a regular file's bytes. The first message carries only info;
 	// every later message carries one chunk of data with its offset. The read stops at
 	// end of file as it was when reached (it does not wait for growth) or after length
 	// bytes. Returns NOT_FOUND (reason FILE_NOT_FOUND), FAILED_PRECONDITION (reason
-	// IS_A_DIRECTORY) for directories, INVALID_ARGUMENT (reason INVALID_FIELD) for
-	// FIFOs, sockets and devices (they are never opened, so /dev/zero cannot flood), and
-	// OUT_OF_RANGE (reason INVALID_FIELD) when offset is beyond the end of the file.
+	// IS_A_DIRECTORY) for directories, FAILED_PRECONDITION (reason NOT_A_REGULAR_FILE)
+	// for FIFOs, sockets and devices (they are never opened, so /dev/zero cannot flood),
+	// and OUT_OF_RANGE (reason INVALID_FIELD) when offset is beyond the end of the file.
 	ReadFile(context.Context, *connect.Request[v1.ReadFileRequest], *connect.ServerStream[v1.ReadFileResponse]) error
 	// UploadFile writes a file from a client stream: the first message is a header, the
 	// following messages carry data in order. The data goes to a temporary file next to

@@ -55,31 +55,35 @@ const (
 
 // InterpreterServiceClient is a client for the cove.toolbox.v1.InterpreterService service.
 type InterpreterServiceClient interface {
-	// CreateContext starts a new context. Returns FAILED_PRECONDITION when the image
-	// lacks the language's runtime, NOT_FOUND (reason FILE_NOT_FOUND) for a missing
+	// CreateContext starts a new context. Returns FAILED_PRECONDITION (reason
+	// RUNTIME_NOT_INSTALLED) when the image lacks the language's runtime, NOT_FOUND (reason FILE_NOT_FOUND) for a missing
 	// cwd, RESOURCE_EXHAUSTED at 16 contexts, and INVALID_ARGUMENT (reason
 	// INVALID_FIELD) for a bad env key.
 	CreateContext(context.Context, *connect.Request[v1.CreateContextRequest]) (*connect.Response[v1.CreateContextResponse], error)
 	// ListContexts lists all contexts, oldest first.
 	ListContexts(context.Context, *connect.Request[v1.ListContextsRequest]) (*connect.Response[v1.ListContextsResponse], error)
 	// DeleteContext stops a context's kernel (and every process it started) and forgets
-	// it. A running execution ends with an error event. Returns NOT_FOUND.
+	// it. A running execution ends with an error event. Returns NOT_FOUND (reason
+	// CONTEXT_NOT_FOUND).
 	DeleteContext(context.Context, *connect.Request[v1.DeleteContextRequest]) (*connect.Response[v1.DeleteContextResponse], error)
 	// RestartContext replaces a context's kernel with a fresh one (same id, language,
-	// cwd and env; all state lost; execution_count back to 0). Returns NOT_FOUND.
+	// cwd and env; all state lost; execution_count back to 0). Returns NOT_FOUND (reason
+	// CONTEXT_NOT_FOUND).
 	RestartContext(context.Context, *connect.Request[v1.RestartContextRequest]) (*connect.Response[v1.RestartContextResponse], error)
 	// RunCode executes code in a context and streams its events (see ExecutionEvent).
 	// Executions in one context run one at a time in arrival order; up to 16 may wait,
 	// more return RESOURCE_EXHAUSTED. Cancelling the stream interrupts the execution if
 	// it is running, or removes it from the queue. On timeout the execution is
 	// interrupted (the context survives) and reported as an error event "TimeoutError"
-	// and end.timed_out. Returns NOT_FOUND for an unknown context_id,
-	// INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB, and
-	// FAILED_PRECONDITION when a default context cannot be created.
+	// and end.timed_out. Returns NOT_FOUND (reason CONTEXT_NOT_FOUND) for an unknown
+	// context_id, INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB, and
+	// FAILED_PRECONDITION (reason RUNTIME_NOT_INSTALLED) when a default context cannot
+	// be created because the language's runtime is missing from the image.
 	RunCode(context.Context, *connect.Request[v1.RunCodeRequest]) (*connect.ServerStreamForClient[v1.RunCodeResponse], error)
 	// InterruptContext interrupts the running execution (SIGINT to the kernel, as the
 	// notebook "stop" button); the execution then reports an error event, usually
-	// "KeyboardInterrupt". Interrupting an idle context is success. Returns NOT_FOUND.
+	// "KeyboardInterrupt". Interrupting an idle context is success. Returns NOT_FOUND
+	// (reason CONTEXT_NOT_FOUND).
 	InterruptContext(context.Context, *connect.Request[v1.InterruptContextRequest]) (*connect.Response[v1.InterruptContextResponse], error)
 }
 
@@ -175,31 +179,35 @@ func (c *interpreterServiceClient) InterruptContext(ctx context.Context, req *co
 
 // InterpreterServiceHandler is an implementation of the cove.toolbox.v1.InterpreterService service.
 type InterpreterServiceHandler interface {
-	// CreateContext starts a new context. Returns FAILED_PRECONDITION when the image
-	// lacks the language's runtime, NOT_FOUND (reason FILE_NOT_FOUND) for a missing
+	// CreateContext starts a new context. Returns FAILED_PRECONDITION (reason
+	// RUNTIME_NOT_INSTALLED) when the image lacks the language's runtime, NOT_FOUND (reason FILE_NOT_FOUND) for a missing
 	// cwd, RESOURCE_EXHAUSTED at 16 contexts, and INVALID_ARGUMENT (reason
 	// INVALID_FIELD) for a bad env key.
 	CreateContext(context.Context, *connect.Request[v1.CreateContextRequest]) (*connect.Response[v1.CreateContextResponse], error)
 	// ListContexts lists all contexts, oldest first.
 	ListContexts(context.Context, *connect.Request[v1.ListContextsRequest]) (*connect.Response[v1.ListContextsResponse], error)
 	// DeleteContext stops a context's kernel (and every process it started) and forgets
-	// it. A running execution ends with an error event. Returns NOT_FOUND.
+	// it. A running execution ends with an error event. Returns NOT_FOUND (reason
+	// CONTEXT_NOT_FOUND).
 	DeleteContext(context.Context, *connect.Request[v1.DeleteContextRequest]) (*connect.Response[v1.DeleteContextResponse], error)
 	// RestartContext replaces a context's kernel with a fresh one (same id, language,
-	// cwd and env; all state lost; execution_count back to 0). Returns NOT_FOUND.
+	// cwd and env; all state lost; execution_count back to 0). Returns NOT_FOUND (reason
+	// CONTEXT_NOT_FOUND).
 	RestartContext(context.Context, *connect.Request[v1.RestartContextRequest]) (*connect.Response[v1.RestartContextResponse], error)
 	// RunCode executes code in a context and streams its events (see ExecutionEvent).
 	// Executions in one context run one at a time in arrival order; up to 16 may wait,
 	// more return RESOURCE_EXHAUSTED. Cancelling the stream interrupts the execution if
 	// it is running, or removes it from the queue. On timeout the execution is
 	// interrupted (the context survives) and reported as an error event "TimeoutError"
-	// and end.timed_out. Returns NOT_FOUND for an unknown context_id,
-	// INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB, and
-	// FAILED_PRECONDITION when a default context cannot be created.
+	// and end.timed_out. Returns NOT_FOUND (reason CONTEXT_NOT_FOUND) for an unknown
+	// context_id, INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB, and
+	// FAILED_PRECONDITION (reason RUNTIME_NOT_INSTALLED) when a default context cannot
+	// be created because the language's runtime is missing from the image.
 	RunCode(context.Context, *connect.Request[v1.RunCodeRequest], *connect.ServerStream[v1.RunCodeResponse]) error
 	// InterruptContext interrupts the running execution (SIGINT to the kernel, as the
 	// notebook "stop" button); the execution then reports an error event, usually
-	// "KeyboardInterrupt". Interrupting an idle context is success. Returns NOT_FOUND.
+	// "KeyboardInterrupt". Interrupting an idle context is success. Returns NOT_FOUND
+	// (reason CONTEXT_NOT_FOUND).
 	InterruptContext(context.Context, *connect.Request[v1.InterruptContextRequest]) (*connect.Response[v1.InterruptContextResponse], error)
 }
 

@@ -70,8 +70,8 @@ type LspServiceClient interface {
 	// initialize handshake before returning. Returns INVALID_ARGUMENT (reason
 	// INVALID_FIELD) for an unsupported language id, NOT_FOUND (reason FILE_NOT_FOUND)
 	// for a missing root, FAILED_PRECONDITION (reason NOT_A_DIRECTORY) when the root is
-	// not a directory, and FAILED_PRECONDITION when the image has no server for the
-	// language.
+	// not a directory, and FAILED_PRECONDITION (reason RUNTIME_NOT_INSTALLED) when the
+	// image has no server for the language.
 	StartLspServer(context.Context, *connect.Request[v1.StartLspServerRequest]) (*connect.Response[v1.StartLspServerResponse], error)
 	// StopLspServer shuts a server down (LSP shutdown and exit, SIGKILL after 5 s) and
 	// ends its WatchLspMessages streams with OK. Returns NOT_FOUND.
@@ -86,7 +86,8 @@ type LspServiceClient interface {
 	// sync). Returns NOT_FOUND, and FAILED_PRECONDITION when the document is not open.
 	DidChange(context.Context, *connect.Request[v1.DidChangeRequest]) (*connect.Response[v1.DidChangeResponse], error)
 	// DidClose tells the server a document is closed (textDocument/didClose). Closing a
-	// closed document is success. Returns NOT_FOUND for an unknown server.
+	// closed document is success. Returns NOT_FOUND (reason LSP_SERVER_NOT_FOUND) for an
+	// unknown server.
 	DidClose(context.Context, *connect.Request[v1.DidCloseRequest]) (*connect.Response[v1.DidCloseResponse], error)
 	// Completions asks for completions at a position (textDocument/completion). The
 	// document should be open. Returns NOT_FOUND and the server errors above.
@@ -271,8 +272,8 @@ type LspServiceHandler interface {
 	// initialize handshake before returning. Returns INVALID_ARGUMENT (reason
 	// INVALID_FIELD) for an unsupported language id, NOT_FOUND (reason FILE_NOT_FOUND)
 	// for a missing root, FAILED_PRECONDITION (reason NOT_A_DIRECTORY) when the root is
-	// not a directory, and FAILED_PRECONDITION when the image has no server for the
-	// language.
+	// not a directory, and FAILED_PRECONDITION (reason RUNTIME_NOT_INSTALLED) when the
+	// image has no server for the language.
 	StartLspServer(context.Context, *connect.Request[v1.StartLspServerRequest]) (*connect.Response[v1.StartLspServerResponse], error)
 	// StopLspServer shuts a server down (LSP shutdown and exit, SIGKILL after 5 s) and
 	// ends its WatchLspMessages streams with OK. Returns NOT_FOUND.
@@ -287,7 +288,8 @@ type LspServiceHandler interface {
 	// sync). Returns NOT_FOUND, and FAILED_PRECONDITION when the document is not open.
 	DidChange(context.Context, *connect.Request[v1.DidChangeRequest]) (*connect.Response[v1.DidChangeResponse], error)
 	// DidClose tells the server a document is closed (textDocument/didClose). Closing a
-	// closed document is success. Returns NOT_FOUND for an unknown server.
+	// closed document is success. Returns NOT_FOUND (reason LSP_SERVER_NOT_FOUND) for an
+	// unknown server.
 	DidClose(context.Context, *connect.Request[v1.DidCloseRequest]) (*connect.Response[v1.DidCloseResponse], error)
 	// Completions asks for completions at a position (textDocument/completion). The
 	// document should be open. Returns NOT_FOUND and the server errors above.

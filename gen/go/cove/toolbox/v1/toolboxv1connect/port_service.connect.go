@@ -72,13 +72,15 @@ type PortServiceClient interface {
 	// (CloseTunnel). Returns the open errors of Tunnel.
 	OpenTunnel(context.Context, *connect.Request[v1.OpenTunnelRequest]) (*connect.ServerStreamForClient[v1.OpenTunnelResponse], error)
 	// SendTunnelData writes bytes to an OpenTunnel connection; it returns when they are
-	// written to the socket (backpressure). Returns NOT_FOUND for an unknown or closed
-	// tunnel, FAILED_PRECONDITION after the write side was closed, and
+	// written to the socket (backpressure). Returns NOT_FOUND (reason TUNNEL_NOT_FOUND)
+	// for an unknown or closed tunnel, FAILED_PRECONDITION after the write side was
+	// closed, and
 	// RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) above 1 MiB.
 	SendTunnelData(context.Context, *connect.Request[v1.SendTunnelDataRequest]) (*connect.Response[v1.SendTunnelDataResponse], error)
 	// CloseTunnel closes the write side of an OpenTunnel connection (the app sees EOF)
 	// or, with abort, the whole connection, ending the OpenTunnel stream with OK.
-	// Closing twice is success. Returns NOT_FOUND for an unknown tunnel.
+	// Closing twice is success. Returns NOT_FOUND (reason TUNNEL_NOT_FOUND) for an
+	// unknown tunnel.
 	CloseTunnel(context.Context, *connect.Request[v1.CloseTunnelRequest]) (*connect.Response[v1.CloseTunnelResponse], error)
 }
 
@@ -196,13 +198,15 @@ type PortServiceHandler interface {
 	// (CloseTunnel). Returns the open errors of Tunnel.
 	OpenTunnel(context.Context, *connect.Request[v1.OpenTunnelRequest], *connect.ServerStream[v1.OpenTunnelResponse]) error
 	// SendTunnelData writes bytes to an OpenTunnel connection; it returns when they are
-	// written to the socket (backpressure). Returns NOT_FOUND for an unknown or closed
-	// tunnel, FAILED_PRECONDITION after the write side was closed, and
+	// written to the socket (backpressure). Returns NOT_FOUND (reason TUNNEL_NOT_FOUND)
+	// for an unknown or closed tunnel, FAILED_PRECONDITION after the write side was
+	// closed, and
 	// RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) above 1 MiB.
 	SendTunnelData(context.Context, *connect.Request[v1.SendTunnelDataRequest]) (*connect.Response[v1.SendTunnelDataResponse], error)
 	// CloseTunnel closes the write side of an OpenTunnel connection (the app sees EOF)
 	// or, with abort, the whole connection, ending the OpenTunnel stream with OK.
-	// Closing twice is success. Returns NOT_FOUND for an unknown tunnel.
+	// Closing twice is success. Returns NOT_FOUND (reason TUNNEL_NOT_FOUND) for an
+	// unknown tunnel.
 	CloseTunnel(context.Context, *connect.Request[v1.CloseTunnelRequest]) (*connect.Response[v1.CloseTunnelResponse], error)
 }
 

@@ -98,8 +98,8 @@ type ProcessServiceClient interface {
 	// Start starts a process and streams its events: start, then data, then end. The
 	// process is not tied to the stream: if the client disconnects it keeps running
 	// (unless kill_on_disconnect) and can be re-attached with Connect. Returns
-	// ALREADY_EXISTS when a running process already has the tag, and the errors in the
-	// service comment.
+	// ALREADY_EXISTS (reason TAG_IN_USE) when a running process already has the tag, and
+	// the errors in the service comment.
 	Start(context.Context, *connect.Request[v1.StartRequest]) (*connect.ServerStreamForClient[v1.StartResponse], error)
 	// Connect attaches to a running or recently exited process and streams its events:
 	// start first, then output from the requested offsets (replayed from the ring
@@ -133,7 +133,8 @@ type ProcessServiceClient interface {
 	// INVALID_ARGUMENT (reason INVALID_FIELD) when the first message is not start.
 	StreamInput(context.Context) *connect.ClientStreamForClient[v1.StreamInputRequest, v1.StreamInputResponse]
 	// CreateSession starts a persistent bash shell (falling back to /bin/sh when bash is
-	// missing). Returns ALREADY_EXISTS when session_id is taken, INVALID_ARGUMENT
+	// missing). Returns ALREADY_EXISTS (reason SESSION_ALREADY_EXISTS) when session_id
+	// is taken, INVALID_ARGUMENT
 	// (reason INVALID_FIELD) for a malformed id, and RESOURCE_EXHAUSTED when 64 sessions
 	// exist.
 	CreateSession(context.Context, *connect.Request[v1.CreateSessionRequest]) (*connect.Response[v1.CreateSessionResponse], error)
@@ -152,12 +153,13 @@ type ProcessServiceClient interface {
 	// output, OK with timed_out = true on timeout; async calls return command_id at once.
 	// If a command exits the shell (e.g. `exit 3`), its exit code is reported and a fresh
 	// shell replaces the old one (session_reset). Returns NOT_FOUND (reason
-	// SESSION_NOT_FOUND) and FAILED_PRECONDITION when another command of the session is
-	// still running (start background work with a trailing "&" or with Start).
+	// SESSION_NOT_FOUND) and FAILED_PRECONDITION (reason SESSION_BUSY) when another
+	// command of the session is still running (start background work with a trailing "&"
+	// or with Start).
 	SessionExecute(context.Context, *connect.Request[v1.SessionExecuteRequest]) (*connect.Response[v1.SessionExecuteResponse], error)
 	// GetSessionCommand describes one command of a session. Returns NOT_FOUND (reason
-	// SESSION_NOT_FOUND) for the session and NOT_FOUND (reason PROCESS_NOT_FOUND) for a
-	// command id that is unknown or no longer retained (the last 1000 are kept).
+	// SESSION_NOT_FOUND) for the session and NOT_FOUND (reason SESSION_COMMAND_NOT_FOUND)
+	// for a command id that is unknown or no longer retained (the last 1000 are kept).
 	GetSessionCommand(context.Context, *connect.Request[v1.GetSessionCommandRequest]) (*connect.Response[v1.GetSessionCommandResponse], error)
 	// GetSessionCommandLogs streams a command's output, stdout and stderr kept apart.
 	// Without follow it sends what is retained and ends; with follow it continues live
@@ -166,15 +168,15 @@ type ProcessServiceClient interface {
 	GetSessionCommandLogs(context.Context, *connect.Request[v1.GetSessionCommandLogsRequest]) (*connect.ServerStreamForClient[v1.GetSessionCommandLogsResponse], error)
 	// SendSessionInput writes bytes to the stdin of a session's running command, which
 	// must have been submitted with open_stdin. Returns NOT_FOUND (reason
-	// SESSION_NOT_FOUND or PROCESS_NOT_FOUND), FAILED_PRECONDITION when the command
-	// has ended or its stdin is not open, and
+	// SESSION_NOT_FOUND or SESSION_COMMAND_NOT_FOUND), FAILED_PRECONDITION when the
+	// command has ended or its stdin is not open, and
 	// RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) above 1 MiB.
 	SendSessionInput(context.Context, *connect.Request[v1.SendSessionInputRequest]) (*connect.Response[v1.SendSessionInputResponse], error)
 	// CodeRun runs a snippet of code once in a fresh interpreter process (no state is
 	// kept; see InterpreterService for that) and returns its output, with the timeout
-	// and output rules of Exec. Returns FAILED_PRECONDITION when the language's runtime
-	// is missing from the image, and INVALID_ARGUMENT (reason INVALID_FIELD) for code
-	// above 8 MiB.
+	// and output rules of Exec. Returns FAILED_PRECONDITION (reason
+	// RUNTIME_NOT_INSTALLED) when the language's runtime is missing from the image, and
+	// INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB.
 	CodeRun(context.Context, *connect.Request[v1.CodeRunRequest]) (*connect.Response[v1.CodeRunResponse], error)
 	// StartCodeRun is the streaming form of CodeRun: the interpreter runs as a process
 	// like one from Start (re-attachable with Connect, signalled with SendSignal).
@@ -429,8 +431,8 @@ type ProcessServiceHandler interface {
 	// Start starts a process and streams its events: start, then data, then end. The
 	// process is not tied to the stream: if the client disconnects it keeps running
 	// (unless kill_on_disconnect) and can be re-attached with Connect. Returns
-	// ALREADY_EXISTS when a running process already has the tag, and the errors in the
-	// service comment.
+	// ALREADY_EXISTS (reason TAG_IN_USE) when a running process already has the tag, and
+	// the errors in the service comment.
 	Start(context.Context, *connect.Request[v1.StartRequest], *connect.ServerStream[v1.StartResponse]) error
 	// Connect attaches to a running or recently exited process and streams its events:
 	// start first, then output from the requested offsets (replayed from the ring
@@ -464,7 +466,8 @@ type ProcessServiceHandler interface {
 	// INVALID_ARGUMENT (reason INVALID_FIELD) when the first message is not start.
 	StreamInput(context.Context, *connect.ClientStream[v1.StreamInputRequest]) (*connect.Response[v1.StreamInputResponse], error)
 	// CreateSession starts a persistent bash shell (falling back to /bin/sh when bash is
-	// missing). Returns ALREADY_EXISTS when session_id is taken, INVALID_ARGUMENT
+	// missing). Returns ALREADY_EXISTS (reason SESSION_ALREADY_EXISTS) when session_id
+	// is taken, INVALID_ARGUMENT
 	// (reason INVALID_FIELD) for a malformed id, and RESOURCE_EXHAUSTED when 64 sessions
 	// exist.
 	CreateSession(context.Context, *connect.Request[v1.CreateSessionRequest]) (*connect.Response[v1.CreateSessionResponse], error)
@@ -483,12 +486,13 @@ type ProcessServiceHandler interface {
 	// output, OK with timed_out = true on timeout; async calls return command_id at once.
 	// If a command exits the shell (e.g. `exit 3`), its exit code is reported and a fresh
 	// shell replaces the old one (session_reset). Returns NOT_FOUND (reason
-	// SESSION_NOT_FOUND) and FAILED_PRECONDITION when another command of the session is
-	// still running (start background work with a trailing "&" or with Start).
+	// SESSION_NOT_FOUND) and FAILED_PRECONDITION (reason SESSION_BUSY) when another
+	// command of the session is still running (start background work with a trailing "&"
+	// or with Start).
 	SessionExecute(context.Context, *connect.Request[v1.SessionExecuteRequest]) (*connect.Response[v1.SessionExecuteResponse], error)
 	// GetSessionCommand describes one command of a session. Returns NOT_FOUND (reason
-	// SESSION_NOT_FOUND) for the session and NOT_FOUND (reason PROCESS_NOT_FOUND) for a
-	// command id that is unknown or no longer retained (the last 1000 are kept).
+	// SESSION_NOT_FOUND) for the session and NOT_FOUND (reason SESSION_COMMAND_NOT_FOUND)
+	// for a command id that is unknown or no longer retained (the last 1000 are kept).
 	GetSessionCommand(context.Context, *connect.Request[v1.GetSessionCommandRequest]) (*connect.Response[v1.GetSessionCommandResponse], error)
 	// GetSessionCommandLogs streams a command's output, stdout and stderr kept apart.
 	// Without follow it sends what is retained and ends; with follow it continues live
@@ -497,15 +501,15 @@ type ProcessServiceHandler interface {
 	GetSessionCommandLogs(context.Context, *connect.Request[v1.GetSessionCommandLogsRequest], *connect.ServerStream[v1.GetSessionCommandLogsResponse]) error
 	// SendSessionInput writes bytes to the stdin of a session's running command, which
 	// must have been submitted with open_stdin. Returns NOT_FOUND (reason
-	// SESSION_NOT_FOUND or PROCESS_NOT_FOUND), FAILED_PRECONDITION when the command
-	// has ended or its stdin is not open, and
+	// SESSION_NOT_FOUND or SESSION_COMMAND_NOT_FOUND), FAILED_PRECONDITION when the
+	// command has ended or its stdin is not open, and
 	// RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) above 1 MiB.
 	SendSessionInput(context.Context, *connect.Request[v1.SendSessionInputRequest]) (*connect.Response[v1.SendSessionInputResponse], error)
 	// CodeRun runs a snippet of code once in a fresh interpreter process (no state is
 	// kept; see InterpreterService for that) and returns its output, with the timeout
-	// and output rules of Exec. Returns FAILED_PRECONDITION when the language's runtime
-	// is missing from the image, and INVALID_ARGUMENT (reason INVALID_FIELD) for code
-	// above 8 MiB.
+	// and output rules of Exec. Returns FAILED_PRECONDITION (reason
+	// RUNTIME_NOT_INSTALLED) when the language's runtime is missing from the image, and
+	// INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB.
 	CodeRun(context.Context, *connect.Request[v1.CodeRunRequest]) (*connect.Response[v1.CodeRunResponse], error)
 	// StartCodeRun is the streaming form of CodeRun: the interpreter runs as a process
 	// like one from Start (re-attachable with Connect, signalled with SendSignal).

@@ -28,7 +28,7 @@ if _version_not_supported:
 class InterpreterServiceStub(object):
     """InterpreterService runs code in stateful contexts (kernels), Jupyter-style, with rich
     results. At most 16 contexts exist at once (RESOURCE_EXHAUSTED beyond). Unknown
-    context ids return NOT_FOUND. A context whose kernel process dies (e.g. out of
+    context ids return NOT_FOUND (reason CONTEXT_NOT_FOUND). A context whose kernel process dies (e.g. out of
     memory) reports an error event with name "KernelDied" on the running execution and
     is restarted empty on the next RunCode.
     """
@@ -74,14 +74,14 @@ class InterpreterServiceStub(object):
 class InterpreterServiceServicer(object):
     """InterpreterService runs code in stateful contexts (kernels), Jupyter-style, with rich
     results. At most 16 contexts exist at once (RESOURCE_EXHAUSTED beyond). Unknown
-    context ids return NOT_FOUND. A context whose kernel process dies (e.g. out of
+    context ids return NOT_FOUND (reason CONTEXT_NOT_FOUND). A context whose kernel process dies (e.g. out of
     memory) reports an error event with name "KernelDied" on the running execution and
     is restarted empty on the next RunCode.
     """
 
     def CreateContext(self, request, context):
-        """CreateContext starts a new context. Returns FAILED_PRECONDITION when the image
-        lacks the language's runtime, NOT_FOUND (reason FILE_NOT_FOUND) for a missing
+        """CreateContext starts a new context. Returns FAILED_PRECONDITION (reason
+        RUNTIME_NOT_INSTALLED) when the image lacks the language's runtime, NOT_FOUND (reason FILE_NOT_FOUND) for a missing
         cwd, RESOURCE_EXHAUSTED at 16 contexts, and INVALID_ARGUMENT (reason
         INVALID_FIELD) for a bad env key.
         """
@@ -98,7 +98,8 @@ class InterpreterServiceServicer(object):
 
     def DeleteContext(self, request, context):
         """DeleteContext stops a context's kernel (and every process it started) and forgets
-        it. A running execution ends with an error event. Returns NOT_FOUND.
+        it. A running execution ends with an error event. Returns NOT_FOUND (reason
+        CONTEXT_NOT_FOUND).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -106,7 +107,8 @@ class InterpreterServiceServicer(object):
 
     def RestartContext(self, request, context):
         """RestartContext replaces a context's kernel with a fresh one (same id, language,
-        cwd and env; all state lost; execution_count back to 0). Returns NOT_FOUND.
+        cwd and env; all state lost; execution_count back to 0). Returns NOT_FOUND (reason
+        CONTEXT_NOT_FOUND).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -118,9 +120,10 @@ class InterpreterServiceServicer(object):
         more return RESOURCE_EXHAUSTED. Cancelling the stream interrupts the execution if
         it is running, or removes it from the queue. On timeout the execution is
         interrupted (the context survives) and reported as an error event "TimeoutError"
-        and end.timed_out. Returns NOT_FOUND for an unknown context_id,
-        INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB, and
-        FAILED_PRECONDITION when a default context cannot be created.
+        and end.timed_out. Returns NOT_FOUND (reason CONTEXT_NOT_FOUND) for an unknown
+        context_id, INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB, and
+        FAILED_PRECONDITION (reason RUNTIME_NOT_INSTALLED) when a default context cannot
+        be created because the language's runtime is missing from the image.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -129,7 +132,8 @@ class InterpreterServiceServicer(object):
     def InterruptContext(self, request, context):
         """InterruptContext interrupts the running execution (SIGINT to the kernel, as the
         notebook "stop" button); the execution then reports an error event, usually
-        "KeyboardInterrupt". Interrupting an idle context is success. Returns NOT_FOUND.
+        "KeyboardInterrupt". Interrupting an idle context is success. Returns NOT_FOUND
+        (reason CONTEXT_NOT_FOUND).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -179,7 +183,7 @@ def add_InterpreterServiceServicer_to_server(servicer, server):
 class InterpreterService(object):
     """InterpreterService runs code in stateful contexts (kernels), Jupyter-style, with rich
     results. At most 16 contexts exist at once (RESOURCE_EXHAUSTED beyond). Unknown
-    context ids return NOT_FOUND. A context whose kernel process dies (e.g. out of
+    context ids return NOT_FOUND (reason CONTEXT_NOT_FOUND). A context whose kernel process dies (e.g. out of
     memory) reports an error event with name "KernelDied" on the running execution and
     is restarted empty on the next RunCode.
     """

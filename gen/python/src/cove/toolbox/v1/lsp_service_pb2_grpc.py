@@ -32,7 +32,8 @@ class LspServiceStub(object):
     against the server's root_path); the daemon converts them to file:// URIs.
     Supported language ids: "python" (pyright or pylsp, whichever the image has),
     "javascript" and "typescript" (typescript-language-server). At most 8 servers run
-    at once (RESOURCE_EXHAUSTED beyond). Unknown server ids return NOT_FOUND. A
+    at once (RESOURCE_EXHAUSTED beyond). Unknown server ids return NOT_FOUND (reason
+    LSP_SERVER_NOT_FOUND); "Returns NOT_FOUND" below means this. A
     language server that does not answer within 30 s yields DEADLINE_EXCEEDED; one
     that answers with a JSON-RPC error yields FAILED_PRECONDITION with its message;
     one that crashed yields UNAVAILABLE (it is not restarted: stop and start it).
@@ -108,7 +109,8 @@ class LspServiceServicer(object):
     against the server's root_path); the daemon converts them to file:// URIs.
     Supported language ids: "python" (pyright or pylsp, whichever the image has),
     "javascript" and "typescript" (typescript-language-server). At most 8 servers run
-    at once (RESOURCE_EXHAUSTED beyond). Unknown server ids return NOT_FOUND. A
+    at once (RESOURCE_EXHAUSTED beyond). Unknown server ids return NOT_FOUND (reason
+    LSP_SERVER_NOT_FOUND); "Returns NOT_FOUND" below means this. A
     language server that does not answer within 30 s yields DEADLINE_EXCEEDED; one
     that answers with a JSON-RPC error yields FAILED_PRECONDITION with its message;
     one that crashed yields UNAVAILABLE (it is not restarted: stop and start it).
@@ -119,8 +121,8 @@ class LspServiceServicer(object):
         initialize handshake before returning. Returns INVALID_ARGUMENT (reason
         INVALID_FIELD) for an unsupported language id, NOT_FOUND (reason FILE_NOT_FOUND)
         for a missing root, FAILED_PRECONDITION (reason NOT_A_DIRECTORY) when the root is
-        not a directory, and FAILED_PRECONDITION when the image has no server for the
-        language.
+        not a directory, and FAILED_PRECONDITION (reason RUNTIME_NOT_INSTALLED) when the
+        image has no server for the language.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -160,7 +162,8 @@ class LspServiceServicer(object):
 
     def DidClose(self, request, context):
         """DidClose tells the server a document is closed (textDocument/didClose). Closing a
-        closed document is success. Returns NOT_FOUND for an unknown server.
+        closed document is success. Returns NOT_FOUND (reason LSP_SERVER_NOT_FOUND) for an
+        unknown server.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -289,7 +292,8 @@ class LspService(object):
     against the server's root_path); the daemon converts them to file:// URIs.
     Supported language ids: "python" (pyright or pylsp, whichever the image has),
     "javascript" and "typescript" (typescript-language-server). At most 8 servers run
-    at once (RESOURCE_EXHAUSTED beyond). Unknown server ids return NOT_FOUND. A
+    at once (RESOURCE_EXHAUSTED beyond). Unknown server ids return NOT_FOUND (reason
+    LSP_SERVER_NOT_FOUND); "Returns NOT_FOUND" below means this. A
     language server that does not answer within 30 s yields DEADLINE_EXCEEDED; one
     that answers with a JSON-RPC error yields FAILED_PRECONDITION with its message;
     one that crashed yields UNAVAILABLE (it is not restarted: stop and start it).

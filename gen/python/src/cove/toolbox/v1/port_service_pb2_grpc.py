@@ -124,8 +124,9 @@ class PortServiceServicer(object):
 
     def SendTunnelData(self, request, context):
         """SendTunnelData writes bytes to an OpenTunnel connection; it returns when they are
-        written to the socket (backpressure). Returns NOT_FOUND for an unknown or closed
-        tunnel, FAILED_PRECONDITION after the write side was closed, and
+        written to the socket (backpressure). Returns NOT_FOUND (reason TUNNEL_NOT_FOUND)
+        for an unknown or closed tunnel, FAILED_PRECONDITION after the write side was
+        closed, and
         RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) above 1 MiB.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -135,7 +136,8 @@ class PortServiceServicer(object):
     def CloseTunnel(self, request, context):
         """CloseTunnel closes the write side of an OpenTunnel connection (the app sees EOF)
         or, with abort, the whole connection, ending the OpenTunnel stream with OK.
-        Closing twice is success. Returns NOT_FOUND for an unknown tunnel.
+        Closing twice is success. Returns NOT_FOUND (reason TUNNEL_NOT_FOUND) for an
+        unknown tunnel.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

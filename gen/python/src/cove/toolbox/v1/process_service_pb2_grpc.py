@@ -196,8 +196,8 @@ class ProcessServiceServicer(object):
         """Start starts a process and streams its events: start, then data, then end. The
         process is not tied to the stream: if the client disconnects it keeps running
         (unless kill_on_disconnect) and can be re-attached with Connect. Returns
-        ALREADY_EXISTS when a running process already has the tag, and the errors in the
-        service comment.
+        ALREADY_EXISTS (reason TAG_IN_USE) when a running process already has the tag, and
+        the errors in the service comment.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -266,7 +266,8 @@ class ProcessServiceServicer(object):
 
     def CreateSession(self, request, context):
         """CreateSession starts a persistent bash shell (falling back to /bin/sh when bash is
-        missing). Returns ALREADY_EXISTS when session_id is taken, INVALID_ARGUMENT
+        missing). Returns ALREADY_EXISTS (reason SESSION_ALREADY_EXISTS) when session_id
+        is taken, INVALID_ARGUMENT
         (reason INVALID_FIELD) for a malformed id, and RESOURCE_EXHAUSTED when 64 sessions
         exist.
         """
@@ -305,8 +306,9 @@ class ProcessServiceServicer(object):
         output, OK with timed_out = true on timeout; async calls return command_id at once.
         If a command exits the shell (e.g. `exit 3`), its exit code is reported and a fresh
         shell replaces the old one (session_reset). Returns NOT_FOUND (reason
-        SESSION_NOT_FOUND) and FAILED_PRECONDITION when another command of the session is
-        still running (start background work with a trailing "&" or with Start).
+        SESSION_NOT_FOUND) and FAILED_PRECONDITION (reason SESSION_BUSY) when another
+        command of the session is still running (start background work with a trailing "&"
+        or with Start).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -314,8 +316,8 @@ class ProcessServiceServicer(object):
 
     def GetSessionCommand(self, request, context):
         """GetSessionCommand describes one command of a session. Returns NOT_FOUND (reason
-        SESSION_NOT_FOUND) for the session and NOT_FOUND (reason PROCESS_NOT_FOUND) for a
-        command id that is unknown or no longer retained (the last 1000 are kept).
+        SESSION_NOT_FOUND) for the session and NOT_FOUND (reason SESSION_COMMAND_NOT_FOUND)
+        for a command id that is unknown or no longer retained (the last 1000 are kept).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -334,8 +336,8 @@ class ProcessServiceServicer(object):
     def SendSessionInput(self, request, context):
         """SendSessionInput writes bytes to the stdin of a session's running command, which
         must have been submitted with open_stdin. Returns NOT_FOUND (reason
-        SESSION_NOT_FOUND or PROCESS_NOT_FOUND), FAILED_PRECONDITION when the command
-        has ended or its stdin is not open, and
+        SESSION_NOT_FOUND or SESSION_COMMAND_NOT_FOUND), FAILED_PRECONDITION when the
+        command has ended or its stdin is not open, and
         RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) above 1 MiB.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -345,9 +347,9 @@ class ProcessServiceServicer(object):
     def CodeRun(self, request, context):
         """CodeRun runs a snippet of code once in a fresh interpreter process (no state is
         kept; see InterpreterService for that) and returns its output, with the timeout
-        and output rules of Exec. Returns FAILED_PRECONDITION when the language's runtime
-        is missing from the image, and INVALID_ARGUMENT (reason INVALID_FIELD) for code
-        above 8 MiB.
+        and output rules of Exec. Returns FAILED_PRECONDITION (reason
+        RUNTIME_NOT_INSTALLED) when the language's runtime is missing from the image, and
+        INVALID_ARGUMENT (reason INVALID_FIELD) for code above 8 MiB.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
