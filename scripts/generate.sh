@@ -32,26 +32,46 @@ cp node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto
 cp node_modules/@grpc/reflection/build/proto/grpc/reflection/v1alpha/reflection.proto "$tp/grpc/reflection/v1alpha/"
 for f in status code error_details; do cp "node_modules/google-proto-files/google/rpc/$f.proto" "$tp/google/rpc/"; done
 
-step "Clean gen/"
-for d in gen/ts gen/grpc-js; do
-  find "$d" -mindepth 1 -maxdepth 1 ! -name package.json ! -name README.md ! -name node_modules -exec rm -rf {} +
-done
-find gen/go -mindepth 1 -maxdepth 1 ! -name go.mod ! -name go.sum ! -name README.md -exec rm -rf {} +
-rm -rf gen/python/src
-
 step "buf lint"
 buf lint
+
+# Generate into a staging folder, then sync into gen/: files that did not change are not
+# touched, so tests running meanwhile never see a half-written gen/.
+out=.gen-cache/out
+rm -rf "$out"
+mkdir -p "$out/gen/python/src"
+
 step "buf generate (TypeScript, grpc-js, Go)"
-buf generate
-buf generate "$tp" --template buf.gen.third-party.yaml
+buf generate -o "$out"
+buf generate "$tp" --template buf.gen.third-party.yaml -o "$out"
 
 step "grpcio-tools (Python)"
 py="${COVE_PYTHON:-$root/.venv/bin/python}"
-mkdir -p gen/python/src
 mapfile -t protos < <(cd proto && find cove -name '*.proto' | sort)
 (cd proto && "$py" -m grpc_tools.protoc -I . \
-  --python_out="$root/gen/python/src" --pyi_out="$root/gen/python/src" --grpc_python_out="$root/gen/python/src" \
-  "${protos[@]}")
+  --python_out="$root/$out/gen/python/src" --pyi_out="$root/$out/gen/python/src" \
+  --grpc_python_out="$root/$out/gen/python/src" "${protos[@]}")
 # Every folder becomes a regular package so the distribution is importable and type-checkable.
-find gen/python/src/cove -type d -exec touch {}/__init__.py \;
-echo "generated: $(find gen -type f \( -name '*.ts' -o -name '*.go' -o -name '*.py' \) | wc -l) files"
+find "$out/gen/python/src/cove" -type d -exec touch {}/__init__.py \;
+
+step "Sync gen/"
+# Hand-written files in gen/ (package manifests) are kept; generated ones mirror the staging copy.
+keep='^(gen/(ts|grpc-js)/package\.json|gen/go/go\.(mod|sum)|gen/python/pyproject\.toml|gen/[^/]+/README\.md)$'
+changed=0
+while IFS= read -r -d '' file; do
+  rel=${file#"$out"/}
+  if ! cmp -s "$file" "$rel"; then
+    mkdir -p "$(dirname "$rel")"
+    cp "$file" "$rel"
+    changed=$((changed + 1))
+  fi
+done < <(find "$out/gen" -type f -print0)
+while IFS= read -r -d '' file; do
+  [[ $file =~ $keep ]] && continue
+  if [ ! -e "$out/$file" ]; then
+    rm -f "$file"
+    changed=$((changed + 1))
+  fi
+done < <(find gen -type f ! -path '*/node_modules/*' ! -path '*.egg-info/*' ! -path '*/__pycache__/*' -print0)
+find gen -type d -empty -delete
+echo "generated: $(find "$out/gen" -type f | wc -l) files, $changed changed"

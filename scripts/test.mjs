@@ -5,6 +5,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
+  ensureDebianPackages,
+  ensureDocker,
   ensureGo,
   ensureNodeModules,
   ensurePython,
@@ -19,6 +21,13 @@ const reports = join(root, ".gen-cache", "reports");
 ensureNodeModules();
 ensurePython();
 ensureGo();
+try {
+  // The daemon kit test runs a container from a static-busybox image built on the spot.
+  ensureDocker();
+  ensureDebianPackages(["busybox-static"]);
+} catch (err) {
+  process.stdout.write(`Docker is not available, container tests will skip: ${err.message}\n`);
+}
 rmSync(reports, { recursive: true, force: true });
 mkdirSync(reports, { recursive: true });
 

@@ -45,7 +45,13 @@ export function toConnectError(err: unknown, logger: Logger, procedure: string):
   }
   if (err instanceof ConnectError) return err;
   logger.error("unhandled error", { procedure, err });
-  return new ConnectError("internal error; the server logged the cause", Code.Internal, undefined, undefined, err);
+  return new ConnectError(
+    "internal error; the server logged the cause",
+    Code.Internal,
+    undefined,
+    undefined,
+    err,
+  );
 }
 
 /** createErrorInterceptor applies toConnectError to unary results and to every stream. */

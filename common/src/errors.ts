@@ -49,19 +49,31 @@ export class CoveError extends Error {
 }
 
 /** invalidArgument builds an INVALID_ARGUMENT error for one bad field. */
-export function invalidArgument(field: string, description: string, reason: ErrorReasonName = "INVALID_FIELD") {
+export function invalidArgument(
+  field: string,
+  description: string,
+  reason: ErrorReasonName = "INVALID_FIELD",
+) {
   return new CoveError("invalidArgument", reason, `${field}: ${description}`, { field }, [
     { field, description },
   ]);
 }
 
 /** notFound builds a NOT_FOUND error. */
-export function notFound(reason: ErrorReasonName, message: string, metadata: Record<string, string> = {}) {
+export function notFound(
+  reason: ErrorReasonName,
+  message: string,
+  metadata: Record<string, string> = {},
+) {
   return new CoveError("notFound", reason, message, metadata);
 }
 
 /** alreadyExists builds an ALREADY_EXISTS error. */
-export function alreadyExists(reason: ErrorReasonName, message: string, metadata: Record<string, string> = {}) {
+export function alreadyExists(
+  reason: ErrorReasonName,
+  message: string,
+  metadata: Record<string, string> = {},
+) {
   return new CoveError("alreadyExists", reason, message, metadata);
 }
 
@@ -93,6 +105,17 @@ export function permissionDenied(
 }
 
 /** unavailable builds an UNAVAILABLE error (a dependency is down; clients may retry). */
-export function unavailable(reason: ErrorReasonName, message: string, metadata: Record<string, string> = {}) {
+export function unavailable(
+  reason: ErrorReasonName,
+  message: string,
+  metadata: Record<string, string> = {},
+) {
   return new CoveError("unavailable", reason, message, metadata);
+}
+
+/** outOfRange builds an OUT_OF_RANGE error for a field whose value is past the end. */
+export function outOfRange(field: string, description: string): CoveError {
+  return new CoveError("outOfRange", "INVALID_FIELD", `${field}: ${description}`, { field }, [
+    { field, description },
+  ]);
 }

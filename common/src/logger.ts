@@ -22,7 +22,12 @@ export type LogLevel = keyof typeof levels;
 
 function serialize(value: unknown): unknown {
   if (value instanceof Error) {
-    return { name: value.name, message: value.message, stack: value.stack, cause: serialize(value.cause) };
+    return {
+      name: value.name,
+      message: value.message,
+      stack: value.stack,
+      cause: serialize(value.cause),
+    };
   }
   return value;
 }
@@ -34,12 +39,14 @@ export function createLogger(
   const min = levels[options.level ?? "info"];
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   const base = options.fields ?? {};
-  const log = (level: Exclude<LogLevel, "silent">) => (message: string, fields: LogFields = {}) => {
-    if (levels[level] < min) return;
-    const entry: LogFields = { time: new Date().toISOString(), level, msg: message, ...base };
-    for (const [key, value] of Object.entries(fields)) entry[key] = serialize(value);
-    write(`${JSON.stringify(entry)}\n`);
-  };
+  const log =
+    (level: Exclude<LogLevel, "silent">) =>
+    (message: string, fields: LogFields = {}) => {
+      if (levels[level] < min) return;
+      const entry: LogFields = { time: new Date().toISOString(), level, msg: message, ...base };
+      for (const [key, value] of Object.entries(fields)) entry[key] = serialize(value);
+      write(`${JSON.stringify(entry)}\n`);
+    };
   return {
     debug: log("debug"),
     info: log("info"),

@@ -90,3 +90,12 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     wake?.();
   }
 }
+
+/** aborted resolves when the signal aborts (never, without a signal); for racing waits. */
+export function aborted(signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return new Promise(() => {});
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) =>
+    signal.addEventListener("abort", () => resolve(), { once: true }),
+  );
+}

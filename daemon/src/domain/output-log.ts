@@ -39,7 +39,8 @@ export class OutputLog {
   /** append adds bytes (copied); only the last `capacity` bytes are kept. */
   append(chunk: Uint8Array): void {
     if (this.closed || chunk.length === 0) return;
-    const keep = chunk.length > this.capacity ? chunk.subarray(chunk.length - this.capacity) : chunk;
+    const keep =
+      chunk.length > this.capacity ? chunk.subarray(chunk.length - this.capacity) : chunk;
     this.chunks.push(Buffer.from(keep));
     this.held += keep.length;
     this.written += chunk.length;
@@ -76,12 +77,18 @@ export class OutputLog {
       pos = end;
       if (need === 0) break;
     }
-    return { offset: from, data: parts.length === 1 ? Buffer.from(parts[0] as Buffer) : Buffer.concat(parts) };
+    return {
+      offset: from,
+      data: parts.length === 1 ? Buffer.from(parts[0] as Buffer) : Buffer.concat(parts),
+    };
   }
 
   /** tail returns everything still held, oldest first, and whether bytes were dropped. */
   tail(): { data: Buffer; truncated: boolean } {
-    return { data: this.read(this.startOffset, this.capacity).data, truncated: this.startOffset > 0 };
+    return {
+      data: this.read(this.startOffset, this.capacity).data,
+      truncated: this.startOffset > 0,
+    };
   }
 
   /** changed resolves at the next append or close (or at once if closed). */

@@ -32,10 +32,17 @@ export class UserDirectory {
       const [name, , uid, gid, , home, shell] = line.split(":");
       if (name === undefined || uid === undefined || gid === undefined) continue;
       if (name === nameOrId || Number(uid) === wantId) {
-        return { name, uid: Number(uid), gid: Number(gid), home: home || "/", shell: shell || "/bin/sh" };
+        return {
+          name,
+          uid: Number(uid),
+          gid: Number(gid),
+          home: home || "/",
+          shell: shell || "/bin/sh",
+        };
       }
     }
-    if (wantId !== undefined) return { name: String(wantId), uid: wantId, gid: wantId, home: "/", shell: "/bin/sh" };
+    if (wantId !== undefined)
+      return { name: String(wantId), uid: wantId, gid: wantId, home: "/", shell: "/bin/sh" };
     throw invalidArgument(field, `no such user "${nameOrId}" in the sandbox`);
   }
 }

@@ -1,7 +1,645 @@
-import { ProcessService } from "@cove/gen-ts/cove/toolbox/v1/process_service_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { invalidArgument, resourceExhausted, withKeepalive } from "@cove/common";
+import { CodeLanguage } from "@cove/gen-ts/cove/toolbox/v1/language_pb.js";
+import type {
+  ProcessEventSchema,
+  ProcessInfoSchema,
+} from "@cove/gen-ts/cove/toolbox/v1/process_pb.js";
+import { ProcessState, Signal } from "@cove/gen-ts/cove/toolbox/v1/process_pb.js";
+import {
+  type ExecRequest,
+  type GetSessionCommandLogsResponseSchema,
+  ProcessService,
+  type StartRequest,
+} from "@cove/gen-ts/cove/toolbox/v1/process_service_pb.js";
 import type { DaemonContext, ServiceModule } from "../context.js";
+import { type CodeLanguage as Language, prepareCode } from "../domain/code-runner.js";
+import type { ManagedProcess } from "../domain/managed-process.js";
+import { resolvePath } from "../domain/paths.js";
+import { MAX_CHUNK_BYTES, type ProcessEventData, processEvents } from "../domain/process-events.js";
+import { ProcessManager, type ProcessSelector, type Program } from "../domain/process-manager.js";
+import { type Session, SessionManager } from "../domain/session-manager.js";
+import type { OsUser } from "../domain/users.js";
+import { byteLimit, durationFromMs, timeoutMs, timestamp } from "./convert.js";
 
-/** createProcessModule mounts ProcessService. Not implemented yet: every method answers Unimplemented. */
-export function createProcessModule(_ctx: DaemonContext): ServiceModule {
-  return { service: ProcessService, impl: {}, close: async () => {} };
+/** Default timeout of Exec, CodeRun and synchronous session commands, in ms. */
+const DEFAULT_RUN_TIMEOUT_MS = 60_000;
+/** Default and largest output kept per stream by Exec, CodeRun and session commands. */
+const DEFAULT_OUTPUT_BYTES = 1024 * 1024;
+const MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
+/** Largest stdin for Exec and largest SendInput payload. */
+const MAX_EXEC_STDIN_BYTES = 8 * 1024 * 1024;
+const MAX_INPUT_BYTES = 1024 * 1024;
+
+const signalNames: Record<Signal, NodeJS.Signals | undefined> = {
+  [Signal.UNSPECIFIED]: undefined,
+  [Signal.SIGTERM]: "SIGTERM",
+  [Signal.SIGKILL]: "SIGKILL",
+  [Signal.SIGINT]: "SIGINT",
+  [Signal.SIGHUP]: "SIGHUP",
+  [Signal.SIGQUIT]: "SIGQUIT",
+  [Signal.SIGUSR1]: "SIGUSR1",
+  [Signal.SIGUSR2]: "SIGUSR2",
+  [Signal.SIGSTOP]: "SIGSTOP",
+  [Signal.SIGCONT]: "SIGCONT",
+};
+
+const languages: Partial<Record<CodeLanguage, Language>> = {
+  [CodeLanguage.PYTHON]: "python",
+  [CodeLanguage.JAVASCRIPT]: "javascript",
+  [CodeLanguage.TYPESCRIPT]: "typescript",
+};
+
+type EventInit = MessageInitShape<typeof ProcessEventSchema>;
+
+/** toEvent maps a domain process event to the ProcessEvent message. */
+export function toEvent(event: ProcessEventData): EventInit {
+  switch (event.kind) {
+    case "start":
+      return { event: { case: "start", value: { pid: event.pid, tag: event.tag } } };
+    case "data":
+      return {
+        event: {
+          case: "data",
+          value: {
+            output: { case: event.stream, value: event.data },
+            offset: BigInt(event.offset),
+          },
+        },
+      };
+    case "end":
+      return {
+        event: {
+          case: "end",
+          value: {
+            exitCode: event.exit.exitCode,
+            signal: event.exit.signal,
+            status: event.exit.status,
+            timedOut: event.exit.timedOut,
+            error: event.exit.error,
+            stdoutEndOffset: BigInt(event.stdoutEndOffset),
+            stderrEndOffset: BigInt(event.stderrEndOffset),
+            endTime: timestamp(event.exit.endTime),
+          },
+        },
+      };
+  }
+}
+
+const keepalive = (): EventInit => ({ event: { case: "keepalive", value: {} } });
+
+function program(req: { program: ExecRequest["program"] | StartRequest["program"] }): Program {
+  switch (req.program.case) {
+    case "command":
+      if (req.program.value.trim() === "") throw invalidArgument("command", "must not be empty");
+      return { command: req.program.value };
+    case "argv":
+      if (req.program.value.args.length === 0)
+        throw invalidArgument("argv.args", "must name a program");
+      return { argv: req.program.value.args };
+    default:
+      throw invalidArgument("program", "set either command or argv");
+  }
+}
+
+function selector(
+  sel:
+    | {
+        selector:
+          | { case: "pid"; value: number }
+          | { case: "tag"; value: string }
+          | { case: undefined; value?: undefined };
+      }
+    | undefined,
+): ProcessSelector {
+  switch (sel?.selector.case) {
+    case "pid":
+      return { pid: sel.selector.value };
+    case "tag":
+      return { tag: sel.selector.value };
+    default:
+      throw invalidArgument("process", "name a process by pid or tag");
+  }
+}
+
+function processInfo(proc: ManagedProcess): MessageInitShape<typeof ProcessInfoSchema> {
+  return {
+    pid: proc.pid,
+    tag: proc.description.tag,
+    command: proc.description.command,
+    cwd: proc.description.cwd,
+    user: proc.description.user,
+    pty: proc.description.pty,
+    state: proc.running ? ProcessState.RUNNING : ProcessState.EXITED,
+    startTime: timestamp(proc.startTime),
+    endTime: timestamp(proc.exit?.endTime),
+    exitCode: proc.exit?.exitCode,
+    signal: proc.exit?.signal ?? 0,
+    timedOut: proc.exit?.timedOut ?? false,
+  };
+}
+
+/** ProcessHandler implements ProcessService over the process and session managers. */
+export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
+  constructor(
+    private readonly ctx: DaemonContext,
+    private readonly processes: ProcessManager,
+    private readonly sessions: SessionManager,
+  ) {}
+
+  private user(name: string): OsUser | undefined {
+    const wanted = name || this.ctx.config.defaultUser;
+    return wanted ? this.ctx.users.lookup(wanted) : undefined;
+  }
+
+  private cwd(cwd: string, user: OsUser | undefined): string {
+    const home = user?.home ?? this.ctx.config.home;
+    return cwd === "" ? home : resolvePath(cwd, home, "cwd");
+  }
+
+  private async runToEnd(proc: ManagedProcess) {
+    const exit = await proc.done;
+    const stdout = proc.stdout.tail();
+    const stderr = proc.stderr.tail();
+    return {
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      stdout: stdout.data,
+      stderr: stderr.data,
+      stdoutTruncated: stdout.truncated,
+      stderrTruncated: stderr.truncated,
+      timedOut: exit.timedOut,
+      duration: durationFromMs(exit.endTime.getTime() - proc.startTime.getTime()),
+    };
+  }
+
+  async exec(req: ExecRequest, ctx: { signal: AbortSignal }) {
+    if (req.stdin.length > MAX_EXEC_STDIN_BYTES) {
+      throw resourceExhausted("PAYLOAD_TOO_LARGE", "stdin must be at most 8 MiB", {
+        limit: String(MAX_EXEC_STDIN_BYTES),
+      });
+    }
+    const user = this.user(req.user);
+    const proc = await this.processes.start({
+      program: program(req),
+      cwd: this.cwd(req.cwd, user),
+      env: req.env,
+      user,
+      tag: "",
+      timeoutMs: timeoutMs(req.timeout, DEFAULT_RUN_TIMEOUT_MS),
+      openStdin: false,
+      stdin: req.stdin,
+      bufferBytes: byteLimit(
+        req.maxOutputBytes,
+        DEFAULT_OUTPUT_BYTES,
+        MAX_OUTPUT_BYTES,
+        "max_output_bytes",
+      ),
+      retain: false,
+    });
+    // A cancelled call (client gone, deadline passed) must not leave the command running.
+    const onAbort = () => proc.kill("SIGKILL");
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await this.runToEnd(proc);
+    } finally {
+      ctx.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async *start(req: StartRequest, ctx: { signal: AbortSignal }) {
+    if (req.pty)
+      throw invalidArgument("pty", "PTY processes are started with PtyService.CreatePty");
+    const user = this.user(req.user);
+    const proc = await this.processes.start({
+      program: program(req),
+      cwd: this.cwd(req.cwd, user),
+      env: req.env,
+      user,
+      tag: req.tag,
+      timeoutMs: timeoutMs(req.timeout, undefined),
+      openStdin: req.openStdin,
+      bufferBytes: this.ctx.config.limits.outputBufferBytes,
+      retain: true,
+    });
+    yield* this.stream(proc, { stdout: 0, stderr: 0 }, ctx.signal, req.killOnDisconnect);
+  }
+
+  private async *stream(
+    proc: ManagedProcess,
+    from: { stdout: number | undefined; stderr: number | undefined },
+    signal: AbortSignal,
+    killOnDisconnect = false,
+  ) {
+    const events = processEvents(proc, from, signal);
+    let ended = false;
+    try {
+      for await (const event of withKeepalive(
+        events,
+        this.ctx.config.limits.keepaliveMs,
+        () => null,
+      )) {
+        if (event === null) {
+          yield { event: keepalive() };
+          continue;
+        }
+        if (event.kind === "end") ended = true;
+        yield { event: toEvent(event) };
+      }
+    } finally {
+      if (!ended && killOnDisconnect) proc.kill("SIGKILL");
+    }
+  }
+
+  async *connect(
+    req: { process?: Parameters<typeof selector>[0]; stdoutOffset?: bigint; stderrOffset?: bigint },
+    ctx: { signal: AbortSignal },
+  ) {
+    const proc = this.processes.get(selector(req.process));
+    const from = {
+      stdout: req.stdoutOffset === undefined ? undefined : Number(req.stdoutOffset),
+      stderr: req.stderrOffset === undefined ? undefined : Number(req.stderrOffset),
+    };
+    yield* this.stream(proc, from, ctx.signal);
+  }
+
+  async sendInput(req: { process?: Parameters<typeof selector>[0]; data: Uint8Array }) {
+    if (req.data.length > MAX_INPUT_BYTES) {
+      throw resourceExhausted("PAYLOAD_TOO_LARGE", "data must be at most 1 MiB per call", {
+        limit: String(MAX_INPUT_BYTES),
+      });
+    }
+    await this.processes.get(selector(req.process)).write(req.data);
+    return {};
+  }
+
+  async closeStdin(req: { process?: Parameters<typeof selector>[0] }) {
+    this.processes.get(selector(req.process)).closeStdin();
+    return {};
+  }
+
+  async sendSignal(req: { process?: Parameters<typeof selector>[0]; signal: Signal }) {
+    const name = signalNames[req.signal];
+    if (!name) throw invalidArgument("signal", "name a signal");
+    const proc = this.processes.getRunning(selector(req.process));
+    if (name === "SIGKILL") proc.kill("SIGKILL");
+    else proc.signal(name);
+    return {};
+  }
+
+  async listProcesses(req: { runningOnly: boolean }) {
+    return { processes: this.processes.list(req.runningOnly).map(processInfo) };
+  }
+
+  async streamInput(
+    requests: AsyncIterable<{
+      message:
+        | {
+            case: "start";
+            value: { process?: Parameters<typeof selector>[0]; closeStdinOnEnd: boolean };
+          }
+        | { case: "data"; value: Uint8Array }
+        | { case: "keepalive"; value: unknown }
+        | { case: undefined; value?: undefined };
+    }>,
+  ) {
+    let proc: ManagedProcess | undefined;
+    let closeOnEnd = false;
+    let written = 0;
+    for await (const req of withIdleLimit(requests, this.ctx.config.limits.clientStreamIdleMs)) {
+      const message = req.message;
+      if (message.case === "start") {
+        if (proc) throw invalidArgument("start", "must be sent once, first");
+        proc = this.processes.get(selector(message.value.process));
+        closeOnEnd = message.value.closeStdinOnEnd;
+      } else if (message.case === "data") {
+        if (!proc) throw invalidArgument("start", "must come before any data");
+        await proc.write(message.value);
+        written += message.value.length;
+      }
+    }
+    if (!proc) throw invalidArgument("start", "the stream named no process");
+    if (closeOnEnd) proc.closeStdin();
+    return { writtenBytes: BigInt(written) };
+  }
+
+  // --- sessions ---
+
+  private sessionProto(session: Session) {
+    const last = session.commands.at(-1);
+    return {
+      sessionId: session.id,
+      cwd: this.sessions.cwd(session),
+      user: session.user?.name ?? "",
+      runningCommandId: session.running?.id ?? "",
+      commandCount: BigInt(session.commandCount),
+      createTime: timestamp(session.createTime),
+      lastCommandTime: timestamp(last?.startTime),
+    };
+  }
+
+  private commandProto(command: Session["commands"][number]) {
+    return {
+      commandId: command.id,
+      command: command.command,
+      exitCode: command.exitCode,
+      timedOut: command.timedOut,
+      startTime: timestamp(command.startTime),
+      endTime: timestamp(command.endTime),
+      duration: command.endTime
+        ? durationFromMs(command.endTime.getTime() - command.startTime.getTime())
+        : undefined,
+    };
+  }
+
+  async createSession(req: {
+    sessionId: string;
+    cwd: string;
+    env: Record<string, string>;
+    user: string;
+  }) {
+    const user = this.user(req.user);
+    const session = this.sessions.create(req.sessionId, this.cwd(req.cwd, user), req.env, user);
+    return { session: this.sessionProto(session) };
+  }
+
+  async getSession(req: { sessionId: string }) {
+    const session = this.sessions.get(req.sessionId);
+    return {
+      session: this.sessionProto(session),
+      commands: session.commands.slice(-100).map((c) => this.commandProto(c)),
+    };
+  }
+
+  async listSessions() {
+    return { sessions: this.sessions.list().map((s) => this.sessionProto(s)) };
+  }
+
+  async deleteSession(req: { sessionId: string }) {
+    this.sessions.delete(req.sessionId);
+    return {};
+  }
+
+  async sessionExecute(
+    req: {
+      sessionId: string;
+      command: string;
+      async: boolean;
+      openStdin: boolean;
+      timeout?: Parameters<typeof timeoutMs>[0];
+      maxOutputBytes: bigint;
+    },
+    ctx: { signal: AbortSignal },
+  ) {
+    const session = this.sessions.get(req.sessionId);
+    const command = await this.sessions.execute(session, {
+      command: req.command,
+      openStdin: req.openStdin,
+      timeoutMs: timeoutMs(req.timeout, req.async ? undefined : DEFAULT_RUN_TIMEOUT_MS),
+      bufferBytes: byteLimit(
+        req.maxOutputBytes,
+        DEFAULT_OUTPUT_BYTES,
+        MAX_OUTPUT_BYTES,
+        "max_output_bytes",
+      ),
+    });
+    const proc = command.process as ManagedProcess;
+    if (req.async) return { commandId: command.id };
+    const onAbort = () => proc.kill("SIGKILL");
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const result = await this.runToEnd(proc);
+      return {
+        commandId: command.id,
+        exitCode: result.exitCode,
+        stdout: result.stdout,
+        stderr: result.stderr,
+        stdoutTruncated: result.stdoutTruncated,
+        stderrTruncated: result.stderrTruncated,
+        timedOut: result.timedOut,
+        sessionReset: result.timedOut,
+      };
+    } finally {
+      ctx.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async getSessionCommand(req: { sessionId: string; commandId: string }) {
+    const session = this.sessions.get(req.sessionId);
+    return { command: this.commandProto(this.sessions.command(session, req.commandId)) };
+  }
+
+  async *getSessionCommandLogs(
+    req: { sessionId: string; commandId: string; follow: boolean },
+    ctx: { signal: AbortSignal },
+  ): AsyncGenerator<MessageInitShape<typeof GetSessionCommandLogsResponseSchema>> {
+    const session = this.sessions.get(req.sessionId);
+    const command = this.sessions.command(session, req.commandId);
+    const proc = command.process;
+    if (!proc) {
+      // Output of old commands is no longer held; report how it ended.
+      yield {
+        event: {
+          case: "end",
+          value: { exitCode: command.exitCode ?? -1, timedOut: command.timedOut },
+        },
+      };
+      return;
+    }
+    if (!req.follow) {
+      // Without follow: what is held now, and the end only if the command has finished.
+      const finished = proc.exit;
+      for (const stream of ["stdout", "stderr"] as const) {
+        const log = proc[stream];
+        for (let offset = log.startOffset; offset < log.endOffset; ) {
+          const chunk = log.read(offset, MAX_CHUNK_BYTES);
+          yield {
+            event: {
+              case: "data",
+              value: { output: { case: stream, value: chunk.data }, offset: BigInt(chunk.offset) },
+            },
+          };
+          offset = chunk.offset + chunk.data.length;
+        }
+      }
+      if (finished)
+        yield {
+          event: {
+            case: "end",
+            value: { exitCode: finished.exitCode, timedOut: finished.timedOut },
+          },
+        };
+      return;
+    }
+    const events = processEvents(proc, { stdout: 0, stderr: 0 }, ctx.signal);
+    for await (const event of withKeepalive(
+      events,
+      this.ctx.config.limits.keepaliveMs,
+      () => null,
+    )) {
+      if (event === null) {
+        yield { event: { case: "keepalive", value: {} } };
+      } else if (event.kind === "data") {
+        yield {
+          event: {
+            case: "data",
+            value: {
+              output: { case: event.stream, value: event.data },
+              offset: BigInt(event.offset),
+            },
+          },
+        };
+      } else if (event.kind === "end") {
+        yield {
+          event: {
+            case: "end",
+            value: { exitCode: event.exit.exitCode, timedOut: event.exit.timedOut },
+          },
+        };
+        return;
+      }
+    }
+  }
+
+  async sendSessionInput(req: {
+    sessionId: string;
+    commandId: string;
+    data: Uint8Array;
+    closeStdin: boolean;
+  }) {
+    const session = this.sessions.get(req.sessionId);
+    const command = this.sessions.command(session, req.commandId);
+    const proc = command.process;
+    if (!proc) throw invalidArgument("command_id", "that command's process is no longer held");
+    if (req.data.length > 0) await proc.write(req.data);
+    if (req.closeStdin) proc.closeStdin();
+    return {};
+  }
+
+  // --- code ---
+
+  private async startCode(
+    req: {
+      language: CodeLanguage;
+      code: string;
+      argv: string[];
+      env: Record<string, string>;
+      cwd: string;
+    },
+    options: {
+      timeoutMs: number | undefined;
+      tag: string;
+      openStdin: boolean;
+      bufferBytes: number;
+      retain: boolean;
+    },
+  ) {
+    const language = languages[req.language];
+    if (!language) throw invalidArgument("language", "choose PYTHON, JAVASCRIPT or TYPESCRIPT");
+    const user = this.user("");
+    const env = { ...this.processes.baseEnv(user), ...req.env };
+    const prepared = prepareCode(language, req.code, req.argv, user, env.PATH);
+    try {
+      const proc = await this.processes.start({
+        program: { argv: prepared.argv },
+        cwd: this.cwd(req.cwd, user),
+        env: req.env,
+        user,
+        ...options,
+      });
+      void proc.done.then(() => prepared.remove());
+      return proc;
+    } catch (err) {
+      prepared.remove();
+      throw err;
+    }
+  }
+
+  async codeRun(
+    req: {
+      language: CodeLanguage;
+      code: string;
+      argv: string[];
+      env: Record<string, string>;
+      cwd: string;
+      timeout?: Parameters<typeof timeoutMs>[0];
+      maxOutputBytes: bigint;
+    },
+    ctx: { signal: AbortSignal },
+  ) {
+    const proc = await this.startCode(req, {
+      timeoutMs: timeoutMs(req.timeout, DEFAULT_RUN_TIMEOUT_MS),
+      tag: "",
+      openStdin: false,
+      bufferBytes: byteLimit(
+        req.maxOutputBytes,
+        DEFAULT_OUTPUT_BYTES,
+        MAX_OUTPUT_BYTES,
+        "max_output_bytes",
+      ),
+      retain: false,
+    });
+    const onAbort = () => proc.kill("SIGKILL");
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const { signal: _signal, ...result } = await this.runToEnd(proc);
+      return result;
+    } finally {
+      ctx.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async *startCodeRun(
+    req: {
+      language: CodeLanguage;
+      code: string;
+      argv: string[];
+      env: Record<string, string>;
+      cwd: string;
+      tag: string;
+      timeout?: Parameters<typeof timeoutMs>[0];
+      openStdin: boolean;
+    },
+    ctx: { signal: AbortSignal },
+  ) {
+    const proc = await this.startCode(req, {
+      timeoutMs: timeoutMs(req.timeout, undefined),
+      tag: req.tag,
+      openStdin: req.openStdin,
+      bufferBytes: this.ctx.config.limits.outputBufferBytes,
+      retain: true,
+    });
+    yield* this.stream(proc, { stdout: 0, stderr: 0 }, ctx.signal);
+  }
+}
+
+/** withIdleLimit ends a client stream with DEADLINE_EXCEEDED after `ms` without a message. */
+async function* withIdleLimit<T>(source: AsyncIterable<T>, ms: number): AsyncGenerator<T> {
+  const idle = Symbol("idle");
+  for await (const item of withKeepalive(source, ms, () => idle as unknown as T)) {
+    if ((item as unknown) === idle) {
+      const { CoveError } = await import("@cove/common");
+      throw new CoveError(
+        "deadlineExceeded",
+        "COMMAND_DEADLINE_EXCEEDED",
+        `no message for ${ms / 1000} s; the stream was ended`,
+      );
+    }
+    yield item;
+  }
+}
+
+/** createProcessModule mounts ProcessService with its own process and session managers. */
+export function createProcessModule(ctx: DaemonContext): ServiceModule {
+  const processes = new ProcessManager(ctx.config.limits);
+  const sessions = new SessionManager(processes);
+  return {
+    service: ProcessService,
+    impl: new ProcessHandler(ctx, processes, sessions),
+    async close() {
+      sessions.close();
+      await processes.close();
+    },
+  };
 }

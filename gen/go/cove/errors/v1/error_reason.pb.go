@@ -309,6 +309,10 @@ const (
 	// tag given to ProcessService.Start or StartCodeRun. Metadata: sandboxId, tag, pid (of
 	// the process holding the tag).
 	ErrorReason_ERROR_REASON_TAG_IN_USE ErrorReason = 162
+	// ERROR_REASON_STDIN_CLOSED goes with FAILED_PRECONDITION: input was sent to a process
+	// whose stdin was never opened (start it with open_stdin) or was already closed.
+	// Metadata: sandboxId, pid.
+	ErrorReason_ERROR_REASON_STDIN_CLOSED ErrorReason = 163
 )
 
 // Enum value maps for ErrorReason.
@@ -395,6 +399,7 @@ var (
 		160: "ERROR_REASON_TUNNEL_NOT_FOUND",
 		161: "ERROR_REASON_RUNTIME_NOT_INSTALLED",
 		162: "ERROR_REASON_TAG_IN_USE",
+		163: "ERROR_REASON_STDIN_CLOSED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                0,
@@ -478,6 +483,7 @@ var (
 		"ERROR_REASON_TUNNEL_NOT_FOUND":           160,
 		"ERROR_REASON_RUNTIME_NOT_INSTALLED":      161,
 		"ERROR_REASON_TAG_IN_USE":                 162,
+		"ERROR_REASON_STDIN_CLOSED":               163,
 	}
 )
 
@@ -512,7 +518,7 @@ var File_cove_errors_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_cove_errors_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"!cove/errors/v1/error_reason.proto\x12\x0ecove.errors.v1*\x87\x17\n" +
+	"!cove/errors/v1/error_reason.proto\x12\x0ecove.errors.v1*\xa7\x17\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ERROR_REASON_INTERNAL\x10\x01\x12\x1e\n" +
@@ -594,7 +600,8 @@ const file_cove_errors_v1_error_reason_proto_rawDesc = "" +
 	"!ERROR_REASON_LSP_SERVER_NOT_FOUND\x10\x9f\x01\x12\"\n" +
 	"\x1dERROR_REASON_TUNNEL_NOT_FOUND\x10\xa0\x01\x12'\n" +
 	"\"ERROR_REASON_RUNTIME_NOT_INSTALLED\x10\xa1\x01\x12\x1c\n" +
-	"\x17ERROR_REASON_TAG_IN_USE\x10\xa2\x01B&Z$cove.dev/gen/cove/errors/v1;errorsv1b\x06proto3"
+	"\x17ERROR_REASON_TAG_IN_USE\x10\xa2\x01\x12\x1e\n" +
+	"\x19ERROR_REASON_STDIN_CLOSED\x10\xa3\x01B&Z$cove.dev/gen/cove/errors/v1;errorsv1b\x06proto3"
 
 var (
 	file_cove_errors_v1_error_reason_proto_rawDescOnce sync.Once

@@ -456,6 +456,12 @@ export enum ErrorReason {
    * the process holding the tag).
    */
   ERROR_REASON_TAG_IN_USE = 162,
+  /**
+   * ERROR_REASON_STDIN_CLOSED - ERROR_REASON_STDIN_CLOSED goes with FAILED_PRECONDITION: input was sent to a process
+   * whose stdin was never opened (start it with open_stdin) or was already closed.
+   * Metadata: sandboxId, pid.
+   */
+  ERROR_REASON_STDIN_CLOSED = 163,
   UNRECOGNIZED = -1,
 }
 
@@ -704,6 +710,9 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 162:
     case "ERROR_REASON_TAG_IN_USE":
       return ErrorReason.ERROR_REASON_TAG_IN_USE;
+    case 163:
+    case "ERROR_REASON_STDIN_CLOSED":
+      return ErrorReason.ERROR_REASON_STDIN_CLOSED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -875,6 +884,8 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "ERROR_REASON_RUNTIME_NOT_INSTALLED";
     case ErrorReason.ERROR_REASON_TAG_IN_USE:
       return "ERROR_REASON_TAG_IN_USE";
+    case ErrorReason.ERROR_REASON_STDIN_CLOSED:
+      return "ERROR_REASON_STDIN_CLOSED";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

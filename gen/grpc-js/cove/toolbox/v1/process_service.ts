@@ -5212,8 +5212,8 @@ export const ProcessServiceService = {
   /**
    * SendInput writes bytes to a process's stdin (or its PTY). Returns once the bytes
    * are written to the pipe; a full pipe blocks the call (backpressure). Returns
-   * NOT_FOUND (reason PROCESS_NOT_FOUND), FAILED_PRECONDITION when stdin was not
-   * opened or is already closed or the process has exited, and
+   * NOT_FOUND (reason PROCESS_NOT_FOUND), FAILED_PRECONDITION (reason STDIN_CLOSED)
+   * when stdin was not opened or is already closed or the process has exited, and
    * RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) when data exceeds 1 MiB.
    */
   sendInput: {
@@ -5477,8 +5477,8 @@ export interface ProcessServiceServer extends UntypedServiceImplementation {
   /**
    * SendInput writes bytes to a process's stdin (or its PTY). Returns once the bytes
    * are written to the pipe; a full pipe blocks the call (backpressure). Returns
-   * NOT_FOUND (reason PROCESS_NOT_FOUND), FAILED_PRECONDITION when stdin was not
-   * opened or is already closed or the process has exited, and
+   * NOT_FOUND (reason PROCESS_NOT_FOUND), FAILED_PRECONDITION (reason STDIN_CLOSED)
+   * when stdin was not opened or is already closed or the process has exited, and
    * RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) when data exceeds 1 MiB.
    */
   sendInput: handleUnaryCall<SendInputRequest, SendInputResponse>;
@@ -5630,8 +5630,8 @@ export interface ProcessServiceClient extends Client {
   /**
    * SendInput writes bytes to a process's stdin (or its PTY). Returns once the bytes
    * are written to the pipe; a full pipe blocks the call (backpressure). Returns
-   * NOT_FOUND (reason PROCESS_NOT_FOUND), FAILED_PRECONDITION when stdin was not
-   * opened or is already closed or the process has exited, and
+   * NOT_FOUND (reason PROCESS_NOT_FOUND), FAILED_PRECONDITION (reason STDIN_CLOSED)
+   * when stdin was not opened or is already closed or the process has exited, and
    * RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) when data exceeds 1 MiB.
    */
   sendInput(

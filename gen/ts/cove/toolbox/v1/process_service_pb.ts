@@ -1442,8 +1442,8 @@ export const ProcessService: GenService<{
   /**
    * SendInput writes bytes to a process's stdin (or its PTY). Returns once the bytes
    * are written to the pipe; a full pipe blocks the call (backpressure). Returns
-   * NOT_FOUND (reason PROCESS_NOT_FOUND), FAILED_PRECONDITION when stdin was not
-   * opened or is already closed or the process has exited, and
+   * NOT_FOUND (reason PROCESS_NOT_FOUND), FAILED_PRECONDITION (reason STDIN_CLOSED)
+   * when stdin was not opened or is already closed or the process has exited, and
    * RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) when data exceeds 1 MiB.
    *
    * @generated from rpc cove.toolbox.v1.ProcessService.SendInput

@@ -110,8 +110,8 @@ type ProcessServiceClient interface {
 	Connect(context.Context, *connect.Request[v1.ConnectRequest]) (*connect.ServerStreamForClient[v1.ConnectResponse], error)
 	// SendInput writes bytes to a process's stdin (or its PTY). Returns once the bytes
 	// are written to the pipe; a full pipe blocks the call (backpressure). Returns
-	// NOT_FOUND (reason PROCESS_NOT_FOUND), FAILED_PRECONDITION when stdin was not
-	// opened or is already closed or the process has exited, and
+	// NOT_FOUND (reason PROCESS_NOT_FOUND), FAILED_PRECONDITION (reason STDIN_CLOSED)
+	// when stdin was not opened or is already closed or the process has exited, and
 	// RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) when data exceeds 1 MiB.
 	SendInput(context.Context, *connect.Request[v1.SendInputRequest]) (*connect.Response[v1.SendInputResponse], error)
 	// CloseStdin closes a process's stdin so it reads end of file (for a PTY process it
@@ -443,8 +443,8 @@ type ProcessServiceHandler interface {
 	Connect(context.Context, *connect.Request[v1.ConnectRequest], *connect.ServerStream[v1.ConnectResponse]) error
 	// SendInput writes bytes to a process's stdin (or its PTY). Returns once the bytes
 	// are written to the pipe; a full pipe blocks the call (backpressure). Returns
-	// NOT_FOUND (reason PROCESS_NOT_FOUND), FAILED_PRECONDITION when stdin was not
-	// opened or is already closed or the process has exited, and
+	// NOT_FOUND (reason PROCESS_NOT_FOUND), FAILED_PRECONDITION (reason STDIN_CLOSED)
+	// when stdin was not opened or is already closed or the process has exited, and
 	// RESOURCE_EXHAUSTED (reason PAYLOAD_TOO_LARGE) when data exceeds 1 MiB.
 	SendInput(context.Context, *connect.Request[v1.SendInputRequest]) (*connect.Response[v1.SendInputResponse], error)
 	// CloseStdin closes a process's stdin so it reads end of file (for a PTY process it

@@ -87,6 +87,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_TUNNEL_NOT_FOUND: _ClassVar[ErrorReason]
     ERROR_REASON_RUNTIME_NOT_INSTALLED: _ClassVar[ErrorReason]
     ERROR_REASON_TAG_IN_USE: _ClassVar[ErrorReason]
+    ERROR_REASON_STDIN_CLOSED: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 ERROR_REASON_INTERNAL: ErrorReason
 ERROR_REASON_INVALID_FIELD: ErrorReason
@@ -168,3 +169,4 @@ ERROR_REASON_LSP_SERVER_NOT_FOUND: ErrorReason
 ERROR_REASON_TUNNEL_NOT_FOUND: ErrorReason
 ERROR_REASON_RUNTIME_NOT_INSTALLED: ErrorReason
 ERROR_REASON_TAG_IN_USE: ErrorReason
+ERROR_REASON_STDIN_CLOSED: ErrorReason
