@@ -27,6 +27,8 @@ export interface DaemonConfig {
   home: string;
   /** Default OS user for processes and file ownership; undefined runs as the daemon's own user. */
   defaultUser: string | undefined;
+  /** Where the sandbox's environment is read from (e.g. /proc/1/environ); unset: our own. */
+  sandboxEnvFile: string | undefined;
   /** The command to supervise as the image's own workload, if any (argv). */
   entrypoint: string[];
   /** Limits, see DaemonLimits. */
@@ -47,6 +49,8 @@ export const defaultLimits: DaemonLimits = {
 /**
  * loadConfig reads COVE_DAEMON_* variables: SOCKET (default /run/cove/daemon.sock), HOME
  * (default the user's home or the process's), USER (default none: the daemon's own user),
+ * SANDBOX_ENV (a NUL-separated environment file for user commands, e.g. /proc/1/environ, or
+ * "parent" for the parent's — cove-init's — environment),
  * and the image's command as the remaining argv.
  */
 export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): DaemonConfig {
@@ -54,6 +58,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): DaemonConfig
     socketPath: env.COVE_DAEMON_SOCKET ?? "/run/cove/daemon.sock",
     home: path.resolve(env.COVE_DAEMON_HOME ?? os.homedir()),
     defaultUser: env.COVE_DAEMON_USER || undefined,
+    sandboxEnvFile:
+      env.COVE_DAEMON_SANDBOX_ENV === "parent"
+        ? `/proc/${process.ppid}/environ`
+        : env.COVE_DAEMON_SANDBOX_ENV || undefined,
     entrypoint: argv,
     limits: {
       ...defaultLimits,

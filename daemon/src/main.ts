@@ -21,7 +21,7 @@ async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info("shutting down", { signal });
-  await Promise.allSettled([entrypoint.stop(), app.close(), server.close(500)]);
+  await Promise.allSettled([entrypoint.stop(), app.close(), server.close(100)]);
   process.exit(0);
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));

@@ -35,6 +35,7 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Pr
     socketPath,
     home,
     defaultUser: undefined,
+    sandboxEnvFile: undefined,
     entrypoint: [],
     limits: { ...defaultLimits },
     ...overrides,

@@ -46,8 +46,30 @@ export type ProcessSelector = { pid: number } | { tag: string };
 
 const TAG_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-/** Variables of the daemon's own environment that never reach user code. */
-const PRIVATE_ENV = /^(COVE_|NODE_|npm_)/;
+/** Cove's own variables, which never reach user code. */
+const PRIVATE_ENV = /^COVE_/;
+/** Variables of the daemon's Node process, left out when it shares its own environment. */
+const NODE_ENV = /^(NODE_|npm_)/;
+
+/**
+ * readSandboxEnv returns the sandbox's environment: from `file` (NUL-separated KEY=VALUE, e.g.
+ * /proc/1/environ, where cove-init keeps the container's full environment while the daemon
+ * itself runs with a clean one), or the daemon's own environment when no file is given.
+ */
+export function readSandboxEnv(file: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (file) {
+    for (const entry of fs.readFileSync(file, "utf8").split("\0")) {
+      const eq = entry.indexOf("=");
+      if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+    return env;
+  }
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !NODE_ENV.test(key)) env[key] = value;
+  }
+  return env;
+}
 
 /**
  * ProcessManager starts and tracks the processes the toolbox runs: limits on how many run,
@@ -57,13 +79,16 @@ export class ProcessManager {
   private readonly running = new Map<number, ManagedProcess>();
   private readonly retained: ManagedProcess[] = [];
 
-  constructor(private readonly limits: DaemonLimits) {}
+  constructor(
+    private readonly limits: DaemonLimits,
+    private readonly sandboxEnv: Record<string, string> = readSandboxEnv(undefined),
+  ) {}
 
   /** baseEnv is the environment every process starts from: the sandbox's, minus Cove's own. */
   baseEnv(user: OsUser | undefined): Record<string, string> {
     const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(process.env)) {
-      if (value !== undefined && !PRIVATE_ENV.test(key)) env[key] = value;
+    for (const [key, value] of Object.entries(this.sandboxEnv)) {
+      if (!PRIVATE_ENV.test(key)) env[key] = value;
     }
     env.PATH ??= "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     env.LANG ??= "C.UTF-8";

@@ -18,7 +18,12 @@ import { type CodeLanguage as Language, prepareCode } from "../domain/code-runne
 import type { ManagedProcess } from "../domain/managed-process.js";
 import { resolvePath } from "../domain/paths.js";
 import { MAX_CHUNK_BYTES, type ProcessEventData, processEvents } from "../domain/process-events.js";
-import { ProcessManager, type ProcessSelector, type Program } from "../domain/process-manager.js";
+import {
+  ProcessManager,
+  type ProcessSelector,
+  type Program,
+  readSandboxEnv,
+} from "../domain/process-manager.js";
 import { type Session, SessionManager } from "../domain/session-manager.js";
 import type { OsUser } from "../domain/users.js";
 import { byteLimit, durationFromMs, timeoutMs, timestamp } from "./convert.js";
@@ -632,7 +637,10 @@ async function* withIdleLimit<T>(source: AsyncIterable<T>, ms: number): AsyncGen
 
 /** createProcessModule mounts ProcessService with its own process and session managers. */
 export function createProcessModule(ctx: DaemonContext): ServiceModule {
-  const processes = new ProcessManager(ctx.config.limits);
+  const processes = new ProcessManager(
+    ctx.config.limits,
+    readSandboxEnv(ctx.config.sandboxEnvFile),
+  );
   const sessions = new SessionManager(processes);
   return {
     service: ProcessService,
