@@ -1,0 +1,65 @@
+import * as os from "node:os";
+import * as path from "node:path";
+
+/** Everything a runner needs to know at start-up. */
+export interface RunnerConfig {
+  /** Stable id of this runner (registered with the server). */
+  runnerId: string;
+  /** Display name; defaults to the host name. */
+  name: string;
+  /** Region label used by the scheduler. */
+  region: string;
+  /** The control plane's URL, e.g. http://127.0.0.1:3000. */
+  serverUrl: string;
+  /** Runner token, sent as `authorization: Bearer <token>`. */
+  token: string;
+  /** Where the toolbox gateway listens. */
+  gatewayListen: { host: string; port: number };
+  /** The gateway URL the proxy should use; defaults to the listen address. */
+  gatewayUrl: string | undefined;
+  /** Shared secret the proxy presents to the gateway (header cove-gateway-token). */
+  gatewayToken: string;
+  /** Per-sandbox state on the host (sockets). */
+  dataDir: string;
+  /** The daemon kit folder (daemon/dist/kit). */
+  kitDir: string;
+  /** OCI runtime for sandboxes that ask for none ("runc" or "runsc"). */
+  defaultRuntime: string;
+  /** What this host offers the scheduler. */
+  capacity: { cpuMillicores: number; memoryMib: number; diskMib: number; maxSandboxes: number };
+}
+
+/**
+ * loadRunnerConfig reads COVE_RUNNER_* variables: ID, NAME, REGION, SERVER_URL, TOKEN,
+ * GATEWAY_HOST/GATEWAY_PORT (default 127.0.0.1:3003), GATEWAY_URL, GATEWAY_TOKEN, DATA_DIR
+ * (default ~/.cove/runner), KIT_DIR, RUNTIME (default runc), MAX_SANDBOXES (default 100).
+ */
+export function loadRunnerConfig(env: NodeJS.ProcessEnv, repoRoot: string): RunnerConfig {
+  const required = (name: string) => {
+    const value = env[name];
+    if (!value) throw new Error(`${name} must be set`);
+    return value;
+  };
+  return {
+    runnerId: env.COVE_RUNNER_ID ?? `runner-${os.hostname()}`,
+    name: env.COVE_RUNNER_NAME ?? os.hostname(),
+    region: env.COVE_RUNNER_REGION ?? "local",
+    serverUrl: required("COVE_RUNNER_SERVER_URL"),
+    token: required("COVE_RUNNER_TOKEN"),
+    gatewayListen: {
+      host: env.COVE_RUNNER_GATEWAY_HOST ?? "127.0.0.1",
+      port: Number(env.COVE_RUNNER_GATEWAY_PORT ?? 3003),
+    },
+    gatewayUrl: env.COVE_RUNNER_GATEWAY_URL,
+    gatewayToken: required("COVE_RUNNER_GATEWAY_TOKEN"),
+    dataDir: env.COVE_RUNNER_DATA_DIR ?? path.join(os.homedir(), ".cove", "runner"),
+    kitDir: env.COVE_RUNNER_KIT_DIR ?? path.join(repoRoot, "daemon", "dist", "kit"),
+    defaultRuntime: env.COVE_RUNNER_RUNTIME ?? "runc",
+    capacity: {
+      cpuMillicores: os.availableParallelism() * 1000,
+      memoryMib: Math.floor(os.totalmem() / 1024 / 1024),
+      diskMib: 0,
+      maxSandboxes: Number(env.COVE_RUNNER_MAX_SANDBOXES ?? 100),
+    },
+  };
+}
