@@ -20,4 +20,6 @@ module.exports = {
   testPathIgnorePatterns: ["/node_modules/", "<rootDir>/gen/", "<rootDir>/.venv/"],
   transformIgnorePatterns: ["/node_modules/(?!@cove/)"],
   testTimeout: 30000,
+  globalSetup: "<rootDir>/test/jest-global-setup.ts",
+  globalTeardown: "<rootDir>/test/jest-global-teardown.ts",
 };
