@@ -21,6 +21,8 @@ const reports = join(root, ".gen-cache", "reports");
 ensureNodeModules();
 ensurePython();
 ensureGo();
+// Server tests run against a real Redis too (jest's global setup starts a private one).
+ensureDebianPackages(["redis-server"]);
 try {
   // The daemon kit test runs a container from a static-busybox image built on the spot.
   ensureDocker();
