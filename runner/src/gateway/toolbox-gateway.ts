@@ -1,0 +1,252 @@
+import * as crypto from "node:crypto";
+import type * as http from "node:http";
+import {
+  createGrpcHandler,
+  createHealthRegistry,
+  type Logger,
+  listenDualProtocol,
+} from "@cove/common";
+import { createDaemonSessionPool } from "./daemon-sessions.js";
+import { daemonUnavailable, forwardCall } from "./forward-call.js";
+import { GATEWAY_TOKEN_HEADER, SANDBOX_ID_HEADER } from "./forward-headers.js";
+import {
+  type AnyRequest,
+  type AnyResponse,
+  detectProtocol,
+  GatewayError,
+  respondWithError,
+} from "./gateway-errors.js";
+
+/** A sandbox that exists on this runner but whose daemon cannot take calls now. */
+export interface SandboxNotStarted {
+  /** The sandbox's state, e.g. "STOPPED" or "CREATED", named in the error. */
+  notStarted: string;
+}
+
+/**
+ * What resolve says about a sandbox: the host path of its daemon socket when it is started,
+ * undefined when this runner does not know it (NOT_FOUND), or SandboxNotStarted
+ * (FAILED_PRECONDITION).
+ */
+export type SandboxResolution = string | undefined | SandboxNotStarted;
+
+/** Options for startToolboxGateway. */
+export interface ToolboxGatewayOptions {
+  /** Where to listen; port 0 picks a free port. The runner's default is 127.0.0.1:3003. */
+  listen: { host?: string; port: number };
+  /** The shared secret the proxy sends in header cove-gateway-token. */
+  token: string;
+  /** Maps a sandbox id to its daemon socket (the driver's socketPath plus what is started). */
+  resolve: (sandboxId: string) => SandboxResolution;
+  /** Where the gateway logs. */
+  logger: Logger;
+  /** Concurrent calls per sandbox; more get RESOURCE_EXHAUSTED. Default 256. */
+  maxStreamsPerSandbox?: number;
+  /** Close a daemon session after this long without calls. Default 60 s. */
+  idleSessionMs?: number;
+}
+
+/** A running toolbox gateway. */
+export interface ToolboxGateway {
+  /** The base URL the proxy calls, e.g. http://127.0.0.1:3003. */
+  readonly url: string;
+  /** The number of calls being forwarded right now, per sandbox id. */
+  activeCalls(sandboxId: string): number;
+  /** close stops accepting calls, gives open ones graceMs, then cuts them and every daemon session. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Path prefix for callers that cannot set headers: /sandbox/<id>/<service>/<method>. */
+const PATH_PREFIX = "/sandbox/";
+/** Sandbox ids: what the server issues, and nothing that could escape a path or a header. */
+const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+/** The gateway's own health service, answered without a sandbox id or token. */
+const HEALTH_PATH = "/grpc.health.v1.Health/";
+
+/**
+ * startToolboxGateway serves the runner's toolbox gateway: every Connect, gRPC and gRPC-Web
+ * call (unary and all streaming kinds, HTTP/2 or HTTP/1.1) that names a sandbox, by header
+ * cove-sandbox-id or by a /sandbox/<id>/ path prefix, is checked against the proxy's token
+ * and relayed byte for byte to that sandbox's daemon over one pooled HTTP/2 session per
+ * daemon socket. Calls without a sandbox id may ask grpc.health.v1.Health about the gateway.
+ */
+export async function startToolboxGateway(options: ToolboxGatewayOptions): Promise<ToolboxGateway> {
+  if (options.token === "") {
+    throw new Error(
+      "the gateway token must not be empty: it is what keeps callers other than the proxy out",
+    );
+  }
+  const logger = options.logger;
+  const maxStreams = options.maxStreamsPerSandbox ?? 256;
+  const expectedToken = digest(options.token);
+  const pool = createDaemonSessionPool({ idleMs: options.idleSessionMs });
+  const active = new Map<string, number>();
+  const health = createHealthRegistry();
+  const healthHandler = createGrpcHandler({ services: [], routes: () => {} }, health);
+
+  const tokenMatches = (value: string | string[] | undefined) =>
+    typeof value === "string" && crypto.timingSafeEqual(digest(value), expectedToken);
+
+  const handle = async (req: AnyRequest, res: AnyResponse) => {
+    const protocol = detectProtocol(req.method, String(req.headers["content-type"] ?? ""));
+    try {
+      if (req.headers[SANDBOX_ID_HEADER] === undefined && req.url?.startsWith(HEALTH_PATH)) {
+        healthHandler(req, res);
+        return;
+      }
+      const token = req.headers[GATEWAY_TOKEN_HEADER];
+      if (!tokenMatches(token)) {
+        throw new GatewayError(
+          "unauthenticated",
+          "PROXY_TOKEN_INVALID",
+          token === undefined
+            ? `the ${GATEWAY_TOKEN_HEADER} header is missing`
+            : `the ${GATEWAY_TOKEN_HEADER} header is not this runner's gateway token`,
+        );
+      }
+      const target = routeOf(req);
+      const sandboxId = target.sandboxId;
+      if (sandboxId === undefined) {
+        throw new GatewayError(
+          "invalidArgument",
+          "INVALID_FIELD",
+          `${SANDBOX_ID_HEADER}: name the sandbox in this header or as a /sandbox/<id>/ path prefix`,
+          { field: SANDBOX_ID_HEADER },
+        );
+      }
+      const socketPath = resolveSocket(sandboxId);
+      const count = active.get(sandboxId) ?? 0;
+      if (count >= maxStreams) {
+        throw new GatewayError(
+          "resourceExhausted",
+          "STREAM_LIMIT_EXCEEDED",
+          `sandbox ${sandboxId} already has ${maxStreams} calls open; close some first`,
+          { sandboxId, limit: String(maxStreams) },
+        );
+      }
+      active.set(sandboxId, count + 1);
+      let released = false;
+      let lease: Awaited<ReturnType<typeof pool.acquire>> | undefined;
+      const release = () => {
+        if (released) return;
+        released = true;
+        lease?.release();
+        const left = (active.get(sandboxId) ?? 1) - 1;
+        if (left === 0) active.delete(sandboxId);
+        else active.set(sandboxId, left);
+      };
+      try {
+        lease = await pool.acquire(socketPath);
+      } catch (err) {
+        release();
+        logger.warn("daemon unreachable", { sandboxId, err });
+        throw daemonUnavailable(sandboxId, err);
+      }
+      if ("stream" in req ? req.stream.closed : (res as http.ServerResponse).destroyed) {
+        release(); // the caller left while the session was being opened.
+        return;
+      }
+      forwardCall({
+        req,
+        res,
+        protocol,
+        path: target.path,
+        sandboxId,
+        session: lease.session,
+        onClose: release,
+        logger,
+      });
+    } catch (err) {
+      if (err instanceof GatewayError) {
+        respondWithError(req, res, protocol, err);
+        return;
+      }
+      logger.error("gateway failed a call", { err, path: req.url });
+      respondWithError(
+        req,
+        res,
+        protocol,
+        new GatewayError("internal", "INTERNAL", "internal error; the gateway logged the cause"),
+      );
+    }
+  };
+
+  const resolveSocket = (sandboxId: string): string => {
+    const resolution = options.resolve(sandboxId);
+    if (typeof resolution === "string") return resolution;
+    if (resolution === undefined) {
+      throw new GatewayError(
+        "notFound",
+        "SANDBOX_NOT_FOUND",
+        `sandbox ${sandboxId} is not on this runner`,
+        { sandboxId },
+      );
+    }
+    throw new GatewayError(
+      "failedPrecondition",
+      "SANDBOX_STATE_CONFLICT",
+      `sandbox ${sandboxId} is ${resolution.notStarted}, not started; start it first`,
+      { sandboxId, state: resolution.notStarted, allowedStates: "STARTED" },
+    );
+  };
+
+  const server = await listenDualProtocol(
+    (req, res) => void handle(req, res),
+    { host: options.listen.host ?? "127.0.0.1", port: options.listen.port },
+    { http2Settings: { initialWindowSize: 4 * 1024 * 1024 } },
+  );
+  logger.info("toolbox gateway listening", { url: server.url });
+
+  return {
+    url: server.url,
+    activeCalls: (sandboxId) => active.get(sandboxId) ?? 0,
+    async close(graceMs = 2_000) {
+      health.shutdown();
+      await server.close(graceMs);
+      pool.close();
+    },
+  };
+}
+
+/** digest hashes a token so that comparing two of any lengths takes the same time. */
+function digest(value: string): Buffer {
+  return crypto.createHash("sha256").update(value, "utf8").digest();
+}
+
+/**
+ * routeOf finds the sandbox a call names (header, or path prefix which is then removed) and
+ * the path to call on the daemon. A header and a prefix that disagree are refused.
+ */
+function routeOf(req: AnyRequest): { sandboxId: string | undefined; path: string } {
+  const url = req.url ?? "/";
+  const header = req.headers[SANDBOX_ID_HEADER];
+  let sandboxId: string | undefined;
+  if (header !== undefined) {
+    if (typeof header !== "string" || !SANDBOX_ID.test(header)) {
+      throw invalidSandboxId();
+    }
+    sandboxId = header;
+  }
+  if (!url.startsWith(PATH_PREFIX)) return { sandboxId, path: url };
+  const end = url.indexOf("/", PATH_PREFIX.length);
+  const fromPath = url.slice(PATH_PREFIX.length, end < 0 ? undefined : end);
+  if (!SANDBOX_ID.test(fromPath) || end < 0) throw invalidSandboxId();
+  if (sandboxId !== undefined && sandboxId !== fromPath) {
+    throw new GatewayError(
+      "invalidArgument",
+      "INVALID_FIELD",
+      `${SANDBOX_ID_HEADER}: the header names sandbox ${sandboxId} but the path names ${fromPath}`,
+      { field: SANDBOX_ID_HEADER },
+    );
+  }
+  return { sandboxId: fromPath, path: url.slice(end) };
+}
+
+function invalidSandboxId(): GatewayError {
+  return new GatewayError(
+    "invalidArgument",
+    "INVALID_FIELD",
+    `${SANDBOX_ID_HEADER}: not a sandbox id (1-128 letters, digits, "_" or "-")`,
+    { field: SANDBOX_ID_HEADER },
+  );
+}
