@@ -25,7 +25,11 @@ class MemoryRateLimiter implements RateLimiter {
       if (this.windows.size > 100_000) this.sweep(now);
     }
     if (window.used + points > this.points) {
-      return { allowed: false, retryAfterMs: window.start + this.durationMs - now, remaining: this.points - window.used };
+      return {
+        allowed: false,
+        retryAfterMs: window.start + this.durationMs - now,
+        remaining: this.points - window.used,
+      };
     }
     window.used += points;
     return { allowed: true, retryAfterMs: 0, remaining: this.points - window.used };
@@ -69,10 +73,21 @@ class MemoryEvents implements EventBus {
   async publish(channel: string, event: unknown): Promise<void> {
     // A copy through JSON, as Redis would deliver it.
     const copy = JSON.parse(JSON.stringify(event)) as unknown;
-    for (const handler of this.handlers.get(channel) ?? []) queueMicrotask(() => handler(copy));
+    for (const handler of this.handlers.get(channel) ?? []) {
+      queueMicrotask(() => {
+        try {
+          handler(copy);
+        } catch {
+          // One failing subscriber must not take the others (or the process) down.
+        }
+      });
+    }
   }
 
-  async subscribe(channel: string, handler: (event: unknown) => void): Promise<() => Promise<void>> {
+  async subscribe(
+    channel: string,
+    handler: (event: unknown) => void,
+  ): Promise<() => Promise<void>> {
     let set = this.handlers.get(channel);
     if (!set) {
       set = new Set();

@@ -1,0 +1,121 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import type { Logger } from "@cove/common";
+import Dockerode from "dockerode";
+import type { RunnerConfig } from "./config.js";
+import { CommandExecutor } from "./control/command-executor.js";
+import { ControlStream } from "./control/control-stream.js";
+import { watchContainerEvents } from "./domain/container-events.js";
+import { DockerDriver } from "./domain/docker-driver.js";
+import { SandboxDirectory, withDirectory } from "./domain/sandbox-directory.js";
+import type { SandboxDriver } from "./domain/sandbox-driver.js";
+import { startToolboxGateway, type ToolboxGateway } from "./gateway/toolbox-gateway.js";
+
+/** The runner's software version, sent in hello. */
+export const RUNNER_VERSION = "0.1.0";
+
+/** A started runner. */
+export interface Runner {
+  /** The toolbox gateway's URL. */
+  readonly gatewayUrl: string;
+  /** The driver (with the directory kept up to date), for tests and tools. */
+  readonly driver: SandboxDriver;
+  /** connected resolves after the first hello_ack from the server. */
+  connected(): Promise<void>;
+  /** stop closes the stream and the gateway; sandboxes keep running. */
+  stop(): Promise<void>;
+}
+
+/** What the kit's manifest tells the runner. */
+interface KitManifest {
+  entrypoint: string[];
+}
+
+/**
+ * startRunner starts a runner: the Docker driver over the daemon kit, the toolbox gateway,
+ * and the command stream to the server (which reconnects on its own until stop()).
+ */
+export async function startRunner(
+  config: RunnerConfig,
+  logger: Logger,
+  deps: { docker?: Dockerode; extraLabels?: Record<string, string> } = {},
+): Promise<Runner> {
+  const manifestPath = path.join(config.kitDir, "kit.json");
+  if (!fs.existsSync(manifestPath)) {
+    throw new Error(
+      `no daemon kit at ${config.kitDir}: build it with \`npm run build:kit -w @cove/daemon\``,
+    );
+  }
+  const manifest = JSON.parse(fs.readFileSync(manifestPath, "utf8")) as KitManifest;
+  const docker = deps.docker ?? new Dockerode();
+  const directory = new SandboxDirectory();
+  const driver = withDirectory(
+    new DockerDriver({
+      docker,
+      kitDir: config.kitDir,
+      kitEntrypoint: manifest.entrypoint,
+      dataDir: config.dataDir,
+      defaultRuntime: config.defaultRuntime,
+      logger: logger.child({ part: "driver" }),
+      extraLabels: deps.extraLabels,
+    }),
+    directory,
+  );
+  await driver.list();
+  const gateway: ToolboxGateway = await startToolboxGateway({
+    listen: config.gatewayListen,
+    token: config.gatewayToken,
+    resolve: (id) => directory.resolve(id),
+    logger: logger.child({ part: "gateway" }),
+  });
+  const transport = createGrpcTransport({
+    baseUrl: config.serverUrl,
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `Bearer ${config.token}`);
+        return next(req);
+      },
+    ],
+  });
+  let stream: ControlStream | undefined;
+  const executor = new CommandExecutor(
+    driver,
+    (out) => stream?.deliver(out),
+    logger.child({ part: "executor" }),
+  );
+  stream = new ControlStream(
+    transport,
+    {
+      runnerId: config.runnerId,
+      name: config.name,
+      version: RUNNER_VERSION,
+      region: config.region,
+      capacity: config.capacity,
+      toolboxGatewayUrl: config.gatewayUrl ?? gateway.url,
+    },
+    driver,
+    executor,
+    logger.child({ part: "control" }),
+  );
+  const control = stream;
+  const events = watchContainerEvents(
+    docker,
+    driver,
+    (report) => control.deliver({ kind: "report", report }),
+    logger,
+  );
+  const running = control.run();
+  return {
+    gatewayUrl: gateway.url,
+    driver,
+    connected: () => control.connected(),
+    async stop() {
+      control.stop();
+      events.stop();
+      await running;
+      await executor.idle();
+      await gateway.close(500);
+    },
+  };
+}
