@@ -2,6 +2,12 @@
  * cove-init: the minimal PID 1 of a Cove sandbox container.
  *
  * Usage: cove-init [--daemon-env] COMMAND [ARG...]
+ *        cove-init --signal-marked NAME=VALUE SIGNO
+ *
+ * The second form sends SIGNO to every process whose environment holds NAME=VALUE and that
+ * this process may read — run it as a command's uid to reach that command's processes,
+ * including ones that detached with setsid, without giving the daemon CAP_SYS_PTRACE. It
+ * prints nothing and exits 0.
  *
  * With --daemon-env, COMMAND starts with only the COVE_DAEMON_* variables of the container's
  * environment: the image's own variables (LD_PRELOAD, NODE_OPTIONS, NODE_EXTRA_CA_CERTS …)
@@ -15,7 +21,9 @@
  * in any x86_64 Linux image.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +45,7 @@ static char **daemon_environment(void) {
   extern char **environ;
   size_t n = 0;
   for (char **e = environ; *e; e++) n++;
-  char **out = calloc(n + 2, sizeof *out);
+  char **out = calloc(n + 3, sizeof *out);
   if (!out) return NULL;
   size_t k = 0;
   int has_source = 0;
@@ -47,11 +55,57 @@ static char **daemon_environment(void) {
     out[k++] = *e;
   }
   if (!has_source) out[k++] = "COVE_DAEMON_SANDBOX_ENV=parent";
+  /* Tell the daemon where this binary is, for --signal-marked. */
+  static char self_var[4200];
+  char self_path[4096];
+  ssize_t len = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+  if (len > 0) {
+    self_path[len] = '\0';
+    snprintf(self_var, sizeof self_var, "COVE_DAEMON_INIT=%s", self_path);
+    out[k++] = self_var;
+  }
   out[k] = NULL;
   return out;
 }
 
+/* signal_marked sends signo to every readable process whose environment holds marker. */
+static int signal_marked(const char *marker, int signo) {
+  size_t mlen = strlen(marker);
+  DIR *proc = opendir("/proc");
+  if (!proc) return 1;
+  static char buf[1 << 16];
+  struct dirent *entry;
+  pid_t self = getpid();
+  while ((entry = readdir(proc)) != NULL) {
+    char *end = NULL;
+    long pid = strtol(entry->d_name, &end, 10);
+    if (!end || *end != '\0' || pid <= 0 || pid == self) continue;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/environ", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    /* Entries are NUL-separated; compare each whole entry with the marker. */
+    for (ssize_t i = 0; i < n;) {
+      size_t len = strnlen(buf + i, (size_t)(n - i));
+      if (len == mlen && memcmp(buf + i, marker, mlen) == 0) {
+        kill((pid_t)pid, signo);
+        break;
+      }
+      i += (ssize_t)len + 1;
+    }
+  }
+  closedir(proc);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 4 && strcmp(argv[1], "--signal-marked") == 0) {
+    return signal_marked(argv[2], atoi(argv[3]));
+  }
   int clean_env = argc > 1 && strcmp(argv[1], "--daemon-env") == 0;
   if (clean_env) {
     argv++;

@@ -29,6 +29,8 @@ export interface DaemonConfig {
   defaultUser: string | undefined;
   /** Where the sandbox's environment is read from (e.g. /proc/1/environ); unset: our own. */
   sandboxEnvFile: string | undefined;
+  /** Path of cove-init (set by cove-init itself in a kit), used to signal other uids' processes. */
+  initPath: string | undefined;
   /** The command to supervise as the image's own workload, if any (argv). */
   entrypoint: string[];
   /** Limits, see DaemonLimits. */
@@ -62,6 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): DaemonConfig
       env.COVE_DAEMON_SANDBOX_ENV === "parent"
         ? `/proc/${process.ppid}/environ`
         : env.COVE_DAEMON_SANDBOX_ENV || undefined,
+    initPath: env.COVE_DAEMON_INIT || undefined,
     entrypoint: argv,
     limits: {
       ...defaultLimits,

@@ -6,6 +6,8 @@ import { createLogger, startGrpcServer } from "@cove/common";
 import { createDaemonApp } from "./app.js";
 import { loadConfig } from "./config.js";
 import { superviseEntrypoint } from "./domain/entrypoint.js";
+import { readSandboxEnv } from "./domain/process-manager.js";
+import { UserDirectory } from "./domain/users.js";
 
 const config = loadConfig(process.env, process.argv.slice(2));
 const logger = createLogger({ fields: { component: "daemon" } });
@@ -14,7 +16,13 @@ fs.mkdirSync(path.dirname(config.socketPath), { recursive: true });
 const server = await startGrpcServer(app.server, { path: config.socketPath });
 fs.chmodSync(config.socketPath, 0o600);
 logger.info("serving the toolbox", { socket: config.socketPath });
-const entrypoint = superviseEntrypoint(config.entrypoint, logger);
+const sandboxEnv = Object.fromEntries(
+  Object.entries(readSandboxEnv(config.sandboxEnvFile)).filter(([key]) => !key.startsWith("COVE_")),
+);
+const entrypoint = superviseEntrypoint(config.entrypoint, logger, {
+  env: sandboxEnv,
+  user: config.defaultUser ? new UserDirectory().lookup(config.defaultUser) : undefined,
+});
 
 let stopping = false;
 async function shutdown(signal: string) {

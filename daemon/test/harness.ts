@@ -36,6 +36,7 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Pr
     home,
     defaultUser: undefined,
     sandboxEnvFile: undefined,
+    initPath: undefined,
     entrypoint: [],
     limits: { ...defaultLimits },
     ...overrides,

@@ -40,7 +40,7 @@ describeWithDocker("daemon kit in an image without Node", () => {
       entrypoint: manifest.entrypoint,
       image: ensureNoNodeImage(),
       // The image's own command, which the daemon supervises and stops with itself.
-      command: ["sleep", "86400"],
+      command: ["sh", "-c", 'echo "$SANDBOX_GREETING" > /tmp/entry.txt; exec sleep 86400'],
       // The container's environment reaches user commands but never the daemon's Node: a
       // bogus NODE_OPTIONS would stop Node from starting at all.
       env: { SANDBOX_GREETING: "hello from the image", NODE_OPTIONS: "--no-such-node-flag" },
@@ -87,6 +87,23 @@ describeWithDocker("daemon kit in an image without Node", () => {
     const [line, ...daemonEnv] = res.out.trim().split("\n");
     expect(line).toBe("hello from the image|--no-such-node-flag");
     expect(daemonEnv.every((v) => v.startsWith("COVE_DAEMON_"))).toBe(true);
+  });
+
+  test("the image's own command runs with the container's environment", async () => {
+    const res = await exec("cat /tmp/entry.txt");
+    expect(res.out).toBe("hello from the image\n");
+  });
+
+  test("a timeout kills a detached (setsid) process of another user too", async () => {
+    const res = await createClient(ProcessService, container.transport).exec({
+      program: { case: "command", value: "(setsid sleep 101 &); sleep 30" },
+      user: "cove",
+      timeout: { seconds: 0n, nanos: 500_000_000 },
+    });
+    expect(res.timedOut).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    const left = await exec("ps -o pid,user,args | grep 'sleep 101' | grep -v grep || true");
+    expect(left.out).toBe("");
   });
 
   test("Exec runs the image's own shell through the socket", async () => {

@@ -1,7 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import { failedPrecondition } from "@cove/common";
 import { OutputLog } from "./output-log.js";
-import { signalTree } from "./process-tree.js";
+import { type MarkOwner, signalTree } from "./process-tree.js";
 
 /** How a process ended. */
 export interface ProcessExit {
@@ -75,6 +75,7 @@ export class ManagedProcess {
   readonly done: Promise<ProcessExit>;
   private stdinOpen: boolean;
   private readonly mark: string;
+  private readonly owner: MarkOwner | undefined;
   private timedOut = false;
   private timer: NodeJS.Timeout | undefined;
   private waiters: Array<() => void> = [];
@@ -89,9 +90,11 @@ export class ManagedProcess {
       timeoutMs: number | undefined;
       stdinOpen: boolean;
       mark: string;
+      owner?: MarkOwner;
     },
   ) {
     this.mark = options.mark;
+    this.owner = options.owner;
     const wake = () => this.wake();
     this.stdout = new OutputLog(options.bufferBytes, wake);
     this.stderr = new OutputLog(options.bufferBytes, wake);
@@ -181,7 +184,7 @@ export class ManagedProcess {
   /** kill signals the whole tree: the group and every descendant that left it. */
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
     if (!this.running) return;
-    signalTree(this.pid, signal, this.mark);
+    signalTree(this.pid, signal, this.mark, this.owner);
   }
 
   /** changed resolves at the next output, exit, or close. */
@@ -199,7 +202,7 @@ export class ManagedProcess {
     this.exit = { exitCode, signal, timedOut: this.timedOut, error, status, endTime: new Date() };
     this.stdinOpen = false;
     // A timed-out or killed leader may leave descendants behind; they go with it.
-    if (this.timedOut) signalTree(this.pid, "SIGKILL", this.mark);
+    if (this.timedOut) signalTree(this.pid, "SIGKILL", this.mark, this.owner);
     this.stdout.close();
     this.stderr.close();
     this.wake();

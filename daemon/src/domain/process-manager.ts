@@ -82,6 +82,7 @@ export class ProcessManager {
   constructor(
     private readonly limits: DaemonLimits,
     private readonly sandboxEnv: Record<string, string> = readSandboxEnv(undefined),
+    private readonly initPath: string | undefined = undefined,
   ) {}
 
   /** baseEnv is the environment every process starts from: the sandbox's, minus Cove's own. */
@@ -153,7 +154,15 @@ export class ProcessManager {
       child.pid,
       { command: text, cwd: spec.cwd, user: spec.user?.name ?? "", tag: spec.tag, pty: false },
       child,
-      { bufferBytes: spec.bufferBytes, timeoutMs: spec.timeoutMs, stdinOpen: spec.openStdin, mark },
+      {
+        bufferBytes: spec.bufferBytes,
+        timeoutMs: spec.timeoutMs,
+        stdinOpen: spec.openStdin,
+        mark,
+        owner: spec.user
+          ? { uid: spec.user.uid, gid: spec.user.gid, initPath: this.initPath }
+          : undefined,
+      },
     );
     if (spec.stdin && spec.stdin.length > 0) {
       child.stdin?.write(spec.stdin);

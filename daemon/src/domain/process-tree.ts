@@ -1,7 +1,19 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 
 /** The environment variable that marks every process a command started, however it detaches. */
 export const MARKER_VARIABLE = "COVE_PROCESS_MARK";
+
+/** Whose processes a mark belongs to, and the cove-init binary that can reach them. */
+export interface MarkOwner {
+  /** The command's uid. */
+  uid: number;
+  /** The command's gid. */
+  gid: number;
+  /** Path of cove-init (it has --signal-marked); undefined outside a kit. */
+  initPath: string | undefined;
+}
 
 /** marked lists processes whose environment carries MARKER_VARIABLE=mark (all uids, as root). */
 export function marked(mark: string): number[] {
@@ -68,8 +80,27 @@ export function descendants(pid: number): number[] {
  * inherited it even after being orphaned and reparented — so nothing a command started
  * survives its kill.
  */
-export function signalTree(pid: number, signal: NodeJS.Signals, mark?: string): void {
+export function signalTree(
+  pid: number,
+  signal: NodeJS.Signals,
+  mark?: string,
+  owner?: MarkOwner,
+): void {
   const tree = [...new Set([...descendants(pid), ...(mark ? marked(mark) : [])])];
+  // Without CAP_SYS_PTRACE the daemon cannot read another uid's /proc/<pid>/environ: a
+  // helper running as the command's uid finds and signals the marked processes instead.
+  if (mark && owner?.initPath && owner.uid !== process.getuid?.()) {
+    spawnSync(
+      owner.initPath,
+      ["--signal-marked", `${MARKER_VARIABLE}=${mark}`, String(os.constants.signals[signal])],
+      {
+        uid: owner.uid,
+        gid: owner.gid,
+        stdio: "ignore",
+        timeout: 5_000,
+      },
+    );
+  }
   try {
     process.kill(-pid, signal);
   } catch {

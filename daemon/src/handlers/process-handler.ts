@@ -640,6 +640,7 @@ export function createProcessModule(ctx: DaemonContext): ServiceModule {
   const processes = new ProcessManager(
     ctx.config.limits,
     readSandboxEnv(ctx.config.sandboxEnvFile),
+    ctx.config.initPath,
   );
   const sessions = new SessionManager(processes);
   return {
