@@ -1,13 +1,14 @@
 // Builds the default sandbox image `cove/sandbox:<version>` with no container registry:
-// `debootstrap --variant=minbase` of Debian bookworm from the machine's own apt mirror, a few
-// configuration steps in a chroot, then `tar | docker import`. The version is
-// `0.1.0-<hash of the recipe below>`, so any change to the recipe gives a new tag; the image is
-// also tagged `cove/sandbox:latest`. Skips the build when the tag already exists.
+// `debootstrap --variant=minbase` of Debian bookworm from the machine's own apt mirror, the
+// packages installed with apt in a chroot, a little configuration, then `tar | docker import`.
+// The version is `0.1.0-<hash of the recipe below>`, so any change to the recipe gives a new
+// tag; the image is also tagged `cove/sandbox:latest`. Skips the build when the tag exists.
 //
 //   node scripts/build-base-image.mjs [--force]      (npm run image:build)
 //
-// Needs root (debootstrap, chroot) and a reachable Docker engine. debootstrap's own output goes
-// to .gen-cache/base-image/build.log; its tail is printed when a step fails.
+// Needs root (debootstrap, chroot, mount) and a reachable Docker engine. The output of
+// debootstrap, apt and npm goes to .gen-cache/base-image/build.log; its tail is printed when a
+// step fails.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -22,8 +23,8 @@ const packages = [
   "python3",
   "python3-pip",
   "python3-venv",
+  // Node.js 18 from Debian; npm itself comes from the npm registry (see npmVersion).
   "nodejs",
-  "npm",
   // Common build tools: gcc, g++, make, libc headers.
   "build-essential",
   // Source control and network clients.
@@ -55,10 +56,44 @@ const user = { name: "cove", uid: 1000, gid: 1000, home: "/home/cove", shell: "/
 const tsxVersion = "4.23.15";
 
 /**
- * Runs in the chroot after the packages are installed: the user, the daemon's socket directory,
- * the locale, and everything that only makes the image bigger (apt lists and caches, docs, man
- * pages, npm's cache). Setuid/setgid bits are removed: user code runs unprivileged and must
- * have no way back to root inside the sandbox.
+ * npm is installed from the npm registry rather than Debian's `npm` package: Debian's npm 9.2 is
+ * split into ~400 node-* packages plus node-gyp's -dev packages (~150 MB and a minute of apt),
+ * while the registry's npm bundles its dependencies (~10 MB). 10.9 is the last line that
+ * supports Node 18.
+ */
+const npmVersion = "10.9.9";
+
+/**
+ * Runs in the chroot right after debootstrap, which installs only the minimal base: apt then
+ * resolves the packages properly (debootstrap's own resolver ignores virtual packages, which
+ * some dependencies need) and brings the base up to date from bookworm-updates and
+ * bookworm-security when the machine's apt sources have them. Docs and man pages are never
+ * unpacked, here or by later apt-get installs inside sandboxes; no service is ever started.
+ */
+const installScript = `set -eu
+printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d
+chmod 0755 /usr/sbin/policy-rc.d
+printf '%s\\n' \\
+  'path-exclude=/usr/share/doc/*' \\
+  'path-include=/usr/share/doc/*/copyright' \\
+  'path-exclude=/usr/share/man/*' \\
+  'path-exclude=/usr/share/info/*' \\
+  'path-exclude=/usr/share/lintian/*' \\
+  'path-exclude=/usr/share/locale/*' \\
+  'path-include=/usr/share/locale/locale.alias' > /etc/dpkg/dpkg.cfg.d/cove-slim
+printf '%s\\n' \\
+  'APT::Install-Recommends "false";' \\
+  'APT::Install-Suggests "false";' \\
+  'Acquire::Languages "none";' > /etc/apt/apt.conf.d/90cove
+apt-get update -q
+apt-get upgrade -y -q
+apt-get install -y -q ${packages.join(" ")}
+`;
+
+/**
+ * Runs in the chroot last: the user, the daemon's socket directory, the locale, and removal of
+ * everything that only makes the image bigger (apt lists and caches, docs, npm's cache).
+ * Setuid/setgid bits are removed: user code runs unprivileged and must have no way to root.
  */
 const configureScript = `set -eu
 groupadd --gid ${user.gid} ${user.name}
@@ -66,26 +101,16 @@ useradd --uid ${user.uid} --gid ${user.gid} --home-dir ${user.home} --create-hom
   --shell ${user.shell} --comment "Cove sandbox user" ${user.name}
 install -d -m 0755 /run/cove
 printf 'LANG=C.UTF-8\\n' > /etc/default/locale
-# Keep later apt-get installs inside sandboxes small too.
-cat > /etc/dpkg/dpkg.cfg.d/cove-slim <<'EOF'
-path-exclude=/usr/share/doc/*
-path-include=/usr/share/doc/*/copyright
-path-exclude=/usr/share/man/*
-path-exclude=/usr/share/info/*
-EOF
-cat > /etc/apt/apt.conf.d/90cove <<'EOF'
-APT::Install-Recommends "false";
-APT::Install-Suggests "false";
-EOF
+printf '%s\\n' sandbox > /etc/hostname
+rm -f /usr/sbin/policy-rc.d
 find /usr/share/doc -mindepth 1 -not -type d -not -name copyright -delete
 find /usr/share/doc -mindepth 1 -type d -empty -delete
-rm -rf /usr/share/man/* /usr/share/info/*
+rm -rf /usr/share/man/* /usr/share/info/* /usr/share/lintian/*
+find /usr/share/locale -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/lib/dpkg/*-old
 rm -rf /root/.npm /root/.cache /tmp/* /var/tmp/* /var/log/apt/* /var/log/*.log
 find / -xdev -type f -perm /6000 -exec chmod ug-s {} +
-: > /etc/resolv.conf
-printf '%s\\n' sandbox > /etc/hostname
 `;
 
 /** Instructions `docker import --change` applies to the image (the version label is added). */
@@ -103,7 +128,9 @@ const recipe = {
   variant: "minbase",
   packages,
   user,
+  npmVersion,
   tsxVersion,
+  installScript,
   configureScript,
   imageChanges,
 };
@@ -121,17 +148,21 @@ export const BASE_IMAGE = `${BASE_IMAGE_REPOSITORY}:${BASE_IMAGE_VERSION}`;
 export const BASE_IMAGE_LATEST = `${BASE_IMAGE_REPOSITORY}:latest`;
 /** The Debian packages the image is built from. */
 export const BASE_IMAGE_PACKAGES = [...packages];
+/** The unprivileged user in the image. */
+export const BASE_IMAGE_USER = { ...user };
 
 /** Where the build log is written (kept after the build for inspection). */
 export const baseImageLog = path.join(root, ".gen-cache", "base-image", "build.log");
 
 const defaultMirror = "http://deb.debian.org/debian";
+const defaultSecurityMirror = "http://deb.debian.org/debian-security";
 
 /**
- * findMirror returns the first Debian archive URI that apt on this machine uses for the suite
- * (deb822 `.sources` files and one-line `.list` files), or deb.debian.org.
+ * aptSources reads the machine's apt sources (deb822 `.sources` files and one-line `.list`
+ * files) and returns the archive URI for each of the suite, its -updates and its -security
+ * suites that the machine uses; the mirror is the suite's own URI (deb.debian.org if none).
  */
-export function findMirror(suite = recipe.suite) {
+export function aptSources(suite = recipe.suite) {
   const dir = "/etc/apt/sources.list.d";
   const files = ["/etc/apt/sources.list"];
   if (fs.existsSync(dir)) {
@@ -139,6 +170,17 @@ export function findMirror(suite = recipe.suite) {
       if (name.endsWith(".list") || name.endsWith(".sources")) files.push(path.join(dir, name));
     }
   }
+  const wanted = [suite, `${suite}-updates`, `${suite}-security`];
+  /** @type {Map<string, string>} suite → URI, first one wins */
+  const found = new Map();
+  const add = (types, uris, suites, components) => {
+    if (!types.includes("deb") || !components.includes("main")) return;
+    const uri = uris.find((u) => /^https?:\/\//.test(u));
+    if (!uri) return;
+    for (const s of suites) {
+      if (wanted.includes(s) && !found.has(s)) found.set(s, uri.replace(/\/+$/, ""));
+    }
+  };
   for (const file of files) {
     let text;
     try {
@@ -146,15 +188,12 @@ export function findMirror(suite = recipe.suite) {
     } catch {
       continue;
     }
-    const candidates = [];
     if (file.endsWith(".sources")) {
       for (const stanza of text.split(/\n\s*\n/)) {
         const field = (name) =>
-          new RegExp(`^${name}:\\s*(.+)$`, "im").exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
-        if (/^Enabled:\s*no/im.test(stanza)) continue;
-        if (!field("Types").includes("deb")) continue;
-        if (!field("Suites").includes(suite)) continue;
-        candidates.push(...field("URIs"));
+          new RegExp(`^${name}:[ \\t]*(.+)$`, "im").exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
+        if (field("Enabled")[0]?.toLowerCase() === "no") continue;
+        add(field("Types"), field("URIs"), field("Suites"), field("Components"));
       }
     } else {
       for (const line of text.split("\n")) {
@@ -163,13 +202,22 @@ export function findMirror(suite = recipe.suite) {
           .replace(/\[[^\]]*\]/, "")
           .trim()
           .split(/\s+/);
-        if (words[0] === "deb" && words[2] === suite && words[1]) candidates.push(words[1]);
+        if (words.length >= 4) add([words[0]], [words[1]], [words[2]], words.slice(3));
       }
     }
-    const uri = candidates.find((u) => /^https?:\/\//.test(u));
-    if (uri) return uri.replace(/\/+$/, "");
   }
-  return defaultMirror;
+  if (found.size === 0) {
+    found.set(suite, defaultMirror);
+    found.set(`${suite}-updates`, defaultMirror);
+    found.set(`${suite}-security`, defaultSecurityMirror);
+  }
+  const mirror = found.get(suite) ?? defaultMirror;
+  if (!found.has(suite)) found.set(suite, mirror);
+  const list = wanted
+    .filter((s) => found.has(s))
+    .map((s) => `deb ${found.get(s)} ${s} main`)
+    .join("\n");
+  return { mirror, list: `${list}\n` };
 }
 
 function imageId(ref) {
@@ -190,40 +238,56 @@ function docker(args) {
 
 function logTail(lines = 40) {
   try {
-    const text = fs.readFileSync(baseImageLog, "utf8").trimEnd().split("\n");
-    return text.slice(-lines).join("\n");
+    return fs.readFileSync(baseImageLog, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
   } catch {
     return "(no log)";
   }
 }
 
+const seconds = (since) => Math.round((Date.now() - since) / 100) / 10;
+
+/** Prints "still working… (N s)" every interval until the returned function is called. */
+function heartbeat(log, started, interval = 20_000) {
+  const timer = setInterval(() => {
+    log(`   still working… (${Math.round((Date.now() - started) / 1000)} s)`);
+  }, interval);
+  return () => clearInterval(timer);
+}
+
 /**
- * logged runs a command with stdout and stderr appended to the build log, printing a
- * "still working…" line every interval; rejects with the log's tail when it fails.
+ * logged runs a command with stdout and stderr appended to the build log, printing a heartbeat
+ * line meanwhile; resolves to its duration in seconds, rejects with the log's tail on failure.
  */
-function logged(label, command, args, { log, env, interval = 20_000 } = {}) {
+function logged(label, command, args, { log, env = cleanEnv() }) {
   fs.appendFileSync(baseImageLog, `\n$ ${command} ${args.join(" ")}\n`);
   const fd = fs.openSync(baseImageLog, "a");
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", fd, fd], env: env ?? cleanEnv() });
+    const child = spawn(command, args, { stdio: ["ignore", fd, fd], env });
     fs.closeSync(fd);
-    const timer = setInterval(() => {
-      log(`   still working… (${Math.round((Date.now() - started) / 1000)} s)`);
-    }, interval);
-    const fail = (why) => {
-      clearInterval(timer);
-      reject(new Error(`${label} ${why}; the end of ${baseImageLog}:\n${logTail()}`));
-    };
-    child.on("error", (err) => fail(`could not start: ${err.message}`));
+    running.add(child);
+    child.on("exit", () => running.delete(child));
+    const stop = heartbeat(log, started);
+    child.on("error", (err) => {
+      stop();
+      reject(new Error(`${label} could not start: ${err.message}`));
+    });
     child.on("exit", (code, signal) => {
-      if (code === 0) {
-        clearInterval(timer);
-        resolve(Math.round((Date.now() - started) / 100) / 10);
-      } else fail(`exited with ${code ?? signal}`);
+      stop();
+      if (code === 0) resolve(seconds(started));
+      else {
+        reject(
+          new Error(
+            `${label} exited with ${code ?? signal}; the end of ${baseImageLog}:\n${logTail()}`,
+          ),
+        );
+      }
     });
   });
 }
+
+/** Commands of the build in progress, stopped on SIGINT/SIGTERM by the CLI. */
+const running = new Set();
 
 /** The environment for commands run in the chroot: nothing from the host's but the basics. */
 function cleanEnv(extra = {}) {
@@ -236,64 +300,82 @@ function cleanEnv(extra = {}) {
   };
 }
 
-/** Paths mounted at or below dir (a mount there makes deleting the tree unsafe). */
+/** Mount points at or below dir, deepest first (a mount there makes deleting it unsafe). */
 function mountsUnder(dir) {
   try {
     return fs
       .readFileSync("/proc/self/mountinfo", "utf8")
       .split("\n")
       .map((line) => line.split(" ")[4])
-      .filter((point) => point && (point === dir || point.startsWith(`${dir}/`)));
+      .filter((point) => point && (point === dir || point.startsWith(`${dir}/`)))
+      .sort((a, b) => b.length - a.length);
   } catch {
     return [];
   }
 }
 
+/** unmountAll unmounts everything under dir; returns what is still mounted. */
+function unmountAll(dir) {
+  for (const point of mountsUnder(dir)) {
+    if (spawnSync("umount", [point], { stdio: "ignore" }).status !== 0) {
+      spawnSync("umount", ["-l", point], { stdio: "ignore" });
+    }
+  }
+  return mountsUnder(dir);
+}
+
+/** hostNpm runs the host's npm with the rootfs's /usr/local as its global prefix. */
+function hostNpm(dir, spec, log) {
+  const prefix = path.join(dir, "usr/local");
+  return logged(
+    `npm install -g ${spec} (host npm)`,
+    "npm",
+    ["install", "-g", "--no-audit", "--no-fund", "--prefix", prefix, spec],
+    { log, env: { ...process.env } },
+  );
+}
+
 /**
- * installTsx installs tsx globally into the rootfs. First with the image's own npm in the
- * chroot, given the host's DNS, proxy and extra CA settings for the duration of the install
- * (then removed); if that fails, with the host's npm and `--prefix <rootfs>/usr/local`, which
- * lays out the same files (tsx and esbuild have no native code that depends on the libc).
+ * installNodeTools installs npm and tsx globally into the rootfs's /usr/local. The image has no
+ * npm yet, so npm comes from the host's npm with `--prefix <rootfs>/usr/local` (pure JavaScript,
+ * run by the image's own Node). tsx is then installed by that npm in the chroot, given the
+ * host's npm registry, proxy variables and extra CA file for the duration of the install (the
+ * CA file is removed afterwards); if that fails, by the host's npm the same way as npm (tsx and
+ * esbuild have no native code that depends on the libc).
  */
-async function installTsx(dir, log) {
+async function installNodeTools(dir, log) {
+  const npmSeconds = await hostNpm(dir, `npm@${npmVersion}`, log);
+  // npm's builtin config: `npm install -g` as root in a sandbox goes to /usr/local, as here.
+  fs.writeFileSync(path.join(dir, "usr/local/lib/node_modules/npm/npmrc"), "prefix=/usr/local\n");
   const spec = `tsx@${tsxVersion}`;
-  const hostNpm = (key) =>
-    spawnSync("npm", ["config", "get", key], { encoding: "utf8" }).stdout?.trim();
-  const registry = hostNpm("registry") || "https://registry.npmjs.org/";
+  const registry =
+    spawnSync("npm", ["config", "get", "registry"], { encoding: "utf8" }).stdout?.trim() ||
+    "https://registry.npmjs.org/";
   const extra = { npm_config_registry: registry, npm_config_update_notifier: "false" };
   for (const name of ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy"]) {
     if (process.env[name]) extra[name] = process.env[name];
   }
-  const resolv = path.join(dir, "etc/resolv.conf");
-  const savedResolv = fs.existsSync(resolv) ? fs.readFileSync(resolv) : undefined;
   const caInRoot = "/tmp/cove-build-ca.pem";
   try {
-    fs.copyFileSync("/etc/resolv.conf", resolv);
     const ca = process.env.NODE_EXTRA_CA_CERTS;
     if (ca && fs.existsSync(ca)) {
       fs.copyFileSync(ca, path.join(dir, caInRoot));
       extra.NODE_EXTRA_CA_CERTS = caInRoot;
     }
-    const seconds = await logged(
-      "npm install -g (in the chroot)",
+    const took = await logged(
+      `npm install -g ${spec} (in the chroot)`,
       "chroot",
       [dir, "npm", "install", "-g", "--no-audit", "--no-fund", spec],
       { log, env: cleanEnv(extra) },
     );
-    return { how: "chroot npm", seconds };
+    return { how: "tsx with the image's npm in the chroot", seconds: npmSeconds + took };
   } catch (err) {
-    log(`   the image's npm could not install ${spec} (${err.message.split("\n")[0]});`);
+    log(`   the image's npm could not install ${spec}: ${err.message.split("\n")[0]}`);
     log("   installing it with the host's npm into the rootfs's /usr/local instead");
-    const seconds = await logged(
-      "npm install -g --prefix (host npm)",
-      "npm",
-      ["install", "-g", "--no-audit", "--no-fund", "--prefix", path.join(dir, "usr/local"), spec],
-      { log, env: { ...process.env } },
-    );
-    return { how: "host npm --prefix", seconds };
+    const took = await hostNpm(dir, spec, log);
+    return { how: "tsx with the host's npm (--prefix)", seconds: npmSeconds + took };
   } finally {
     fs.rmSync(path.join(dir, caInRoot), { force: true });
-    if (savedResolv) fs.writeFileSync(resolv, savedResolv);
   }
 }
 
@@ -303,38 +385,45 @@ function importRootfs(dir, log) {
     ...imageChanges,
     `LABEL dev.cove.image=sandbox dev.cove.version=${BASE_IMAGE_VERSION}`,
   ];
-  const args = ["import", ...changes.flatMap((c) => ["--change", c])];
-  args.push("--message", `cove sandbox base image ${BASE_IMAGE_VERSION}`, "-", BASE_IMAGE);
+  const args = ["import", ...changes.flatMap((change) => ["--change", change])];
+  args.push("--message", `Cove sandbox base image ${BASE_IMAGE_VERSION}`, "-", BASE_IMAGE);
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const tar = spawn("tar", ["-C", dir, "--numeric-owner", "-c", "."], {
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const imp = spawn("docker", args, { stdio: ["pipe", "pipe", "pipe"] });
-    tar.stdout.pipe(imp.stdin);
+    const importer = spawn("docker", args, { stdio: ["pipe", "ignore", "pipe"] });
+    tar.stdout.pipe(importer.stdin);
     let tarErr = "";
-    let impErr = "";
-    tar.stderr.on("data", (d) => {
-      tarErr += d;
+    let importErr = "";
+    tar.stderr.on("data", (chunk) => {
+      tarErr += chunk;
     });
-    imp.stderr.on("data", (d) => {
-      impErr += d;
+    importer.stderr.on("data", (chunk) => {
+      importErr += chunk;
     });
-    const timer = setInterval(() => {
-      log(`   still working… (${Math.round((Date.now() - started) / 1000)} s)`);
-    }, 20_000);
-    let tarCode;
-    tar.on("exit", (code) => {
-      tarCode = code;
+    const stop = heartbeat(log, started);
+    let tarStatus;
+    const tarDone = new Promise((done) => {
+      tar.on("close", (code, signal) => {
+        tarStatus = code ?? signal;
+        done();
+      });
     });
-    tar.on("error", (err) => reject(new Error(`tar: ${err.message}`)));
-    imp.on("error", (err) => reject(new Error(`docker import: ${err.message}`)));
-    imp.on("close", (code) => {
-      clearInterval(timer);
-      if (code !== 0) reject(new Error(`docker import exited with ${code}: ${impErr.trim()}`));
-      else if (tarCode !== 0 && tarCode !== undefined) {
-        reject(new Error(`tar exited with ${tarCode}: ${tarErr.trim()}`));
-      } else resolve(Math.round((Date.now() - started) / 100) / 10);
+    tar.on("error", (err) => {
+      tarStatus = err.message;
+    });
+    importer.on("error", (err) => {
+      stop();
+      tar.kill();
+      reject(new Error(`docker import could not start: ${err.message}`));
+    });
+    importer.on("close", async (code) => {
+      await tarDone;
+      stop();
+      if (code !== 0) reject(new Error(`docker import exited with ${code}: ${importErr.trim()}`));
+      else if (tarStatus !== 0) reject(new Error(`tar failed (${tarStatus}): ${tarErr.trim()}`));
+      else resolve(seconds(started));
     });
   });
 }
@@ -345,25 +434,21 @@ function tagLatest() {
   }
 }
 
+function imageSize() {
+  return Number(docker(["image", "inspect", "--format", "{{.Size}}", BASE_IMAGE]));
+}
+
 /**
  * ensureBaseImage builds `cove/sandbox:<version>` unless it exists (or force is set) and tags it
  * `cove/sandbox:latest`. Resolves to the image name, whether it was built, and the build's
- * duration (seconds) and size (bytes).
+ * duration (seconds, 0 when skipped) and the image's size (bytes).
  *
  * @param {{ force?: boolean, log?: (line: string) => void }} [options]
- * @returns {Promise<{ image: string, version: string, built: boolean, seconds: number, sizeBytes: number }>}
  */
 export async function ensureBaseImage({ force = false, log = defaultLog } = {}) {
-  const size = () => Number(docker(["image", "inspect", "--format", "{{.Size}}", BASE_IMAGE]));
   if (!force && imageId(BASE_IMAGE) !== undefined) {
     tagLatest();
-    return {
-      image: BASE_IMAGE,
-      version: BASE_IMAGE_VERSION,
-      built: false,
-      seconds: 0,
-      sizeBytes: size(),
-    };
+    return { image: BASE_IMAGE, built: false, seconds: 0, sizeBytes: imageSize() };
   }
   if (!dockerReady()) throw new Error("the Docker engine is not reachable (start dockerd)");
   if (process.getuid?.() !== 0) {
@@ -372,60 +457,182 @@ export async function ensureBaseImage({ force = false, log = defaultLog } = {}) 
         "run `sudo node scripts/build-base-image.mjs`",
     );
   }
+  return withBuildLock(log, async () => {
+    if (!force && imageId(BASE_IMAGE) !== undefined) {
+      log(`   ${BASE_IMAGE} was built meanwhile by another process`);
+      tagLatest();
+      return { image: BASE_IMAGE, built: false, seconds: 0, sizeBytes: imageSize() };
+    }
+    return build(log);
+  });
+}
+
+/** Where concurrent callers (parallel jest workers, npm test and CI) wait for one build. */
+const buildLock = path.join(root, ".gen-cache", "base-image", "build.lock");
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === "EPERM";
+  }
+}
+
+/**
+ * withBuildLock runs work while holding .gen-cache/base-image/build.lock (created exclusively,
+ * holding the owner's pid); waits while a live process holds it, takes over a dead one's.
+ */
+async function withBuildLock(log, work) {
+  fs.mkdirSync(path.dirname(buildLock), { recursive: true });
   const started = Date.now();
-  log(`Building the sandbox base image ${BASE_IMAGE} (no registry: debootstrap + docker import)`);
+  let lastNote = 0;
+  for (;;) {
+    try {
+      fs.writeFileSync(buildLock, `${process.pid}\n`, { flag: "wx" });
+      break;
+    } catch (err) {
+      if (err.code !== "EEXIST") throw err;
+    }
+    let holder = Number.NaN;
+    let age = 0;
+    try {
+      holder = Number.parseInt(fs.readFileSync(buildLock, "utf8"), 10);
+      age = Date.now() - fs.statSync(buildLock).mtimeMs;
+    } catch {
+      continue; // released meanwhile
+    }
+    // A dead holder, or an empty lock left by a process that died right after creating it.
+    if (Number.isNaN(holder) ? age > 10_000 : !alive(holder)) {
+      fs.rmSync(buildLock, { force: true });
+      continue;
+    }
+    if (Date.now() - lastNote >= 20_000) {
+      const waited = Math.round((Date.now() - started) / 1000);
+      log(`   waiting for another build of the image (pid ${holder}, ${waited} s)`);
+      lastNote = Date.now();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  try {
+    return await work();
+  } finally {
+    try {
+      if (Number.parseInt(fs.readFileSync(buildLock, "utf8"), 10) === process.pid) {
+        fs.rmSync(buildLock, { force: true });
+      }
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Temporary rootfs directories are named `<prefix><pid of the build>-<random>`. */
+const rootfsPrefix = "cove-sandbox-rootfs-";
+/** The rootfs of the build in progress, removed on SIGINT/SIGTERM by the CLI. */
+let currentRootfs;
+
+/** removeRootfs unmounts what is mounted under dir and deletes it (never through a mount). */
+function removeRootfs(dir, log) {
+  const left = unmountAll(dir);
+  if (left.length > 0) log(`not deleting ${dir}: still mounted there: ${left.join(", ")}`);
+  else fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** removeStaleRootfs deletes the rootfs directories of builds whose process is gone. */
+function removeStaleRootfs(log) {
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    const pid = Number.parseInt(name.slice(rootfsPrefix.length), 10);
+    if (!name.startsWith(rootfsPrefix) || Number.isNaN(pid) || alive(pid)) continue;
+    log(`   removing ${name}, left by an interrupted build`);
+    removeRootfs(path.join(os.tmpdir(), name), log);
+  }
+}
+
+/** build builds and tags the image (the caller holds the build lock). */
+async function build(log) {
+  const started = Date.now();
+  log(`Sandbox base image ${BASE_IMAGE}: building it (debootstrap + docker import, no registry)`);
   ensureDebianPackages(["debootstrap"]);
   fs.mkdirSync(path.dirname(baseImageLog), { recursive: true });
   fs.writeFileSync(baseImageLog, `build of ${BASE_IMAGE} started ${new Date().toISOString()}\n`);
-  const mirror = findMirror();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cove-sandbox-rootfs-"));
+  const { mirror, list } = aptSources();
+  removeStaleRootfs(log);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${rootfsPrefix}${process.pid}-`));
+  currentRootfs = dir;
   try {
-    log(
-      `debootstrap --variant=${recipe.variant} ${recipe.suite} from ${mirror} (log: ${baseImageLog})`,
-    );
-    const bootstrapSeconds = await logged(
+    log(`debootstrap --variant=${recipe.variant} ${recipe.suite} from ${mirror}`);
+    log(`   log: ${baseImageLog}`);
+    const debootstrap = await logged(
       "debootstrap",
       "debootstrap",
-      [`--variant=${recipe.variant}`, `--include=${packages.join(",")}`, recipe.suite, dir, mirror],
+      [`--variant=${recipe.variant}`, recipe.suite, dir, mirror],
       { log, env: { ...cleanEnv(), PATH: process.env.PATH ?? cleanEnv().PATH } },
+    ).catch((err) => {
+      // debootstrap keeps the details in the target, which is about to be deleted.
+      const own = path.join(dir, "debootstrap", "debootstrap.log");
+      if (!fs.existsSync(own)) throw err;
+      fs.appendFileSync(baseImageLog, `\n--- ${own}\n${fs.readFileSync(own, "utf8")}`);
+      throw new Error(
+        `${err.message.split(";")[0]}; the end of its debootstrap.log ` +
+          `(copied into ${baseImageLog}):\n${logTail(30)}`,
+      );
+    });
+    log(`   done in ${debootstrap} s`);
+
+    // The chroot borrows the host's DNS for apt and npm; /proc is mounted for the package
+    // scripts and unmounted before anything is deleted or imported.
+    fs.copyFileSync("/etc/resolv.conf", path.join(dir, "etc/resolv.conf"));
+    fs.writeFileSync(path.join(dir, "etc/apt/sources.list"), list);
+    const mounted = spawnSync("mount", ["-t", "proc", "proc", path.join(dir, "proc")], {
+      encoding: "utf8",
+    });
+    if (mounted.status !== 0) throw new Error(`mount proc in the rootfs: ${mounted.stderr}`);
+
+    log(`apt-get install (${packages.length} packages and their dependencies, with updates)`);
+    fs.writeFileSync(path.join(dir, "tmp/cove-install.sh"), installScript);
+    const install = await logged(
+      "apt-get install (in the chroot)",
+      "chroot",
+      [dir, "/bin/sh", "/tmp/cove-install.sh"],
+      { log },
     );
-    log(`   debootstrap done in ${bootstrapSeconds} s`);
+    log(`   done in ${install} s`);
 
-    log(`installing ${"tsx"}@${tsxVersion} globally in the rootfs`);
-    const tsx = await installTsx(dir, log);
-    log(`   tsx installed with ${tsx.how} in ${tsx.seconds} s`);
+    log(`npm install -g npm@${npmVersion} tsx@${tsxVersion} (from the npm registry)`);
+    const tools = await installNodeTools(dir, log);
+    log(`   done in ${Math.round(tools.seconds * 10) / 10} s (${tools.how})`);
 
-    log(`configuring: user ${user.name} (${user.uid}:${user.gid}), /run/cove, C.UTF-8, slimming`);
+    log(`configuring: user ${user.name} (${user.uid}:${user.gid}), /run/cove, C.UTF-8, cleanup`);
     fs.writeFileSync(path.join(dir, "tmp/cove-configure.sh"), configureScript);
     await logged(
       "configure (in the chroot)",
       "chroot",
-      [dir, "/bin/bash", "/tmp/cove-configure.sh"],
+      [dir, "/bin/sh", "/tmp/cove-configure.sh"],
       {
         log,
       },
     );
+    const left = unmountAll(dir);
+    if (left.length > 0) throw new Error(`could not unmount ${left.join(", ")}`);
+    // Docker provides /etc/resolv.conf and /etc/hosts at run time; the image keeps none of ours.
+    fs.writeFileSync(path.join(dir, "etc/resolv.conf"), "");
 
     log(`docker import → ${BASE_IMAGE}`);
-    const importSeconds = await importRootfs(dir, log);
-    log(`   imported in ${importSeconds} s`);
+    const imported = await importRootfs(dir, log);
+    log(`   done in ${imported} s`);
     tagLatest();
   } finally {
-    const mounted = mountsUnder(dir);
-    if (mounted.length > 0) {
-      log(`not deleting ${dir}: still mounted there: ${mounted.join(", ")}`);
-    } else {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    removeRootfs(dir, log);
+    currentRootfs = undefined;
   }
-  const seconds = Math.round((Date.now() - started) / 100) / 10;
-  const sizeBytes = size();
-  log(
-    `built ${BASE_IMAGE} (also ${BASE_IMAGE_LATEST}) in ${seconds} s, ` +
-      `${(sizeBytes / 1e6).toFixed(0)} MB`,
-  );
-  return { image: BASE_IMAGE, version: BASE_IMAGE_VERSION, built: true, seconds, sizeBytes };
+  const took = seconds(started);
+  const sizeBytes = imageSize();
+  log(`built ${BASE_IMAGE} and ${BASE_IMAGE_LATEST} in ${took} s: ${megabytes(sizeBytes)}`);
+  return { image: BASE_IMAGE, built: true, seconds: took, sizeBytes };
 }
+
+const megabytes = (bytes) => `${Math.round(bytes / 1e6)} MB`;
 
 function defaultLog(line) {
   if (line.startsWith(" ")) process.stdout.write(`${line}\n`);
@@ -433,13 +640,25 @@ function defaultLog(line) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const force = process.argv.includes("--force");
-  ensureBaseImage({ force }).then(
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.once(signal, () => {
+      process.stderr.write(`build-base-image: ${signal}, cleaning up\n`);
+      for (const child of running) child.kill("SIGTERM");
+      if (currentRootfs) removeRootfs(currentRootfs, defaultLog);
+      try {
+        if (Number.parseInt(fs.readFileSync(buildLock, "utf8"), 10) === process.pid) {
+          fs.rmSync(buildLock, { force: true });
+        }
+      } catch {
+        // no lock
+      }
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    });
+  }
+  ensureBaseImage({ force: process.argv.includes("--force") }).then(
     (result) => {
       if (!result.built) {
-        step(
-          `${result.image} is up to date (${(result.sizeBytes / 1e6).toFixed(0)} MB); --force rebuilds it`,
-        );
+        step(`${result.image} is up to date (${megabytes(result.sizeBytes)}); --force rebuilds it`);
       }
     },
     (err) => {

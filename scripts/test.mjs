@@ -4,7 +4,9 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { ensureBaseImage } from "./build-base-image.mjs";
 import {
+  dockerReady,
   ensureDebianPackages,
   ensureDocker,
   ensureGo,
@@ -29,6 +31,14 @@ try {
   ensureDebianPackages(["busybox-static"]);
 } catch (err) {
   process.stdout.write(`Docker is not available, container tests will skip: ${err.message}\n`);
+}
+if (dockerReady()) {
+  // The default sandbox image; built once per recipe version (a couple of minutes), then reused.
+  try {
+    await ensureBaseImage();
+  } catch (err) {
+    process.stdout.write(`The sandbox base image could not be built: ${err.message}\n`);
+  }
 }
 rmSync(reports, { recursive: true, force: true });
 mkdirSync(reports, { recursive: true });

@@ -2,6 +2,7 @@
 // idempotency, every hardening setting proven by `docker inspect` and from inside the sandbox,
 // the attacks a sandbox must survive (fork bomb, memory bomb, kernel surface, neighbours on the
 // egress bridge), and the reasons a failed sandbox reports. Needs the Docker engine.
+
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -14,6 +15,7 @@ import { CoveError, createLogger } from "@cove/common";
 import { ProcessService } from "@cove/gen-ts/cove/toolbox/v1/process_service_pb.js";
 import Dockerode from "dockerode";
 import { buildKit } from "../../daemon/scripts/build-kit.mjs";
+import { ensureBaseImage } from "../../scripts/build-base-image.mjs";
 import { checkDaemonHealth } from "../src/domain/daemon-health.js";
 import { classifyContainer, DockerDriver, resolveDaemonUser } from "../src/domain/docker-driver.js";
 import {
@@ -89,13 +91,9 @@ function unixTransport(socketPath: string): Transport {
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
-/** ensureBaseImage from scripts/build-base-image.mjs (loaded untyped: it ships no .d.mts yet). */
-async function ensureBaseImage(): Promise<string> {
-  const script: string = "../../scripts/build-base-image.mjs";
-  const mod = (await import(script)) as {
-    ensureBaseImage(options: { log: (line: string) => void }): Promise<{ image: string }>;
-  };
-  return (await mod.ensureBaseImage({ log: () => {} })).image;
+/** baseImage builds (or reuses) the sandbox base image and returns its tag. */
+async function baseImage(): Promise<string> {
+  return (await ensureBaseImage({ log: () => {} })).image;
 }
 
 describe("hardening options (pure)", () => {
@@ -262,7 +260,7 @@ describeWithDocker("DockerDriver against the Docker engine", () => {
     const kit = await buildKit({ log: () => {} });
     kitDir = kit.dir;
     kitEntrypoint = kit.manifest.entrypoint;
-    image = await ensureBaseImage();
+    image = await baseImage();
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cove-runner-test-"));
     egressExisted = await docker
       .getNetwork(EGRESS_NETWORK)
