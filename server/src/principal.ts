@@ -26,7 +26,9 @@ export type Principal =
     };
 
 /** kPrincipal carries the caller through Connect's context values; undefined before auth. */
-export const kPrincipal = createContextKey<Principal | undefined>(undefined, { description: "caller" });
+export const kPrincipal = createContextKey<Principal | undefined>(undefined, {
+  description: "caller",
+});
 
 /** kRequestId carries the request id for logs and audit rows. */
 export const kRequestId = createContextKey<string>("", { description: "request id" });

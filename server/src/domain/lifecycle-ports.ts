@@ -63,7 +63,10 @@ export interface SandboxStateSink {
    * database: rows whose container vanished go to ERROR with a reason; containers with no
    * live row are returned as orphans (the hub destroys them after a grace period).
    */
-  reconcileInventory(runnerId: string, inventory: SandboxReportData[]): Promise<{ orphans: string[] }>;
+  reconcileInventory(
+    runnerId: string,
+    inventory: SandboxReportData[],
+  ): Promise<{ orphans: string[] }>;
 }
 
 /** CommandDispatcher is implemented by the runner hub and called after an outbox write commits. */

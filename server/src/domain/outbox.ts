@@ -1,6 +1,9 @@
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type RunnerCommandSchema, RunnerCommandSchema as Schema } from "@cove/gen-ts/cove/runner/v1/runner_pb.js";
+import {
+  type RunnerCommandSchema,
+  RunnerCommandSchema as Schema,
+} from "@cove/gen-ts/cove/runner/v1/runner_pb.js";
 import type { Knex } from "knex";
 import { newId } from "../ids.js";
 
@@ -16,7 +19,12 @@ export type CommandBody = MessageInitShape<typeof RunnerCommandSchema>["command"
  */
 export async function enqueueCommand(
   trx: Knex | Knex.Transaction,
-  options: { runnerId: string; sandboxId: string | null; command: CommandBody; deadlineMs?: number },
+  options: {
+    runnerId: string;
+    sandboxId: string | null;
+    command: CommandBody;
+    deadlineMs?: number;
+  },
 ): Promise<string> {
   const id = newId("cmd");
   const now = new Date();

@@ -1,0 +1,353 @@
+/**
+ * SandboxHandler serves cove.sandbox.v1.SandboxService: it decodes requests into domain terms,
+ * calls SandboxManager in the caller's organization, and builds responses. Scopes (checked by
+ * the auth interceptor, and again here): reading calls need "sandboxes:read", the others
+ * "sandboxes:write" ("*" covers both).
+ */
+import { create } from "@bufbuild/protobuf";
+import { type Duration, durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { CoveError, invalidArgument, permissionDenied } from "@cove/common";
+import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
+import {
+  NetworkPolicyMode,
+  type Sandbox as SandboxMessage,
+  SandboxSchema,
+  SandboxState,
+} from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
+import {
+  type ArchiveSandboxRequest,
+  type CreatePreviewUrlRequest,
+  type CreateSandboxRequest,
+  type CreateSandboxTokenRequest,
+  type CreateSshAccessRequest,
+  type DeleteSandboxRequest,
+  type GetSandboxRequest,
+  type ListSandboxesRequest,
+  type RecoverSandboxRequest,
+  type RevokeSshAccessRequest,
+  type SandboxService,
+  type StartSandboxRequest,
+  type StopSandboxRequest,
+  type UpdateSandboxRequest,
+  type WatchSandboxRequest,
+  type WatchSandboxResponse,
+  WatchSandboxResponseSchema,
+} from "@cove/gen-ts/cove/sandbox/v1/sandbox_service_pb.js";
+import type { SandboxStateName } from "../domain/lifecycle-ports.js";
+import type { SandboxManager, WatchEvent } from "../domain/sandbox-manager.js";
+import type { NetworkModeName, Sandbox } from "../domain/sandbox-rows.js";
+import type { CreateSandboxInput, SandboxSource } from "../domain/sandbox-validation.js";
+import { hasScope } from "../domain/scopes.js";
+import { kPrincipal } from "../principal.js";
+
+type Scope = "sandboxes:read" | "sandboxes:write";
+
+/** organizationOf returns the caller's organization after checking the scope the call needs. */
+function organizationOf(ctx: HandlerContext, scope: Scope): string {
+  const principal = ctx.values.get(kPrincipal);
+  if (!principal)
+    throw new CoveError("unauthenticated", "CREDENTIALS_MISSING", "no credentials were sent");
+  if (principal.kind !== "apiKey") {
+    throw permissionDenied("PERMISSION_DENIED", "SandboxService needs an organization's API key", {
+      requiredScope: scope,
+    });
+  }
+  if (!hasScope(principal.scopes, scope)) {
+    throw permissionDenied("PERMISSION_DENIED", `this call needs scope ${scope}`, {
+      requiredScope: scope,
+    });
+  }
+  return principal.organizationId;
+}
+
+/** idOf returns a request's sandbox_id, which every call but create and list requires. */
+function idOf(req: { sandboxId: string }): string {
+  if (req.sandboxId === "") throw invalidArgument("sandbox_id", "is required");
+  return req.sandboxId;
+}
+
+/** durationMs turns a Duration into ms; undefined when unset. */
+function durationMs(d: Duration | undefined): number | undefined {
+  if (!d) return undefined;
+  return Number(d.seconds) * 1000 + Math.trunc(d.nanos / 1e6);
+}
+
+function stateName(value: SandboxState, field: string): SandboxStateName {
+  const name = SandboxState[value];
+  if (name === undefined || value === SandboxState.UNSPECIFIED)
+    throw invalidArgument(field, `unknown sandbox state ${value}`);
+  return name as SandboxStateName;
+}
+
+function sourceOf(req: CreateSandboxRequest): SandboxSource {
+  switch (req.source.case) {
+    case "image":
+      return { kind: "image", image: req.source.value };
+    case "snapshotId":
+      return { kind: "snapshot", snapshotId: req.source.value };
+    case "buildSpec":
+      return { kind: "buildSpec" };
+    default:
+      return { kind: "default" };
+  }
+}
+
+function createInput(req: CreateSandboxRequest): CreateSandboxInput {
+  const mode = req.networkPolicy?.mode ?? NetworkPolicyMode.UNSPECIFIED;
+  const modeName = NetworkPolicyMode[mode] as NetworkModeName | "UNSPECIFIED" | undefined;
+  if (modeName === undefined) throw invalidArgument("network_policy.mode", `unknown mode ${mode}`);
+  return {
+    source: sourceOf(req),
+    resources: {
+      cpuMillicores: req.resources?.cpuMillicores ?? 0,
+      memoryMib: req.resources?.memoryMib ?? 0,
+      diskMib: req.resources?.diskMib ?? 0,
+    },
+    env: req.env,
+    labels: req.labels,
+    osUser: req.osUser,
+    public: req.public,
+    networkPolicy: { mode: modeName, allowCidrs: req.networkPolicy?.allowCidrs ?? [] },
+    autoStopMs: durationMs(req.autoStopInterval),
+    autoArchiveMs: durationMs(req.autoArchiveInterval),
+    autoDeleteMs: durationMs(req.autoDeleteInterval),
+    volumes: req.volumes.map((v) => ({
+      volumeId: v.volumeId,
+      mountPath: v.mountPath,
+      readOnly: v.readOnly,
+      subPath: v.subPath,
+    })),
+    wait: req.wait,
+    waitTimeoutMs: durationMs(req.waitTimeout),
+    idempotencyKey: req.idempotencyKey,
+    region: req.region,
+    runtimeClass: req.runtimeClass,
+  };
+}
+
+function errorReasonValue(name: string): ErrorReason {
+  const value = (ErrorReason as unknown as Record<string, unknown>)[name];
+  return typeof value === "number" ? (value as ErrorReason) : ErrorReason.UNSPECIFIED;
+}
+
+/** toProto builds the Sandbox message for a domain sandbox. */
+export function toProto(sandbox: Sandbox, toolboxUrl: string): SandboxMessage {
+  const gone = sandbox.state === "DESTROYED" || sandbox.state === "ARCHIVED";
+  return create(SandboxSchema, {
+    sandboxId: sandbox.id,
+    organizationId: sandbox.organizationId,
+    snapshotId: sandbox.snapshotId,
+    image: sandbox.image,
+    state: SandboxState[sandbox.state],
+    desiredState: SandboxState[sandbox.desiredState],
+    errorReason: errorReasonValue(sandbox.errorReason),
+    errorMessage: sandbox.errorMessage,
+    recoverable: sandbox.recoverable,
+    resources: {
+      cpuMillicores: sandbox.cpuMillicores,
+      memoryMib: sandbox.memoryMib,
+      diskMib: sandbox.diskMib,
+    },
+    labels: sandbox.labels,
+    osUser: sandbox.osUser,
+    public: sandbox.public,
+    networkPolicy: {
+      mode: NetworkPolicyMode[sandbox.networkPolicy.mode],
+      allowCidrs: sandbox.networkPolicy.allowCidrs,
+    },
+    autoStopInterval: durationFromMs(sandbox.autoStopSeconds * 1000),
+    autoArchiveInterval: durationFromMs(sandbox.autoArchiveSeconds * 1000),
+    autoDeleteInterval: durationFromMs(sandbox.autoDeleteSeconds * 1000),
+    volumes: sandbox.volumes,
+    region: sandbox.region,
+    runtimeClass: sandbox.runtimeClass,
+    runnerId: gone ? "" : (sandbox.runnerId ?? ""),
+    toolboxUrl,
+    createTime: timestampFromDate(sandbox.createTime),
+    updateTime: timestampFromDate(sandbox.updateTime),
+    stateChangeTime: timestampFromDate(sandbox.stateChangeTime),
+    lastActivityTime: timestampFromDate(sandbox.lastActivityTime),
+  });
+}
+
+/** SandboxHandler implements SandboxService on top of SandboxManager. */
+export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
+  constructor(private readonly sandboxes: SandboxManager) {}
+
+  private proto(sandbox: Sandbox): SandboxMessage {
+    return toProto(sandbox, this.sandboxes.options.urls.toolboxUrl);
+  }
+
+  async createSandbox(req: CreateSandboxRequest, ctx: HandlerContext) {
+    const org = organizationOf(ctx, "sandboxes:write");
+    const sandbox = await this.sandboxes.create(org, createInput(req), ctx.signal);
+    return { sandbox: this.proto(sandbox) };
+  }
+
+  async getSandbox(req: GetSandboxRequest, ctx: HandlerContext) {
+    const org = organizationOf(ctx, "sandboxes:read");
+    return { sandbox: this.proto(await this.sandboxes.get(org, idOf(req))) };
+  }
+
+  async listSandboxes(req: ListSandboxesRequest, ctx: HandlerContext) {
+    const org = organizationOf(ctx, "sandboxes:read");
+    const page = await this.sandboxes.list(org, {
+      pageSize: req.pageSize,
+      pageToken: req.pageToken,
+      labels: req.labels,
+      states: req.states
+        .filter((s) => s !== SandboxState.UNSPECIFIED)
+        .map((s) => stateName(s, "states")),
+    });
+    return {
+      sandboxes: page.sandboxes.map((s) => this.proto(s)),
+      nextPageToken: page.nextPageToken,
+    };
+  }
+
+  async startSandbox(req: StartSandboxRequest, ctx: HandlerContext) {
+    const org = organizationOf(ctx, "sandboxes:write");
+    const sandbox = await this.sandboxes.start(
+      org,
+      idOf(req),
+      { wait: req.wait, waitTimeoutMs: durationMs(req.waitTimeout) },
+      ctx.signal,
+    );
+    return { sandbox: this.proto(sandbox) };
+  }
+
+  async stopSandbox(req: StopSandboxRequest, ctx: HandlerContext) {
+    const org = organizationOf(ctx, "sandboxes:write");
+    const sandbox = await this.sandboxes.stop(
+      org,
+      idOf(req),
+      { wait: req.wait, waitTimeoutMs: durationMs(req.waitTimeout), force: req.force },
+      ctx.signal,
+    );
+    return { sandbox: this.proto(sandbox) };
+  }
+
+  async archiveSandbox(req: ArchiveSandboxRequest, ctx: HandlerContext) {
+    const org = organizationOf(ctx, "sandboxes:write");
+    const sandbox = await this.sandboxes.archive(
+      org,
+      idOf(req),
+      { wait: req.wait, waitTimeoutMs: durationMs(req.waitTimeout) },
+      ctx.signal,
+    );
+    return { sandbox: this.proto(sandbox) };
+  }
+
+  async deleteSandbox(req: DeleteSandboxRequest, ctx: HandlerContext) {
+    const org = organizationOf(ctx, "sandboxes:write");
+    const sandbox = await this.sandboxes.delete(
+      org,
+      idOf(req),
+      { wait: req.wait, waitTimeoutMs: durationMs(req.waitTimeout) },
+      ctx.signal,
+    );
+    return { sandbox: this.proto(sandbox) };
+  }
+
+  async recoverSandbox(req: RecoverSandboxRequest, ctx: HandlerContext) {
+    const org = organizationOf(ctx, "sandboxes:write");
+    const sandbox = await this.sandboxes.recover(
+      org,
+      idOf(req),
+      { wait: req.wait, waitTimeoutMs: durationMs(req.waitTimeout) },
+      ctx.signal,
+    );
+    return { sandbox: this.proto(sandbox) };
+  }
+
+  async updateSandbox(req: UpdateSandboxRequest, ctx: HandlerContext) {
+    const org = organizationOf(ctx, "sandboxes:write");
+    const sandbox = await this.sandboxes.update(org, idOf(req), {
+      paths: req.updateMask?.paths ?? [],
+      labels: req.labels,
+      public: req.public,
+      autoStopMs: durationMs(req.autoStopInterval),
+      autoArchiveMs: durationMs(req.autoArchiveInterval),
+      autoDeleteMs: durationMs(req.autoDeleteInterval),
+    });
+    return { sandbox: this.proto(sandbox) };
+  }
+
+  async *watchSandbox(
+    req: WatchSandboxRequest,
+    ctx: HandlerContext,
+  ): AsyncGenerator<WatchSandboxResponse> {
+    const org = organizationOf(ctx, "sandboxes:read");
+    for await (const event of this.sandboxes.watch(org, idOf(req), ctx.signal)) {
+      yield this.watchEvent(event);
+    }
+  }
+
+  private watchEvent(event: WatchEvent): WatchSandboxResponse {
+    switch (event.kind) {
+      case "initial":
+        return create(WatchSandboxResponseSchema, {
+          event: { case: "initial", value: this.proto(event.sandbox) },
+        });
+      case "stateChange":
+        return create(WatchSandboxResponseSchema, {
+          event: {
+            case: "stateChange",
+            value: {
+              sandbox: this.proto(event.sandbox),
+              previousState: SandboxState[event.previousState],
+            },
+          },
+        });
+      case "keepalive":
+        return create(WatchSandboxResponseSchema, {
+          event: { case: "keepalive", value: { serverTime: timestampFromDate(event.time) } },
+        });
+    }
+  }
+
+  async createPreviewUrl(req: CreatePreviewUrlRequest, ctx: HandlerContext) {
+    const org = organizationOf(ctx, "sandboxes:write");
+    const result = await this.sandboxes.createPreviewUrl(
+      org,
+      idOf(req),
+      req.port,
+      durationMs(req.expiry),
+    );
+    return {
+      url: result.url,
+      token: result.token,
+      signedUrl: result.signedUrl,
+      expireTime: timestampFromDate(result.expireTime),
+    };
+  }
+
+  async createSshAccess(req: CreateSshAccessRequest, ctx: HandlerContext) {
+    const org = organizationOf(ctx, "sandboxes:write");
+    const result = await this.sandboxes.createSshAccess(org, idOf(req), durationMs(req.expiry));
+    return {
+      token: result.token,
+      sshCommand: result.sshCommand,
+      host: result.host,
+      port: result.port,
+      expireTime: timestampFromDate(result.expireTime),
+    };
+  }
+
+  async revokeSshAccess(req: RevokeSshAccessRequest, ctx: HandlerContext) {
+    const org = organizationOf(ctx, "sandboxes:write");
+    await this.sandboxes.revokeSshAccess(org, idOf(req), req.token);
+    return {};
+  }
+
+  async createSandboxToken(req: CreateSandboxTokenRequest, ctx: HandlerContext) {
+    const org = organizationOf(ctx, "sandboxes:write");
+    const result = await this.sandboxes.createSandboxToken(org, idOf(req), durationMs(req.expiry));
+    return {
+      token: result.token,
+      toolboxUrl: result.toolboxUrl,
+      expireTime: timestampFromDate(result.expireTime),
+    };
+  }
+}
