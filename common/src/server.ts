@@ -32,6 +32,11 @@ export interface GrpcServerOptions {
   readMaxBytes?: number;
   /** Cap on one sent message, in bytes. Default DEFAULT_MAX_MESSAGE_BYTES. */
   writeMaxBytes?: number;
+  /** Called with every request before it is handled (e.g. to stamp the peer address into a header). */
+  beforeRequest?: (req: {
+    headers: Record<string, string | string[] | undefined>;
+    socket?: { remoteAddress?: string } | null;
+  }) => void;
 }
 
 /** A Cove server that is listening, with its health registry to report readiness through. */
@@ -68,7 +73,14 @@ export async function startGrpcServer(
   where: ListenAddress,
 ): Promise<GrpcServer> {
   const health = createHealthRegistry();
-  const handler = createGrpcHandler(options, health);
+  const connect = createGrpcHandler(options, health);
+  const before = options.beforeRequest;
+  const handler: typeof connect = before
+    ? (req, res) => {
+        before(req as Parameters<typeof before>[0]);
+        connect(req, res);
+      }
+    : connect;
   const server = await listenDualProtocol(handler, where);
   return {
     address: server.address,

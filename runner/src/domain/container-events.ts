@@ -14,9 +14,11 @@ export interface EventWatch {
 
 /**
  * watchContainerEvents follows the Docker engine's events for managed containers: when one
- * dies, is OOM-killed or starts outside a command (a crash, `docker stop`, a dockerd restart),
+ * dies, is OOM-killed or removed outside a command (a crash, `docker stop`, a dockerd restart),
  * the sandbox is inspected and its new state reported, so the server learns about it at once
- * rather than at the next reconnect. The watch restarts itself when the engine goes away.
+ * rather than at the next reconnect. Starts are not followed: a running container is not yet
+ * a started sandbox (its daemon may not answer yet) — the start command reports that. The
+ * watch restarts itself when the engine goes away.
  */
 export function watchContainerEvents(
   docker: Dockerode,
@@ -33,7 +35,7 @@ export function watchContainerEvents(
           filters: {
             type: ["container"],
             label: [`${LABELS.managed}=true`],
-            event: ["die", "oom", "start", "destroy"],
+            event: ["die", "oom", "destroy"],
           },
         })) as NodeJS.ReadableStream;
         current = stream;

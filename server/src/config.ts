@@ -1,0 +1,52 @@
+import * as os from "node:os";
+import * as path from "node:path";
+
+/** Everything the API server needs to know at start-up. */
+export interface ServerConfig {
+  /** Where the API listens (Connect, gRPC and gRPC-Web on one port). Default 127.0.0.1:3000. */
+  listen: { host: string; port: number };
+  /** Postgres URL; unset starts an embedded Postgres under dataDir. */
+  databaseUrl: string | undefined;
+  /** Port of the embedded Postgres. Default 54329. */
+  embeddedPostgresPort: number;
+  /** Redis URL; unset uses in-process shared state (single node). */
+  redisUrl: string | undefined;
+  /** Cove's data folder: embedded Postgres, the admin key, tokens. Default ~/.cove. */
+  dataDir: string;
+  /** Shared token runners register with (runner ids come from their hello). */
+  runnerRegistrationToken: string | undefined;
+  /** The proxy's service token for EdgeService. */
+  proxyToken: string | undefined;
+  /** Image for sandboxes created with no image. */
+  defaultImage: string;
+  /** The proxy's public addresses, for URLs handed to users. */
+  urls: { toolboxUrl: string; previewUrlTemplate: string; sshHost: string; sshPort: number };
+}
+
+/**
+ * loadServerConfig reads COVE_* variables: COVE_API_HOST/COVE_API_PORT, DATABASE_URL,
+ * COVE_EMBEDDED_POSTGRES_PORT, REDIS_URL, COVE_DATA_DIR, COVE_RUNNER_REGISTRATION_TOKEN,
+ * COVE_PROXY_TOKEN, COVE_DEFAULT_IMAGE, COVE_PROXY_URL, COVE_PREVIEW_URL_TEMPLATE,
+ * COVE_SSH_HOST, COVE_SSH_PORT.
+ */
+export function loadServerConfig(env: NodeJS.ProcessEnv): ServerConfig {
+  const proxyUrl = env.COVE_PROXY_URL ?? "http://localhost:4000";
+  return {
+    listen: { host: env.COVE_API_HOST ?? "127.0.0.1", port: Number(env.COVE_API_PORT ?? 3000) },
+    databaseUrl: env.DATABASE_URL || undefined,
+    embeddedPostgresPort: Number(env.COVE_EMBEDDED_POSTGRES_PORT ?? 54329),
+    redisUrl: env.REDIS_URL || undefined,
+    dataDir: path.resolve(env.COVE_DATA_DIR ?? path.join(os.homedir(), ".cove")),
+    runnerRegistrationToken: env.COVE_RUNNER_REGISTRATION_TOKEN || undefined,
+    proxyToken: env.COVE_PROXY_TOKEN || undefined,
+    defaultImage: env.COVE_DEFAULT_IMAGE ?? "cove/sandbox:latest",
+    urls: {
+      toolboxUrl: proxyUrl,
+      previewUrlTemplate:
+        env.COVE_PREVIEW_URL_TEMPLATE ??
+        `${proxyUrl.replace("://", "://{port}-{sandboxId}.preview.")}`,
+      sshHost: env.COVE_SSH_HOST ?? "localhost",
+      sshPort: Number(env.COVE_SSH_PORT ?? 2222),
+    },
+  };
+}
