@@ -1,8 +1,26 @@
-// `npm start`: will start Cove (API server + runner + proxy in one process, embedded Postgres,
-// the local Docker engine). Until the API server exists it says so and exits non-zero.
-process.stderr.write(
-  "Cove cannot start yet: the API server, runner and proxy are not built.\n" +
-    "What exists today (the contract, generated clients, shared runtime) is tested by `npm test`;\n" +
-    "see docs/ARCHITECTURE.md.\n",
+// `npm start`: sets up what is missing (npm packages, Docker, the sandbox base image, the
+// daemon kit), then runs Cove in one process (scripts/all-in-one.ts).
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { ensureDocker, ensureNodeModules, root, step } from "./lib/bootstrap.mjs";
+
+ensureNodeModules();
+ensureDocker();
+const { ensureBaseImage } = await import("./build-base-image.mjs");
+step("Sandbox base image");
+await ensureBaseImage();
+const { buildKit } = await import("../daemon/scripts/build-kit.mjs");
+step("Daemon kit");
+await buildKit();
+step("Starting Cove");
+const child = spawn(
+  join(root, "node_modules", ".bin", "tsx"),
+  [join(root, "scripts", "all-in-one.ts")],
+  {
+    stdio: "inherit",
+    cwd: root,
+    env: { ...process.env, NODE_OPTIONS: process.env.NODE_OPTIONS ?? "--enable-source-maps" },
+  },
 );
-process.exit(1);
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

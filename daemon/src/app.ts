@@ -4,6 +4,7 @@ import type { DaemonConfig } from "./config.js";
 import type { DaemonContext, ServiceModule } from "./context.js";
 import { UserDirectory } from "./domain/users.js";
 import { createFilesystemModule } from "./handlers/filesystem-handler.js";
+import { createGitModule } from "./handlers/git-handler.js";
 import { createPortModule } from "./handlers/port-handler.js";
 import { createProcessModule } from "./handlers/process-handler.js";
 import { createPtyModule } from "./handlers/pty-handler.js";
@@ -24,6 +25,7 @@ export function createDaemonApp(config: DaemonConfig, logger: Logger): DaemonApp
     createFilesystemModule(ctx),
     createPtyModule(ctx),
     createPortModule(ctx),
+    createGitModule(ctx),
   ];
   return {
     server: {

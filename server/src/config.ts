@@ -11,7 +11,7 @@ export interface ServerConfig {
   embeddedPostgresPort: number;
   /** Redis URL; unset uses in-process shared state (single node). */
   redisUrl: string | undefined;
-  /** Cove's data folder: embedded Postgres, the admin key, tokens. Default ~/.cove. */
+  /** Cove's data folder: embedded Postgres, the admin key, tokens. Default defaultDataDir(). */
   dataDir: string;
   /** Shared token runners register with (runner ids come from their hello). */
   runnerRegistrationToken: string | undefined;
@@ -21,6 +21,14 @@ export interface ServerConfig {
   defaultImage: string;
   /** The proxy's public addresses, for URLs handed to users. */
   urls: { toolboxUrl: string; previewUrlTemplate: string; sshHost: string; sshPort: number };
+}
+
+/**
+ * defaultDataDir is ~/.cove, or /var/lib/cove for root: the embedded Postgres runs as its own
+ * unprivileged user, which cannot enter root's home.
+ */
+export function defaultDataDir(): string {
+  return process.getuid?.() === 0 ? "/var/lib/cove" : path.join(os.homedir(), ".cove");
 }
 
 /**
@@ -36,7 +44,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv): ServerConfig {
     databaseUrl: env.DATABASE_URL || undefined,
     embeddedPostgresPort: Number(env.COVE_EMBEDDED_POSTGRES_PORT ?? 54329),
     redisUrl: env.REDIS_URL || undefined,
-    dataDir: path.resolve(env.COVE_DATA_DIR ?? path.join(os.homedir(), ".cove")),
+    dataDir: path.resolve(env.COVE_DATA_DIR ?? defaultDataDir()),
     runnerRegistrationToken: env.COVE_RUNNER_REGISTRATION_TOKEN || undefined,
     proxyToken: env.COVE_PROXY_TOKEN || undefined,
     defaultImage: env.COVE_DEFAULT_IMAGE ?? "cove/sandbox:latest",
