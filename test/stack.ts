@@ -4,9 +4,16 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createLogger, type Logger } from "@cove/common";
 import { buildKit } from "../daemon/scripts/build-kit.mjs";
 import { docker } from "../daemon/test/docker-images.js";
+import { type Proxy, startProxy } from "../proxy/src/app.js";
+import {
+  createEdgeRouteResolver,
+  type EdgeRouteResolver,
+} from "../proxy/src/domain/edge-route-resolver.js";
+import { type SshGateway, startSshGateway } from "../proxy/src/ssh/ssh-gateway.js";
 import { type Runner, startRunner } from "../runner/src/app.js";
 import { ensureBaseImage } from "../scripts/build-base-image.mjs";
 import { type BootedServer, bootServer } from "../server/src/boot.js";
@@ -25,6 +32,10 @@ export interface Stack {
   server: BootedServer;
   /** The runner. */
   runner: Runner;
+  /** The proxy's URL (toolbox calls and previews). */
+  proxyUrl: string;
+  /** The SSH gateway's port. */
+  sshPort: number;
   /** The test database. */
   database: TestDatabase;
   /** The registration token runners use. */
@@ -98,18 +109,43 @@ export async function startStack(
     { extraLabels: { [STACK_LABEL]: label } },
   );
   await runner.connected();
+  const edge: EdgeRouteResolver = createEdgeRouteResolver({
+    transport: createGrpcTransport({ baseUrl: server.url }),
+    proxyToken,
+    proxyId: label,
+    logger: logger.child({ component: "edge" }),
+  });
+  const proxy: Proxy = await startProxy({
+    listen: { host: "127.0.0.1", port: 0 },
+    edge,
+    gatewayToken,
+    previewDomain: "preview.localhost",
+    logger: logger.child({ component: "proxy" }),
+  });
+  const ssh: SshGateway = await startSshGateway({
+    listen: { host: "127.0.0.1", port: 0 },
+    hostKeyPath: path.join(dataDir, "ssh_host_key"),
+    resolver: edge,
+    gatewayToken,
+    logger: logger.child({ component: "ssh" }),
+  });
   return {
     apiUrl: server.url,
     adminKey: server.adminApiKey,
     image,
     server,
     runner,
+    proxyUrl: proxy.url,
+    sshPort: ssh.port,
     database,
     runnerToken,
     gatewayToken,
     proxyToken,
     dataDir,
     async stop() {
+      await ssh.close();
+      await proxy.close();
+      await edge.close();
       await runner.stop();
       await server.stop();
       for (const id of docker(["ps", "-aq", "--filter", `label=${STACK_LABEL}=${label}`])

@@ -49,6 +49,9 @@ export async function startRunner(
   }
   const manifest = JSON.parse(fs.readFileSync(manifestPath, "utf8")) as KitManifest;
   const docker = deps.docker ?? new Dockerode();
+  // Every container carries this runner's id, so its inventory and events never include
+  // another runner's sandboxes on a shared engine (tests, or a migration between runners).
+  const labels = { "dev.cove.runner-id": config.runnerId, ...deps.extraLabels };
   const directory = new SandboxDirectory();
   const driver = withDirectory(
     new DockerDriver({
@@ -58,7 +61,7 @@ export async function startRunner(
       dataDir: config.dataDir,
       defaultRuntime: config.defaultRuntime,
       logger: logger.child({ part: "driver" }),
-      extraLabels: deps.extraLabels,
+      extraLabels: labels,
     }),
     directory,
   );
@@ -102,6 +105,7 @@ export async function startRunner(
   const events = watchContainerEvents(
     docker,
     driver,
+    labels,
     (report) => control.deliver({ kind: "report", report }),
     logger,
   );

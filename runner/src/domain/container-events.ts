@@ -23,6 +23,7 @@ export interface EventWatch {
 export function watchContainerEvents(
   docker: Dockerode,
   driver: SandboxDriver,
+  labels: Record<string, string>,
   report: (report: MessageInitShape<typeof SandboxReportSchema>) => void,
   logger: Logger,
 ): EventWatch {
@@ -34,7 +35,10 @@ export function watchContainerEvents(
         const stream = (await docker.getEvents({
           filters: {
             type: ["container"],
-            label: [`${LABELS.managed}=true`],
+            label: [
+              `${LABELS.managed}=true`,
+              ...Object.entries(labels).map(([k, v]) => `${k}=${v}`),
+            ],
             event: ["die", "oom", "destroy"],
           },
         })) as NodeJS.ReadableStream;

@@ -52,7 +52,11 @@ export interface DockerDriverOptions {
   startTimeoutMs?: number;
   /** Container log rotation size, e.g. "1m" (two files are kept). */
   logMaxSize?: string;
-  /** Labels added to every container the driver creates (tests use dev.cove.test=runner). */
+  /**
+   * Labels added to every container the driver creates (tests use dev.cove.test=runner). list()
+   * returns only containers that carry all of them, so runners sharing one Docker engine with
+   * different extra labels never report (and so never get told to reap) each other's containers.
+   */
   extraLabels?: Record<string, string>;
 }
 
@@ -498,7 +502,12 @@ export class DockerDriver implements SandboxDriver {
   async list(): Promise<SandboxObservation[]> {
     const containers = await this.docker.listContainers({
       all: true,
-      filters: { label: [`${LABELS.managed}=true`] },
+      filters: {
+        label: [
+          `${LABELS.managed}=true`,
+          ...Object.entries(this.extraLabels).map(([key, value]) => `${key}=${value}`),
+        ],
+      },
     });
     const ids = containers
       .map((c) => c.Labels?.[LABELS.sandboxId] ?? "")
