@@ -163,8 +163,12 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
     return cwd === "" ? home : resolvePath(cwd, home, "cwd");
   }
 
-  private async runToEnd(proc: ManagedProcess) {
-    const exit = await proc.done;
+  /** runToEnd waits for a process and collects its output; a cancelled call kills it. */
+  private async runToEnd(proc: ManagedProcess, signal: AbortSignal) {
+    // A cancelled call (client gone, deadline passed) must not leave the command running.
+    const onAbort = () => proc.kill("SIGKILL");
+    signal.addEventListener("abort", onAbort, { once: true });
+    const exit = await proc.done.finally(() => signal.removeEventListener("abort", onAbort));
     const stdout = proc.stdout.tail();
     const stderr = proc.stderr.tail();
     return {
@@ -203,14 +207,7 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
       ),
       retain: false,
     });
-    // A cancelled call (client gone, deadline passed) must not leave the command running.
-    const onAbort = () => proc.kill("SIGKILL");
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      return await this.runToEnd(proc);
-    } finally {
-      ctx.signal.removeEventListener("abort", onAbort);
-    }
+    return this.runToEnd(proc, ctx.signal);
   }
 
   async *start(req: StartRequest, ctx: { signal: AbortSignal }) {
@@ -411,23 +408,17 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
     });
     const proc = command.process as ManagedProcess;
     if (req.async) return { commandId: command.id };
-    const onAbort = () => proc.kill("SIGKILL");
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      const result = await this.runToEnd(proc);
-      return {
-        commandId: command.id,
-        exitCode: result.exitCode,
-        stdout: result.stdout,
-        stderr: result.stderr,
-        stdoutTruncated: result.stdoutTruncated,
-        stderrTruncated: result.stderrTruncated,
-        timedOut: result.timedOut,
-        sessionReset: result.timedOut,
-      };
-    } finally {
-      ctx.signal.removeEventListener("abort", onAbort);
-    }
+    const result = await this.runToEnd(proc, ctx.signal);
+    return {
+      commandId: command.id,
+      exitCode: result.exitCode,
+      stdout: result.stdout,
+      stderr: result.stderr,
+      stdoutTruncated: result.stdoutTruncated,
+      stderrTruncated: result.stderrTruncated,
+      timedOut: result.timedOut,
+      sessionReset: result.timedOut,
+    };
   }
 
   async getSessionCommand(req: { sessionId: string; commandId: string }) {
@@ -585,14 +576,8 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
       ),
       retain: false,
     });
-    const onAbort = () => proc.kill("SIGKILL");
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      const { signal: _signal, ...result } = await this.runToEnd(proc);
-      return result;
-    } finally {
-      ctx.signal.removeEventListener("abort", onAbort);
-    }
+    const { signal: _signal, ...result } = await this.runToEnd(proc, ctx.signal);
+    return result;
   }
 
   async *startCodeRun(
