@@ -24,7 +24,7 @@ ensureNodeModules();
 ensurePython();
 ensureGo();
 // Server tests run against a real Redis too (jest's global setup starts a private one).
-ensureDebianPackages(["redis-server"]);
+ensureDebianPackages(["redis-server", "openssh-client"]);
 try {
   // The daemon kit test runs a container from a static-busybox image built on the spot.
   ensureDocker();
@@ -89,29 +89,31 @@ if (existsSync(pytestReport)) {
   totals.passed += attr("tests") - failed - attr("skipped");
 }
 
-for (const dir of ["gen/go", "interop/go"]) {
+for (const dir of ["gen/go", "interop/go", "clients/go"]) {
   step(`go vet (${dir})`);
   if (spawnSync("go", ["vet", "./..."], { stdio: "inherit", cwd: join(root, dir) }).status !== 0) {
     failures.push(`go vet ${dir}`);
   }
 }
-step("go test (Go)");
-const go = spawnSync("go", ["test", "-json", "-count=1", "./..."], {
-  cwd: join(root, "interop/go"),
-  encoding: "utf8",
-  maxBuffer: 64 * 1024 * 1024,
-});
-for (const line of go.stdout.split("\n")) {
-  if (!line.startsWith("{")) continue;
-  const event = JSON.parse(line);
-  if (event.Action === "output") process.stdout.write(event.Output);
-  if (!event.Test) continue;
-  if (event.Action === "pass") totals.passed++;
-  if (event.Action === "fail") totals.failed++;
-  if (event.Action === "skip") totals.skipped++;
+for (const dir of ["interop/go", "clients/go"]) {
+  step(`go test (${dir})`);
+  const go = spawnSync("go", ["test", "-json", "-count=1", "./..."], {
+    cwd: join(root, dir),
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  for (const line of go.stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const event = JSON.parse(line);
+    if (event.Action === "output") process.stdout.write(event.Output);
+    if (!event.Test) continue;
+    if (event.Action === "pass") totals.passed++;
+    if (event.Action === "fail") totals.failed++;
+    if (event.Action === "skip") totals.skipped++;
+  }
+  process.stderr.write(go.stderr);
+  if (go.status !== 0) failures.push(`go test ${dir} (exit ${go.status})`);
 }
-process.stderr.write(go.stderr);
-if (go.status !== 0) failures.push(`go test (exit ${go.status})`);
 
 if (failures.length > 0) {
   process.stdout.write(`\nFailed: ${failures.join("; ")}\n`);
