@@ -32,6 +32,15 @@ export interface ListenOptions {
   http2Settings?: http2.Settings;
   /** Idle socket timeout in ms before an unused connection is closed. Default 5 minutes. */
   idleTimeoutMs?: number;
+  /**
+   * HTTP/2 connection-level receive window, bytes. Node starts every session at 64 KiB
+   * whatever the stream settings say; uploads want it as wide as the streams'.
+   */
+  connectionWindowBytes?: number;
+  /** Handles HTTP/1.1 Upgrade requests (WebSockets); without it they are refused. */
+  onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Handles HTTP/1.1 CONNECT requests; without it they are refused. */
+  onConnect?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 type Handler = (
@@ -62,10 +71,18 @@ export async function listenDualProtocol(
     handler as (req: http.IncomingMessage, res: http.ServerResponse) => void,
   );
   h1.headersTimeout = 30_000;
+  if (options.onUpgrade) h1.on("upgrade", options.onUpgrade);
+  if (options.onConnect) h1.on("connect", options.onConnect);
   h1.requestTimeout = 0; // streams may be long; idle sockets are handled below.
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session) => {
     sessions.add(session);
+    const window = options.connectionWindowBytes;
+    if (window !== undefined) {
+      session.once("localSettings", () => {
+        if (!session.destroyed) session.setLocalWindowSize(window);
+      });
+    }
     session.on("close", () => sessions.delete(session));
   });
   const sockets = new Set<net.Socket>();

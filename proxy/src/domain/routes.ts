@@ -55,7 +55,9 @@ export interface RouteResolver {
   /** resolve returns the route or throws the server's refusal. */
   resolve(query: RouteQuery): Promise<Route>;
   /** onInvalidate calls listener with the ids of sandboxes/credentials whose routes were dropped, so open connections can be closed. */
-  onInvalidate(listener: (change: { sandboxId: string; credentialId: string; runnerId: string }) => void): () => void;
+  onInvalidate(
+    listener: (change: { sandboxId: string; credentialId: string; runnerId: string }) => void,
+  ): () => void;
   /** recordActivity notes that a sandbox was used (batched to the server). */
   recordActivity(sandboxId: string): void;
   /** close stops the watch and flushes activity. */
