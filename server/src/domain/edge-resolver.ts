@@ -180,7 +180,8 @@ export class EdgeResolver {
       case "apiKey": {
         if (query.access === "ssh") throw refuse("API key");
         const caller = await this.deps.apiKeys.authenticate(c.secret);
-        const needed = query.access === "toolbox" ? "sandboxes:write" : "sandboxes:read";
+        // Previews reach code the sandbox runs, as toolbox calls do: both need write access.
+        const needed = "sandboxes:write";
         if (!hasScope(caller.scopes, needed)) {
           throw permissionDenied("PERMISSION_DENIED", `the API key lacks scope ${needed}`, {
             scope: needed,

@@ -1508,7 +1508,8 @@ function sameSpec(row: SandboxRow, spec: ValidatedCreate): boolean {
 
 /**
  * checkQuota counts the organization's usage (its row must be locked by the caller) and throws
- * RESOURCE_EXHAUSTED QUOTA_EXCEEDED naming the first quota the addition would break.
+ * RESOURCE_EXHAUSTED QUOTA_EXCEEDED naming the first quota the addition would break. Quotas of
+ * zero are not limits.
  */
 async function checkQuota(
   trx: Knex.Transaction,
@@ -1536,7 +1537,8 @@ async function checkQuota(
     ["total_disk_mib", org.max_disk_mib, Number(usage?.disk ?? 0), add.diskMib],
   ];
   for (const [quota, limit, used, requested] of checks) {
-    if (requested > 0 && used + requested > limit) {
+    // A limit of zero means no limit (cove.iam.v1.Quota), as UpdateQuota stores it.
+    if (requested > 0 && limit > 0 && used + requested > limit) {
       throw resourceExhausted(
         "QUOTA_EXCEEDED",
         `the organization's ${quota} quota (${limit}) is used up: ${used} in use, ${requested} requested`,

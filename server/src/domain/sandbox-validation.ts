@@ -267,7 +267,8 @@ function resource(
   }
   const actual = value === 0 ? fallback : value;
   if (actual < minimum) violations.add(field, `at least ${minimum}`);
-  else if (actual > limits[quota]) {
+  // Zero means no limit (cove.iam.v1.Quota), as UpdateQuota stores it.
+  else if (limits[quota] > 0 && actual > limits[quota]) {
     throw resourceExhausted(
       "QUOTA_EXCEEDED",
       `${field} ${actual} is above the organization's per-sandbox limit ${limits[quota]}`,
