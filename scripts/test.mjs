@@ -77,6 +77,7 @@ suite("pytest (Python)", venvPython, [
   "pytest",
   "-q",
   "interop/python",
+  "clients/python/tests",
   `--junitxml=${pytestReport}`,
 ]);
 if (existsSync(pytestReport)) {

@@ -95,16 +95,21 @@ export const venvPython = join(root, ".venv", "bin", "python");
 /** ensurePython creates .venv with the pinned codegen/test tools and the generated package. */
 export function ensurePython() {
   if (!has("python3")) ensureDebianPackages(["python3", "python3-venv", "python3-pip"]);
-  const requirements = ["interop/python/requirements.txt", "gen/python/pyproject.toml"];
+  const requirements = [
+    "interop/python/requirements.txt",
+    "gen/python/pyproject.toml",
+    "clients/python/pyproject.toml",
+  ];
   onceFor(
     "python",
     requirements,
     () => existsSync(venvPython),
     () => {
-      step("Python virtual environment (.venv): grpcio, grpcio-tools, pytest, cove-proto");
+      step("Python virtual environment (.venv): grpcio(-tools), pytest, cove-proto, cove-sdk");
       if (!existsSync(venvPython)) run("python3", ["-m", "venv", join(root, ".venv")]);
       run(venvPython, ["-m", "pip", "install", "-q", "-r", "interop/python/requirements.txt"]);
       run(venvPython, ["-m", "pip", "install", "-q", "-e", "gen/python"]);
+      run(venvPython, ["-m", "pip", "install", "-q", "-e", "clients/python"]);
     },
   );
 }

@@ -152,8 +152,13 @@ export class SessionManager {
       );
     }
     const stateDir = fs.mkdtempSync(path.join(this.root, "s-"));
-    fs.writeFileSync(path.join(stateDir, "cwd"), cwd);
-    if (user) fs.chownSync(stateDir, user.uid, user.gid);
+    const cwdFile = path.join(stateDir, "cwd");
+    fs.writeFileSync(cwdFile, cwd);
+    // The session's commands run as the user and rewrite these files.
+    if (user) {
+      fs.chownSync(stateDir, user.uid, user.gid);
+      fs.chownSync(cwdFile, user.uid, user.gid);
+    }
     const session: Session = {
       id: sessionId,
       user,

@@ -531,7 +531,8 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
       retain: boolean;
     },
   ) {
-    const language = languages[req.language];
+    // An unset language means Python, as the contract says.
+    const language = req.language === CodeLanguage.UNSPECIFIED ? "python" : languages[req.language];
     if (!language) throw invalidArgument("language", "choose PYTHON, JAVASCRIPT or TYPESCRIPT");
     const user = this.user("");
     const env = { ...this.processes.baseEnv(user), ...req.env };

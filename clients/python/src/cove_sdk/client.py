@@ -1,0 +1,251 @@
+"""The sync client: Cove (sandbox lifecycle) and Sandbox (process, fs, git, previews, SSH)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Optional, Union
+
+from cove.sandbox.v1 import sandbox_pb2, sandbox_service_pb2, sandbox_service_pb2_grpc
+
+from . import _convert as cv
+from ._rpc import SyncRpc
+from ._sandbox_base import SandboxData
+from ._transport import DEADLINE_MARGIN_S, ClientConfig, auth_metadata
+from .errors import CoveError
+from .filesystem import FileSystem
+from .git import Git
+from .models import PreviewLink, Resources, SshAccess
+from .process import Process
+
+SandboxRef = Union["Sandbox", str]
+
+
+class Sandbox(SandboxData):
+    """One sandbox: its record (id, state, labels, ...) and its toolbox.
+
+    ``process`` runs commands and code, ``fs`` handles files, ``git`` repositories.
+    """
+
+    def __init__(self, cove: Cove, message: sandbox_pb2.Sandbox) -> None:
+        self._cove = cove
+        self._apply(message)
+        self._process: Optional[Process] = None
+        self._fs: Optional[FileSystem] = None
+        self._git: Optional[Git] = None
+
+    def _toolbox(self) -> tuple[Any, Any]:
+        url = self._cove._config.proxy_url or self.toolbox_url
+        if not url:
+            raise CoveError(f"sandbox {self.id} has no toolbox URL (state {self.state}); set proxy_url")
+        return self._cove._rpc.channel(url), auth_metadata(self._cove._config.api_key, self.id)
+
+    @property
+    def process(self) -> Process:
+        """Commands, code, background processes and sessions."""
+        if self._process is None:
+            self._process = Process(self._cove._rpc, *self._toolbox())
+        return self._process
+
+    @property
+    def fs(self) -> FileSystem:
+        """Files: upload, download, list, search, edit."""
+        if self._fs is None:
+            self._fs = FileSystem(self._cove._rpc, *self._toolbox())
+        return self._fs
+
+    @property
+    def git(self) -> Git:
+        """Git repositories."""
+        if self._git is None:
+            self._git = Git(self._cove._rpc, *self._toolbox())
+        return self._git
+
+    def refresh_data(self) -> None:
+        """Re-reads the sandbox's record from the server."""
+        self._apply(self._cove._get_message(self.id))
+
+    def start(self, timeout: Optional[float] = None) -> None:
+        """Starts the sandbox and waits until it is STARTED."""
+        self._apply(self._cove._start_message(self.id, timeout))
+
+    def stop(self, timeout: Optional[float] = None, force: bool = False) -> None:
+        """Stops the sandbox (keeping its files) and waits until it is STOPPED."""
+        self._apply(self._cove._stop_message(self.id, timeout, force))
+
+    def delete(self, wait: bool = False, timeout: Optional[float] = None) -> None:
+        """Deletes the sandbox (from any state); with wait, until it is DESTROYED."""
+        self._apply(self._cove._delete_message(self.id, wait, timeout))
+
+    def set_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
+        """Replaces the sandbox's labels; returns them."""
+        request = sandbox_service_pb2.UpdateSandboxRequest(sandbox_id=self.id, labels=dict(labels))
+        request.update_mask.paths.append("labels")
+        self._apply(self._cove._unary(self._cove._stub.UpdateSandbox, request).sandbox)
+        return self.labels
+
+    def get_preview_link(self, port: int, expires_in_minutes: Optional[int] = None) -> PreviewLink:
+        """Returns the URL (and token, and signed URL) of an HTTP port inside the sandbox."""
+        request = sandbox_service_pb2.CreatePreviewUrlRequest(
+            sandbox_id=self.id,
+            port=port,
+            expiry=cv.duration(None if expires_in_minutes is None else expires_in_minutes * 60.0),
+        )
+        return cv.preview_link(self._cove._unary(self._cove._stub.CreatePreviewUrl, request))
+
+    def create_ssh_access(self, expires_in_minutes: int = 60) -> SshAccess:
+        """Mints a short-lived SSH login (`ssh <token>@host -p port`)."""
+        request = sandbox_service_pb2.CreateSshAccessRequest(
+            sandbox_id=self.id, expiry=cv.duration(expires_in_minutes * 60.0)
+        )
+        return cv.ssh_access(self._cove._unary(self._cove._stub.CreateSshAccess, request))
+
+    def revoke_ssh_access(self, token: Optional[str] = None) -> None:
+        """Revokes one SSH token, or all of them when token is None."""
+        request = sandbox_service_pb2.RevokeSshAccessRequest(sandbox_id=self.id, token=token or "")
+        self._cove._unary(self._cove._stub.RevokeSshAccess, request)
+
+
+class Cove:
+    """The Cove client: creates, finds, starts, stops and deletes sandboxes.
+
+    Settings default to COVE_API_KEY, COVE_API_URL and COVE_PROXY_URL. timeout is the default
+    deadline of each call in seconds; failed calls are retried (UNAVAILABLE, throttling,
+    ABORTED) up to max_retries times with jittered backoff. Use as a context manager, or call
+    close(), to close the connections.
+    """
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        api_url: Optional[str] = None,
+        proxy_url: Optional[str] = None,
+        timeout: float = 60,
+        max_retries: int = 3,
+    ) -> None:
+        self._config = ClientConfig.resolve(api_key, api_url, proxy_url, timeout, max_retries)
+        self._rpc = SyncRpc(self._config)
+        self._stub = sandbox_service_pb2_grpc.SandboxServiceStub(self._rpc.channel(self._config.api_url))
+        self._metadata = auth_metadata(self._config.api_key)
+
+    def __enter__(self) -> Cove:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the client's connections (running sandboxes are not touched)."""
+        self._rpc.close()
+
+    def _unary(self, method: Any, request: Any, **kwargs: Any) -> Any:
+        return self._rpc.unary(method, request, self._metadata, **kwargs)
+
+    def _wait_deadline(self, timeout: Optional[float]) -> tuple[float, float]:
+        wait = self._config.timeout if timeout is None else timeout
+        return wait, min(wait, 600.0) + DEADLINE_MARGIN_S
+
+    def create(
+        self,
+        image: Optional[str] = None,
+        resources: Union[Resources, Mapping[str, Any], None] = None,
+        env: Optional[Mapping[str, str]] = None,
+        labels: Optional[Mapping[str, str]] = None,
+        public: bool = False,
+        *,
+        snapshot: Optional[str] = None,
+        os_user: Optional[str] = None,
+        auto_stop_interval: Optional[int] = None,
+        auto_archive_interval: Optional[int] = None,
+        auto_delete_interval: Optional[int] = None,
+        network_allow_all: bool = False,
+        timeout: Optional[float] = None,
+    ) -> Sandbox:
+        """Creates a sandbox and returns once it is STARTED and can run code.
+
+        image or snapshot picks what it runs (default: the server's base image); resources are
+        cpu cores and memory/disk GiB; intervals are minutes (0 disables). timeout (s) bounds
+        the wait. Retries reuse one idempotency key, so a retry never makes a second sandbox.
+        """
+        wait, deadline = self._wait_deadline(timeout)
+        request = cv.create_request(
+            image=image,
+            snapshot=snapshot,
+            resources=resources,
+            env=env,
+            labels=labels,
+            public=public,
+            os_user=os_user,
+            auto_stop_interval=auto_stop_interval,
+            auto_archive_interval=auto_archive_interval,
+            auto_delete_interval=auto_delete_interval,
+            network_allow_all=network_allow_all,
+            timeout=wait,
+        )
+        res = self._unary(self._stub.CreateSandbox, request, timeout=deadline)
+        return Sandbox(self, res.sandbox)
+
+    def _get_message(self, sandbox_id: str) -> sandbox_pb2.Sandbox:
+        request = sandbox_service_pb2.GetSandboxRequest(sandbox_id=sandbox_id)
+        return self._unary(self._stub.GetSandbox, request).sandbox
+
+    def get(self, sandbox_id: str) -> Sandbox:
+        """Returns a sandbox by id; CoveNotFoundError when there is none."""
+        return Sandbox(self, self._get_message(sandbox_id))
+
+    def list(self, labels: Optional[Mapping[str, str]] = None, limit: Optional[int] = None) -> list[Sandbox]:
+        """Lists sandboxes (newest first, not DESTROYED), optionally only those with all labels."""
+        out: list[Sandbox] = []
+        token = ""
+        while limit is None or len(out) < limit:
+            request = sandbox_service_pb2.ListSandboxesRequest(
+                labels=dict(labels or {}), page_token=token, page_size=min(limit or 500, 500)
+            )
+            res = self._unary(self._stub.ListSandboxes, request)
+            out.extend(Sandbox(self, m) for m in res.sandboxes)
+            token = res.next_page_token
+            if not token:
+                break
+        return out if limit is None else out[:limit]
+
+    def _start_message(self, sandbox_id: str, timeout: Optional[float]) -> sandbox_pb2.Sandbox:
+        wait, deadline = self._wait_deadline(timeout)
+        request = sandbox_service_pb2.StartSandboxRequest(
+            sandbox_id=sandbox_id, wait=True, wait_timeout=cv.duration(min(wait, 600.0))
+        )
+        return self._unary(self._stub.StartSandbox, request, timeout=deadline).sandbox
+
+    def _stop_message(self, sandbox_id: str, timeout: Optional[float], force: bool) -> sandbox_pb2.Sandbox:
+        wait, deadline = self._wait_deadline(timeout)
+        request = sandbox_service_pb2.StopSandboxRequest(
+            sandbox_id=sandbox_id, wait=True, wait_timeout=cv.duration(min(wait, 600.0)), force=force
+        )
+        return self._unary(self._stub.StopSandbox, request, timeout=deadline).sandbox
+
+    def _delete_message(self, sandbox_id: str, wait: bool, timeout: Optional[float]) -> sandbox_pb2.Sandbox:
+        wait_s, deadline = self._wait_deadline(timeout)
+        request = sandbox_service_pb2.DeleteSandboxRequest(sandbox_id=sandbox_id, wait=wait)
+        if wait:
+            request.wait_timeout.CopyFrom(cv.duration(min(wait_s, 600.0)))
+        return self._unary(self._stub.DeleteSandbox, request, timeout=deadline).sandbox
+
+    def start(self, sandbox: SandboxRef, timeout: Optional[float] = None) -> Sandbox:
+        """Starts a stopped (or archived) sandbox and waits until it is STARTED."""
+        return self._refreshed(sandbox, self._start_message(_id(sandbox), timeout))
+
+    def stop(self, sandbox: SandboxRef, timeout: Optional[float] = None, force: bool = False) -> Sandbox:
+        """Stops a sandbox and waits until it is STOPPED."""
+        return self._refreshed(sandbox, self._stop_message(_id(sandbox), timeout, force))
+
+    def delete(self, sandbox: SandboxRef, wait: bool = False, timeout: Optional[float] = None) -> None:
+        """Deletes a sandbox from any state; with wait, returns once it is DESTROYED."""
+        self._refreshed(sandbox, self._delete_message(_id(sandbox), wait, timeout))
+
+    def _refreshed(self, sandbox: SandboxRef, message: sandbox_pb2.Sandbox) -> Sandbox:
+        if isinstance(sandbox, Sandbox):
+            sandbox._apply(message)
+            return sandbox
+        return Sandbox(self, message)
+
+
+def _id(sandbox: SandboxRef) -> str:
+    return sandbox if isinstance(sandbox, str) else sandbox.id

@@ -1,0 +1,1 @@
+"""Tests of the Cove Python SDK against a real stack."""
