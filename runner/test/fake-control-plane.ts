@@ -130,12 +130,21 @@ export class FakeControlPlane {
     const queue = new AsyncQueue<Outbound>();
     this.current?.close();
     this.current = queue;
+    // Like the real server, ping every interval: a runner that hears nothing for three
+    // intervals gives the stream up and reconnects.
+    let pings = 0;
+    const pinger = setInterval(() => {
+      queue.push({
+        message: { case: "ping", value: { pingId: `p${++pings}`, serverTime: timestampNow() } },
+      });
+    }, this.heartbeatMs);
     void (async () => {
       try {
         for await (const req of requests) this.receive(req, queue);
       } catch {
         // the runner went away
       }
+      clearInterval(pinger);
       if (this.current === queue) this.current = undefined;
       queue.close();
       this.wake();

@@ -179,7 +179,11 @@ describeWithDocker("runner against the Docker engine", () => {
 
   test("when the server dies the runner reconnects, reports its inventory and loses nothing", async () => {
     const id = `${sandboxId}c`;
-    await command({ case: "createSandbox", value: { spec: { sandboxId: id, image } } });
+    const created = await command({
+      case: "createSandbox",
+      value: { spec: { sandboxId: id, image } },
+    });
+    expect(created.outcome).toMatchObject({ case: "success" });
     const port = plane.port;
     await plane.kill();
     await new Promise((r) => setTimeout(r, 500));
@@ -195,7 +199,11 @@ describeWithDocker("runner against the Docker engine", () => {
 
   test("a container that dies outside a command is reported at once", async () => {
     const id = `${sandboxId}d`;
-    await command({ case: "createSandbox", value: { spec: { sandboxId: id, image } } });
+    const created = await command({
+      case: "createSandbox",
+      value: { spec: { sandboxId: id, image } },
+    });
+    expect(created.outcome).toMatchObject({ case: "success" });
     const before = plane.reports.length;
     docker(["kill", containersOf(id)[0] as string]);
     await plane.waitFor(
