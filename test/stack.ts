@@ -8,7 +8,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createLogger, type Logger } from "@cove/common";
 import { buildKit } from "../daemon/scripts/build-kit.mjs";
 import { docker } from "../daemon/test/docker-images.js";
-import { type Proxy, startProxy } from "../proxy/src/app.js";
+import { type Proxy as CoveProxy, startProxy } from "../proxy/src/app.js";
 import {
   createEdgeRouteResolver,
   type EdgeRouteResolver,
@@ -115,7 +115,7 @@ export async function startStack(
     proxyId: label,
     logger: logger.child({ component: "edge" }),
   });
-  const proxy: Proxy = await startProxy({
+  const proxy: CoveProxy = await startProxy({
     listen: { host: "127.0.0.1", port: 0 },
     edge,
     gatewayToken,

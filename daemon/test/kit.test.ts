@@ -120,6 +120,7 @@ describeWithDocker("daemon kit in an image without Node", () => {
 
   test("commands do not inherit the kit's library path or libraries", async () => {
     const res = await exec(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion.
       'echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH-unset}"; grep /cove/ /proc/self/maps || echo clean',
     );
     expect(res.out).toBe("LD_LIBRARY_PATH=unset\nclean\n");

@@ -29,7 +29,7 @@ import {
   startToolboxGateway,
   type ToolboxGateway,
 } from "../../runner/src/gateway/toolbox-gateway.js";
-import { type Proxy, startProxy } from "../src/app.js";
+import { type Proxy as CoveProxy, startProxy } from "../src/app.js";
 import {
   createEdgeRouteResolver,
   type EdgeRouteResolver,
@@ -267,7 +267,7 @@ export class FakeEdge {
 export interface ProxyEnv {
   edge: FakeEdge;
   resolver: EdgeRouteResolver;
-  proxy: Proxy;
+  proxy: CoveProxy;
   gateway: ToolboxGateway;
   /** Sandbox "alpha" (organization A, private) and "bravo" (organization B, public). */
   alpha: TestDaemon;

@@ -1,5 +1,5 @@
 import type { ConnectRouter } from "@connectrpc/connect";
-import { type GrpcServerOptions, type Logger } from "@cove/common";
+import type { GrpcServerOptions, Logger } from "@cove/common";
 import { ApiKeyService } from "@cove/gen-ts/cove/iam/v1/api_key_service_pb.js";
 import { AuditService } from "@cove/gen-ts/cove/iam/v1/audit_service_pb.js";
 import { OrganizationService } from "@cove/gen-ts/cove/iam/v1/organization_service_pb.js";

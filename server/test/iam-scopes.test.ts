@@ -121,6 +121,7 @@ describe("runner and proxy credentials", () => {
             },
           });
           router.service(RunnerService, {
+            // biome-ignore lint/correctness/useYield: the test only needs the caller, never a reply.
             connect: async function* (requests, ctx) {
               seen = ctx.values.get(kPrincipal);
               for await (const _ of requests) break;

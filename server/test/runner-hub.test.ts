@@ -10,10 +10,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AsyncQueue } from "@cove/common";
 import { RunnerAdminService } from "@cove/gen-ts/cove/runner/v1/runner_admin_service_pb.js";
 import type { ConnectRequestSchema } from "@cove/gen-ts/cove/runner/v1/runner_service_pb.js";
-import {
-  type ConnectRequest,
-  RunnerService,
-} from "@cove/gen-ts/cove/runner/v1/runner_service_pb.js";
+import { RunnerService } from "@cove/gen-ts/cove/runner/v1/runner_service_pb.js";
 import { ErrorInfoSchema } from "@cove/gen-ts/google/rpc/error_details_pb.js";
 import knexFactory from "knex";
 import type { SandboxSpec } from "../../runner/src/domain/sandbox-driver.js";

@@ -8,7 +8,6 @@ import { reflect } from "@bufbuild/protobuf/reflect";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ApiKeyService } from "@cove/gen-ts/cove/iam/v1/api_key_service_pb.js";
-import { AuditService } from "@cove/gen-ts/cove/iam/v1/audit_service_pb.js";
 import { Role } from "@cove/gen-ts/cove/iam/v1/organization_pb.js";
 import { OrganizationService } from "@cove/gen-ts/cove/iam/v1/organization_service_pb.js";
 import { SandboxState } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";

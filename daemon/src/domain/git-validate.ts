@@ -10,6 +10,7 @@ export const MAX_REF_BYTES = 1024;
 const ALLOWED_SCHEMES = new Set(["https", "http", "ssh", "git", "file"]);
 
 // Control characters (C0 and DEL): never part of a URL, ref or path git should see.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** The remote-helper syntax `<transport>::<address>` (git's own rule for it). */
@@ -86,7 +87,7 @@ export function validateRemote(remote: string, field = "remote"): void {
     return;
   }
   common(remote, field, MAX_REF_BYTES);
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.\/-]*$/.test(remote) || remote.includes("..")) {
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_./-]*$/.test(remote) || remote.includes("..")) {
     throw invalidArgument(field, "must be a remote name (letters, digits, _ . / -) or a URL");
   }
 }

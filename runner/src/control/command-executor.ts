@@ -2,11 +2,11 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { CoveError, type Logger } from "@cove/common";
 import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
-import {
-  type CommandResultSchema,
-  type RunnerCommand,
-  type SandboxReportSchema,
-  type SandboxSpec as SpecMessage,
+import type {
+  CommandResultSchema,
+  RunnerCommand,
+  SandboxReportSchema,
+  SandboxSpec as SpecMessage,
 } from "@cove/gen-ts/cove/runner/v1/runner_pb.js";
 import { NetworkPolicyMode, SandboxState } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
 import type { SandboxDriver, SandboxObservation, SandboxSpec } from "../domain/sandbox-driver.js";
@@ -150,6 +150,13 @@ export class CommandExecutor {
     id: string,
     outcome: MessageInitShape<typeof CommandResultSchema>["outcome"],
   ): void {
+    if (outcome?.case === "error") {
+      this.logger.warn("command failed", {
+        commandId: id,
+        reason: outcome.value.reason,
+        message: outcome.value.message,
+      });
+    }
     this.inFlight.delete(id);
     const result: MessageInitShape<typeof CommandResultSchema> = {
       commandId: id,

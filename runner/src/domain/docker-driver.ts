@@ -761,6 +761,7 @@ export class DockerDriver implements SandboxDriver {
         .getContainer(this.containerName(sandboxId))
         .logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
       const text = demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)));
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: log tails lose control characters.
       const clean = text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "").trimEnd();
       return clean.length > maxLogChars ? `…${clean.slice(-maxLogChars)}` : clean;
     } catch {

@@ -8,7 +8,7 @@
  * fails closed (refuses); locks, events and key/values throw an UNAVAILABLE CoveError.
  */
 import { randomBytes } from "node:crypto";
-import { CoveError, createLogger, type Logger, unavailable } from "@cove/common";
+import { type CoveError, createLogger, type Logger, unavailable } from "@cove/common";
 import { Redis, type RedisOptions } from "ioredis";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import type {

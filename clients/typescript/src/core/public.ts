@@ -1,0 +1,60 @@
+// Everything both entry points export besides `Cove` itself.
+export type { CodeLanguageName, SignalName } from "./convert.js";
+export type {
+  CoveConfig,
+  CreateOptions,
+  CreateSandboxParams,
+  ListParams,
+  Resources,
+} from "./cove.js";
+export { CoveClient } from "./cove.js";
+export {
+  CoveAlreadyExistsError,
+  CoveAuthenticationError,
+  CoveCancelledError,
+  CoveConflictError,
+  CoveError,
+  CoveNotFoundError,
+  CovePermissionError,
+  CoveQuotaError,
+  CoveRateLimitError,
+  CoveTimeoutError,
+  CoveUnavailableError,
+  CoveValidationError,
+  type FieldViolation,
+  toCoveError,
+} from "./errors.js";
+export type {
+  DownloadOptions,
+  FileEvent,
+  FileInfo,
+  Match,
+  ReplaceResult,
+  TransferProgress,
+  UploadOptions,
+  UploadSource,
+} from "./filesystem.js";
+export { FileSystem } from "./filesystem.js";
+export type { GitFileStatus, GitStatus } from "./git.js";
+export { Git } from "./git.js";
+export type { OutputChunk, OutputHandlers, OutputStream } from "./output.js";
+export type {
+  CodeRunOptions,
+  ConnectOptions,
+  ExecuteOptions,
+  ExecuteResponse,
+  ProcessDescription,
+  ProcessHandle,
+  ProcessResult,
+  Session,
+  SessionCommandInfo,
+  SessionCommandLogs,
+  SessionExecuteRequest,
+  SessionExecuteResponse,
+  StartOptions,
+} from "./process.js";
+export { Process } from "./process.js";
+export type { PtyCreateOptions, PtyHandle, PtyResult } from "./pty.js";
+export { Pty } from "./pty.js";
+export type { PreviewLink, SandboxStateName, SshAccess, WaitOptions } from "./sandbox.js";
+export { Sandbox } from "./sandbox.js";
