@@ -352,13 +352,32 @@ describe("Start, Connect and input", () => {
     await waitFor(async () => !alive(pid));
   });
 
-  test("a flood of output stays bounded and ends cleanly", async () => {
+  test("a flood of output reaches an attached client byte for byte", async () => {
     const out = await collect(
       client.start({ program: { case: "command", value: "head -c 20000000 /dev/zero" } }),
     );
     expect(out.end?.exitCode).toBe(0);
-    expect(out.stdout.length).toBeGreaterThan(0);
-    expect(out.stdout.length).toBeLessThanOrEqual(20_000_000);
+    expect(out.stdout.length).toBe(20_000_000);
+  });
+
+  test("a slow client gets every byte: the process waits for it instead of output being dropped", async () => {
+    let received = 0;
+    let allA = true;
+    let end: number | undefined;
+    let chunks = 0;
+    const command = "head -c 5000000 /dev/zero | tr '\\0' a";
+    for await (const res of client.start({ program: { case: "command", value: command } })) {
+      const event = res.event?.event;
+      if (event?.case === "data" && event.value.output.case === "stdout") {
+        const data = event.value.output.value;
+        received += data.length;
+        allA &&= data.every((b) => b === 97);
+        // A slow reader: far slower than the process writes.
+        if (++chunks % 4 === 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      if (event?.case === "end") end = event.value.exitCode;
+    }
+    expect([received, allA, end]).toEqual([5_000_000, true, 0]);
   });
 });
 

@@ -75,6 +75,8 @@ export class ManagedProcess {
   readonly done: Promise<ProcessExit>;
   private stdinOpen: boolean;
   private readonly mark: string;
+  private readonly readers = new Set<{ stdout: number; stderr: number }>();
+  private readonly paused = new Set<"stdout" | "stderr">();
   private readonly owner: MarkOwner | undefined;
   private timedOut = false;
   private timer: NodeJS.Timeout | undefined;
@@ -102,8 +104,14 @@ export class ManagedProcess {
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
-    child.stdout?.on("data", (chunk: Buffer) => this.stdout.append(chunk));
-    child.stderr?.on("data", (chunk: Buffer) => this.stderr.append(chunk));
+    child.stdout?.on("data", (chunk: Buffer) => {
+      this.stdout.append(chunk);
+      this.updateFlow();
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      this.stderr.append(chunk);
+      this.updateFlow();
+    });
     child.stdin?.on("error", () => {
       // The process closed its stdin (EPIPE): later input is refused with a clear error.
       this.stdinOpen = false;
@@ -123,17 +131,58 @@ export class ManagedProcess {
       const finish = () => this.finish(code, signal, "");
       if (closed) return finish();
       // Output still in the pipes arrives first; a background child that keeps the pipes
-      // open must not keep the command "running" forever.
-      const grace = setTimeout(() => {
+      // open must not keep the command "running" forever. While a slow reader holds the
+      // pipes paused, the output is still coming: wait for it.
+      let grace: NodeJS.Timeout;
+      const expire = () => {
+        if (this.paused.size > 0) {
+          grace = setTimeout(expire, DRAIN_GRACE_MS);
+          return;
+        }
         child.stdout?.destroy();
         child.stderr?.destroy();
         finish();
-      }, DRAIN_GRACE_MS);
+      };
+      grace = setTimeout(expire, DRAIN_GRACE_MS);
       child.once("close", () => {
         clearTimeout(grace);
         finish();
       });
     });
+  }
+
+  /**
+   * attachReader registers a live reader at its current offsets. While any reader lags more
+   * than 3/4 of a log behind, the process's pipe is paused, so the process blocks on write
+   * instead of its output being dropped: attached readers get every byte. With no reader
+   * attached the logs keep only their last bytes and the process never blocks. Returns
+   * the function that detaches the reader.
+   */
+  attachReader(reader: { stdout: number; stderr: number }): () => void {
+    this.readers.add(reader);
+    return () => {
+      this.readers.delete(reader);
+      this.updateFlow();
+    };
+  }
+
+  /** updateFlow pauses or resumes each pipe by how far the slowest reader lags. */
+  updateFlow(): void {
+    for (const stream of ["stdout", "stderr"] as const) {
+      const pipe = this.child[stream];
+      const log = this[stream];
+      if (!pipe) continue;
+      let slowest = log.endOffset;
+      for (const reader of this.readers) slowest = Math.min(slowest, reader[stream]);
+      const behind = log.endOffset - slowest;
+      if (!this.paused.has(stream) && behind >= (log.capacity * 3) / 4) {
+        this.paused.add(stream);
+        pipe.pause();
+      } else if (this.paused.has(stream) && behind <= log.capacity / 2) {
+        this.paused.delete(stream);
+        pipe.resume();
+      }
+    }
   }
 
   /** Whether the process is still running. */

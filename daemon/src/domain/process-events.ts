@@ -44,30 +44,37 @@ export function processEvents(
   };
   const stop = aborted(signal);
   return (async function* () {
-    yield { kind: "start", pid: proc.pid, tag: proc.description.tag };
-    for (;;) {
-      const changed = proc.changed();
-      let sent = false;
-      for (const stream of ["stdout", "stderr"] as const) {
-        const log = proc[stream];
-        const { offset, data } = log.read(offsets[stream], MAX_CHUNK_BYTES);
-        if (data.length === 0) continue;
-        offsets[stream] = offset + data.length;
-        sent = true;
-        yield { kind: "data", stream, offset, data };
+    const detach = proc.attachReader(offsets);
+    try {
+      yield { kind: "start", pid: proc.pid, tag: proc.description.tag };
+      for (;;) {
+        const changed = proc.changed();
+        let sent = false;
+        for (const stream of ["stdout", "stderr"] as const) {
+          const log = proc[stream];
+          const { offset, data } = log.read(offsets[stream], MAX_CHUNK_BYTES);
+          if (data.length === 0) continue;
+          sent = true;
+          yield { kind: "data", stream, offset, data };
+          // Advanced only once the consumer asked for more: a slow client holds the pipe.
+          offsets[stream] = offset + data.length;
+          proc.updateFlow();
+        }
+        if (sent) continue;
+        if (proc.exit && proc.stdout.isClosed && proc.stderr.isClosed) {
+          yield {
+            kind: "end",
+            exit: proc.exit,
+            stdoutEndOffset: proc.stdout.endOffset,
+            stderrEndOffset: proc.stderr.endOffset,
+          };
+          return;
+        }
+        if (signal?.aborted) return;
+        await Promise.race([changed, stop]);
       }
-      if (sent) continue;
-      if (proc.exit && proc.stdout.isClosed && proc.stderr.isClosed) {
-        yield {
-          kind: "end",
-          exit: proc.exit,
-          stdoutEndOffset: proc.stdout.endOffset,
-          stderrEndOffset: proc.stderr.endOffset,
-        };
-        return;
-      }
-      if (signal?.aborted) return;
-      await Promise.race([changed, stop]);
+    } finally {
+      detach();
     }
   })();
 }
