@@ -8,7 +8,12 @@ import {
   type HealthRegistry,
   ServingStatus,
 } from "./health.js";
-import { type DualProtocolServer, type ListenAddress, listenDualProtocol } from "./listen.js";
+import {
+  type DualProtocolServer,
+  type ListenAddress,
+  type ListenOptions,
+  listenDualProtocol,
+} from "./listen.js";
 import {
   createReflectionServiceV1,
   createReflectionServiceV1alpha,
@@ -71,6 +76,7 @@ export function createGrpcHandler(options: GrpcServerOptions, health: HealthRegi
 export async function startGrpcServer(
   options: GrpcServerOptions,
   where: ListenAddress,
+  listenOptions: ListenOptions = {},
 ): Promise<GrpcServer> {
   const health = createHealthRegistry();
   const connect = createGrpcHandler(options, health);
@@ -81,7 +87,7 @@ export async function startGrpcServer(
         connect(req, res);
       }
     : connect;
-  const server = await listenDualProtocol(handler, where);
+  const server = await listenDualProtocol(handler, where, listenOptions);
   return {
     address: server.address,
     url: server.url,

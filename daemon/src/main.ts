@@ -13,7 +13,8 @@ const config = loadConfig(process.env, process.argv.slice(2));
 const logger = createLogger({ fields: { component: "daemon" } });
 const app = createDaemonApp(config, logger);
 fs.mkdirSync(path.dirname(config.socketPath), { recursive: true });
-const server = await startGrpcServer(app.server, { path: config.socketPath });
+// Only the runner's gateway (HTTP/2) talks to the daemon: no protocol sniffing on this hop.
+const server = await startGrpcServer(app.server, { path: config.socketPath }, { protocols: "h2c" });
 fs.chmodSync(config.socketPath, 0o600);
 logger.info("serving the toolbox", { socket: config.socketPath });
 const sandboxEnv = Object.fromEntries(

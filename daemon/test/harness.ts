@@ -42,7 +42,11 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Pr
     ...overrides,
   };
   const app = createDaemonApp(config, createLogger({ level: "silent" }));
-  const server: GrpcServer = await startGrpcServer(app.server, { path: socketPath });
+  const server: GrpcServer = await startGrpcServer(
+    app.server,
+    { path: socketPath },
+    { protocols: "h2c" },
+  );
   const transport = createUnixTransport(socketPath);
   return {
     home,
