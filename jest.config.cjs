@@ -20,6 +20,9 @@ module.exports = {
   testPathIgnorePatterns: ["/node_modules/", "<rootDir>/gen/", "<rootDir>/.venv/"],
   transformIgnorePatterns: ["/node_modules/(?!@cove/)"],
   testTimeout: 30000,
+  // On two cores jest runs every file in one process: a handle one suite leaks (a socket, a
+  // timer) must not hang the whole run. Jest still names the leak when it forces the exit.
+  forceExit: true,
   globalSetup: "<rootDir>/test/jest-global-setup.ts",
   globalTeardown: "<rootDir>/test/jest-global-teardown.ts",
 };
