@@ -63,6 +63,7 @@ let aptUpdated = false;
 export function ensureDebianPackages(packages) {
   const missing = packages.filter(
     (name) =>
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax.
       spawnSync("dpkg-query", ["-W", "-f=${Status}", name], { encoding: "utf8" }).stdout !==
       "install ok installed",
   );
