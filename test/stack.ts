@@ -76,6 +76,7 @@ export async function startStack(
     runnerRegistrationToken: runnerToken,
     proxyToken,
     defaultImage: image,
+    corsOrigins: "*",
     urls: {
       toolboxUrl: "http://localhost:4000",
       previewUrlTemplate: "http://{port}-{sandboxId}.preview.localhost:4000",

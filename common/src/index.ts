@@ -1,5 +1,6 @@
 /** Runtime helpers shared by every Cove server. */
 
+export * from "./cors.js";
 export * from "./error-interceptor.js";
 export * from "./errors.js";
 export * from "./health.js";

@@ -2,6 +2,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "@cove/gen-ts/grpc/health/v1/health_pb.js";
+import { applyCors, type CorsPolicy } from "./cors.js";
 import {
   createHealthRegistry,
   createHealthService,
@@ -37,6 +38,8 @@ export interface GrpcServerOptions {
   readMaxBytes?: number;
   /** Cap on one sent message, in bytes. Default DEFAULT_MAX_MESSAGE_BYTES. */
   writeMaxBytes?: number;
+  /** Browser origins allowed to call (CORS); none when unset. */
+  cors?: CorsPolicy;
   /** Called with every request before it is handled (e.g. to stamp the peer address into a header). */
   beforeRequest?: (req: {
     headers: Record<string, string | string[] | undefined>;
@@ -81,12 +84,20 @@ export async function startGrpcServer(
   const health = createHealthRegistry();
   const connect = createGrpcHandler(options, health);
   const before = options.beforeRequest;
-  const handler: typeof connect = before
-    ? (req, res) => {
-        before(req as Parameters<typeof before>[0]);
-        connect(req, res);
-      }
-    : connect;
+  const policy = options.cors;
+  const handler: typeof connect = (req, res) => {
+    if (
+      policy &&
+      applyCors(
+        policy,
+        req as Parameters<typeof applyCors>[1],
+        res as unknown as Parameters<typeof applyCors>[2],
+      )
+    )
+      return;
+    before?.(req as Parameters<NonNullable<typeof before>>[0]);
+    connect(req, res);
+  };
   const server = await listenDualProtocol(handler, where, listenOptions);
   return {
     address: server.address,

@@ -2,6 +2,8 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { Duplex } from "node:stream";
 import {
+  applyCors,
+  type CorsPolicy,
   createGrpcHandler,
   createHealthRegistry,
   type Logger,
@@ -41,6 +43,8 @@ export interface ProxyOptions {
   pathPreviews?: boolean;
   /** Whether callers reach the proxy over TLS (Secure cookies, X-Forwarded-Proto). Default false. */
   secure?: boolean;
+  /** Browser origins allowed to make toolbox calls (CORS). Default any ("*"). */
+  cors?: CorsPolicy;
   /** How long the daemon may take to connect to a preview port. Default 5 s. */
   tunnelConnectTimeoutMs?: number;
 }
@@ -80,6 +84,7 @@ const TOOLBOX_SERVICES = [
 export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   if (options.gatewayToken === "") throw new Error("the gateway token must not be empty");
   const logger = options.logger;
+  const cors: CorsPolicy = options.cors ?? { allowedOrigins: "*" };
   const clientIpOf = (socket: { remoteAddress?: string } | undefined | null) =>
     (socket?.remoteAddress ?? "").replace(/^::ffff:/, "");
 
@@ -166,6 +171,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
         void previews.handleRequest(req, res, kind.target, clientIp);
         return;
       case "toolbox":
+        // Browsers on other origins call the toolbox with Connect-Web; previews stay same-origin.
+        if (applyCors(cors, req, res as unknown as Parameters<typeof applyCors>[2])) return;
         void toolbox.handle(req, res, clientIp);
         return;
     }

@@ -1,10 +1,14 @@
 // The proxy's entry point: read COVE_PROXY_* config, watch the server's routes, serve toolbox
-// calls and previews, stop on SIGTERM/SIGINT (flushing activity to the server).
+// calls, previews and SSH (COVE_PROXY_SSH_PORT, default 2222; host key under
+// COVE_PROXY_DATA_DIR), stop on SIGTERM/SIGINT (flushing activity to the server).
+import * as os from "node:os";
+import * as path from "node:path";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createLogger } from "@cove/common";
 import { startProxy } from "./app.js";
 import { loadProxyConfig } from "./config.js";
 import { createEdgeRouteResolver } from "./domain/edge-route-resolver.js";
+import { startSshGateway } from "./ssh/ssh-gateway.js";
 
 const logger = createLogger({ fields: { component: "proxy" } });
 const config = loadProxyConfig(process.env);
@@ -23,13 +27,24 @@ const proxy = await startProxy({
   secure: config.secure,
   logger,
 });
-logger.info("proxy started", { url: proxy.url, server: config.serverUrl });
+const ssh = await startSshGateway({
+  listen: { host: config.listen.host, port: Number(process.env.COVE_PROXY_SSH_PORT ?? 2222) },
+  hostKeyPath: path.join(
+    process.env.COVE_PROXY_DATA_DIR ?? path.join(os.homedir(), ".cove"),
+    "ssh_host_key",
+  ),
+  resolver: edge,
+  gatewayToken: config.gatewayToken,
+  logger: logger.child({ part: "ssh" }),
+});
+logger.info("proxy started", { url: proxy.url, sshPort: ssh.port, server: config.serverUrl });
 
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info("stopping", { signal });
+  await ssh.close();
   await proxy.close();
   await edge.close();
   process.exit(0);

@@ -54,7 +54,8 @@ export function createServerApp(deps: {
   db: Knex;
   shared: SharedState;
   logger: Logger;
-  config: Pick<ServerConfig, "runnerRegistrationToken" | "proxyToken" | "defaultImage" | "urls">;
+  config: Pick<ServerConfig, "runnerRegistrationToken" | "proxyToken" | "defaultImage" | "urls"> &
+    Partial<Pick<ServerConfig, "corsOrigins">>;
   tuning?: ServerTuning;
 }): ServerApp {
   const { db, shared, logger, config } = deps;
@@ -129,6 +130,7 @@ export function createServerApp(deps: {
         trustClientIpHeader: true,
       }),
       beforeRequest: stampClientIp,
+      cors: { allowedOrigins: config.corsOrigins ?? "*" },
     },
     sandboxes,
     hub: runnerHub,

@@ -19,6 +19,8 @@ export interface ServerConfig {
   proxyToken: string | undefined;
   /** Image for sandboxes created with no image. */
   defaultImage: string;
+  /** Browser origins allowed to call the API (CORS): a list, or "*" (the default). */
+  corsOrigins: readonly string[] | "*";
   /** The proxy's public addresses, for URLs handed to users. */
   urls: { toolboxUrl: string; previewUrlTemplate: string; sshHost: string; sshPort: number };
 }
@@ -35,7 +37,7 @@ export function defaultDataDir(): string {
  * loadServerConfig reads COVE_* variables: COVE_API_HOST/COVE_API_PORT, DATABASE_URL,
  * COVE_EMBEDDED_POSTGRES_PORT, REDIS_URL, COVE_DATA_DIR, COVE_RUNNER_REGISTRATION_TOKEN,
  * COVE_PROXY_TOKEN, COVE_DEFAULT_IMAGE, COVE_PROXY_URL, COVE_PREVIEW_URL_TEMPLATE,
- * COVE_SSH_HOST, COVE_SSH_PORT.
+ * COVE_SSH_HOST, COVE_SSH_PORT, COVE_CORS_ORIGINS.
  */
 export function loadServerConfig(env: NodeJS.ProcessEnv): ServerConfig {
   const proxyUrl = env.COVE_PROXY_URL ?? "http://localhost:4000";
@@ -48,6 +50,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv): ServerConfig {
     runnerRegistrationToken: env.COVE_RUNNER_REGISTRATION_TOKEN || undefined,
     proxyToken: env.COVE_PROXY_TOKEN || undefined,
     defaultImage: env.COVE_DEFAULT_IMAGE ?? "cove/sandbox:latest",
+    corsOrigins: parseOrigins(env.COVE_CORS_ORIGINS),
     urls: {
       toolboxUrl: proxyUrl,
       previewUrlTemplate:
@@ -57,4 +60,13 @@ export function loadServerConfig(env: NodeJS.ProcessEnv): ServerConfig {
       sshPort: Number(env.COVE_SSH_PORT ?? 2222),
     },
   };
+}
+
+/** parseOrigins reads a comma-separated origin list; unset or "*" allows any origin. */
+export function parseOrigins(value: string | undefined): readonly string[] | "*" {
+  if (!value || value.trim() === "*") return "*";
+  return value
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
 }
