@@ -152,6 +152,8 @@ export interface CreateApiKeyInput {
   scopes: readonly string[];
   /** Expiry; undefined means never. */
   expireTime: Date | undefined;
+  /** The organization the key acts in; "" or undefined means the caller's own. */
+  organizationId?: string;
 }
 
 /** What issueApiKey writes, unchecked: for CreateApiKey after its checks and for bootstrap. */
@@ -418,7 +420,13 @@ export class ApiKeyManager {
         { requiredScope: OPERATOR_SCOPE },
       );
     }
-    const role = await roleOf(this.options.db, caller.organizationId, caller.userId);
+    const organizationId = input.organizationId || caller.organizationId;
+    const role = await roleOf(this.options.db, organizationId, caller.userId);
+    if (!role && organizationId !== caller.organizationId) {
+      throw notFound("ORGANIZATION_NOT_FOUND", `organization ${organizationId} not found`, {
+        organizationId,
+      });
+    }
     requireRole(role, ["OWNER", "ADMIN", "MEMBER"], "creating API keys");
     // The new key may not exceed the calling key, nor the caller's role as it is now.
     const bound = effectiveScopes(caller.scopes, role);
@@ -433,7 +441,7 @@ export class ApiKeyManager {
       }
     }
     return issueApiKey(this.options.db, {
-      organizationId: caller.organizationId,
+      organizationId,
       userId: caller.userId,
       name,
       scopes: input.scopes,

@@ -53,6 +53,7 @@ export class ApiKeyHandler implements ServiceImpl<typeof ApiKeyService> {
       name: req.name,
       scopes: req.scopes,
       expireTime: req.expireTime ? timestampDate(req.expireTime) : undefined,
+      organizationId: req.organizationId,
     });
     return { apiKey: toApiKeyProto(key), secret };
   }

@@ -30,9 +30,15 @@ type CreateApiKeyRequest struct {
 	// scopes are what the key may do (see ApiKey for the list). At least one.
 	Scopes []string `protobuf:"bytes,2,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	// expire_time is when the key stops working; unset means never. Must be in the future.
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// organization_id is the organization the new key acts in. Empty means the calling key's
+	// own organization. Another organization works only when the calling key's user is a
+	// member of it (e.g. right after CreateOrganization made them its OWNER); the user's role
+	// there and the calling key's scopes bound the new key. Returns NOT_FOUND (reason
+	// ORGANIZATION_NOT_FOUND) when the user is not a member.
+	OrganizationId string `protobuf:"bytes,4,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateApiKeyRequest) Reset() {
@@ -84,6 +90,13 @@ func (x *CreateApiKeyRequest) GetExpireTime() *timestamppb.Timestamp {
 		return x.ExpireTime
 	}
 	return nil
+}
+
+func (x *CreateApiKeyRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
 }
 
 // CreateApiKeyResponse is the response of ApiKeyService.CreateApiKey.
@@ -450,12 +463,13 @@ var File_cove_iam_v1_api_key_service_proto protoreflect.FileDescriptor
 
 const file_cove_iam_v1_api_key_service_proto_rawDesc = "" +
 	"\n" +
-	"!cove/iam/v1/api_key_service.proto\x12\vcove.iam.v1\x1a\x19cove/iam/v1/api_key.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"~\n" +
+	"!cove/iam/v1/api_key_service.proto\x12\vcove.iam.v1\x1a\x19cove/iam/v1/api_key.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x01\n" +
 	"\x13CreateApiKeyRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12;\n" +
 	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\\\n" +
+	"expireTime\x12'\n" +
+	"\x0forganization_id\x18\x04 \x01(\tR\x0eorganizationId\"\\\n" +
 	"\x14CreateApiKeyResponse\x12,\n" +
 	"\aapi_key\x18\x01 \x01(\v2\x13.cove.iam.v1.ApiKeyR\x06apiKey\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\"\x82\x01\n" +

@@ -32,7 +32,17 @@ export interface CreateApiKeyRequest {
   /** scopes are what the key may do (see ApiKey for the list). At least one. */
   scopes: string[];
   /** expire_time is when the key stops working; unset means never. Must be in the future. */
-  expireTime: Date | undefined;
+  expireTime:
+    | Date
+    | undefined;
+  /**
+   * organization_id is the organization the new key acts in. Empty means the calling key's
+   * own organization. Another organization works only when the calling key's user is a
+   * member of it (e.g. right after CreateOrganization made them its OWNER); the user's role
+   * there and the calling key's scopes bound the new key. Returns NOT_FOUND (reason
+   * ORGANIZATION_NOT_FOUND) when the user is not a member.
+   */
+  organizationId: string;
 }
 
 /** CreateApiKeyResponse is the response of ApiKeyService.CreateApiKey. */
@@ -94,7 +104,7 @@ export interface RevokeApiKeyResponse {
 }
 
 function createBaseCreateApiKeyRequest(): CreateApiKeyRequest {
-  return { name: "", scopes: [], expireTime: undefined };
+  return { name: "", scopes: [], expireTime: undefined, organizationId: "" };
 }
 
 export const CreateApiKeyRequest: MessageFns<CreateApiKeyRequest> = {
@@ -107,6 +117,9 @@ export const CreateApiKeyRequest: MessageFns<CreateApiKeyRequest> = {
     }
     if (message.expireTime !== undefined) {
       Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(26).fork()).join();
+    }
+    if (message.organizationId !== "") {
+      writer.uint32(34).string(message.organizationId);
     }
     return writer;
   },
@@ -148,6 +161,14 @@ export const CreateApiKeyRequest: MessageFns<CreateApiKeyRequest> = {
             message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -169,6 +190,11 @@ export const CreateApiKeyRequest: MessageFns<CreateApiKeyRequest> = {
         : isSet(object.expire_time)
         ? fromJsonTimestamp(object.expire_time)
         : undefined,
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
     };
   },
 
@@ -183,6 +209,9 @@ export const CreateApiKeyRequest: MessageFns<CreateApiKeyRequest> = {
     if (message.expireTime !== undefined) {
       obj.expireTime = message.expireTime.toISOString();
     }
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
     return obj;
   },
 
@@ -194,6 +223,7 @@ export const CreateApiKeyRequest: MessageFns<CreateApiKeyRequest> = {
     message.name = object.name ?? "";
     message.scopes = object.scopes?.map((e) => e) || [];
     message.expireTime = object.expireTime ?? undefined;
+    message.organizationId = object.organizationId ?? "";
     return message;
   },
 };

@@ -26,7 +26,7 @@ from cove.iam.v1 import api_key_pb2 as cove_dot_iam_dot_v1_dot_api__key__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!cove/iam/v1/api_key_service.proto\x12\x0b\x63ove.iam.v1\x1a\x19\x63ove/iam/v1/api_key.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"d\n\x13\x43reateApiKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06scopes\x18\x02 \x03(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x14\x43reateApiKeyResponse\x12$\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x13.cove.iam.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"e\n\x12ListApiKeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x06states\x18\x03 \x03(\x0e\x32\x18.cove.iam.v1.ApiKeyState\"U\n\x13ListApiKeysResponse\x12%\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x13.cove.iam.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x10GetApiKeyRequest\x12\x12\n\napi_key_id\x18\x01 \x01(\t\"9\n\x11GetApiKeyResponse\x12$\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x13.cove.iam.v1.ApiKey\")\n\x13RevokeApiKeyRequest\x12\x12\n\napi_key_id\x18\x01 \x01(\t\"<\n\x14RevokeApiKeyResponse\x12$\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x13.cove.iam.v1.ApiKey2\xd7\x02\n\rApiKeyService\x12S\n\x0c\x43reateApiKey\x12 .cove.iam.v1.CreateApiKeyRequest\x1a!.cove.iam.v1.CreateApiKeyResponse\x12P\n\x0bListApiKeys\x12\x1f.cove.iam.v1.ListApiKeysRequest\x1a .cove.iam.v1.ListApiKeysResponse\x12J\n\tGetApiKey\x12\x1d.cove.iam.v1.GetApiKeyRequest\x1a\x1e.cove.iam.v1.GetApiKeyResponse\x12S\n\x0cRevokeApiKey\x12 .cove.iam.v1.RevokeApiKeyRequest\x1a!.cove.iam.v1.RevokeApiKeyResponseB Z\x1e\x63ove.dev/gen/cove/iam/v1;iamv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!cove/iam/v1/api_key_service.proto\x12\x0b\x63ove.iam.v1\x1a\x19\x63ove/iam/v1/api_key.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n\x13\x43reateApiKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06scopes\x18\x02 \x03(\t\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0forganization_id\x18\x04 \x01(\t\"L\n\x14\x43reateApiKeyResponse\x12$\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x13.cove.iam.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"e\n\x12ListApiKeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x06states\x18\x03 \x03(\x0e\x32\x18.cove.iam.v1.ApiKeyState\"U\n\x13ListApiKeysResponse\x12%\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x13.cove.iam.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x10GetApiKeyRequest\x12\x12\n\napi_key_id\x18\x01 \x01(\t\"9\n\x11GetApiKeyResponse\x12$\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x13.cove.iam.v1.ApiKey\")\n\x13RevokeApiKeyRequest\x12\x12\n\napi_key_id\x18\x01 \x01(\t\"<\n\x14RevokeApiKeyResponse\x12$\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x13.cove.iam.v1.ApiKey2\xd7\x02\n\rApiKeyService\x12S\n\x0c\x43reateApiKey\x12 .cove.iam.v1.CreateApiKeyRequest\x1a!.cove.iam.v1.CreateApiKeyResponse\x12P\n\x0bListApiKeys\x12\x1f.cove.iam.v1.ListApiKeysRequest\x1a .cove.iam.v1.ListApiKeysResponse\x12J\n\tGetApiKey\x12\x1d.cove.iam.v1.GetApiKeyRequest\x1a\x1e.cove.iam.v1.GetApiKeyResponse\x12S\n\x0cRevokeApiKey\x12 .cove.iam.v1.RevokeApiKeyRequest\x1a!.cove.iam.v1.RevokeApiKeyResponseB Z\x1e\x63ove.dev/gen/cove/iam/v1;iamv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,21 +35,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\036cove.dev/gen/cove/iam/v1;iamv1'
   _globals['_CREATEAPIKEYREQUEST']._serialized_start=110
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=210
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=212
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=288
-  _globals['_LISTAPIKEYSREQUEST']._serialized_start=290
-  _globals['_LISTAPIKEYSREQUEST']._serialized_end=391
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=393
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=478
-  _globals['_GETAPIKEYREQUEST']._serialized_start=480
-  _globals['_GETAPIKEYREQUEST']._serialized_end=518
-  _globals['_GETAPIKEYRESPONSE']._serialized_start=520
-  _globals['_GETAPIKEYRESPONSE']._serialized_end=577
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=579
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=620
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=622
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=682
-  _globals['_APIKEYSERVICE']._serialized_start=685
-  _globals['_APIKEYSERVICE']._serialized_end=1028
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=235
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=237
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=313
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=315
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=416
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=418
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=503
+  _globals['_GETAPIKEYREQUEST']._serialized_start=505
+  _globals['_GETAPIKEYREQUEST']._serialized_end=543
+  _globals['_GETAPIKEYRESPONSE']._serialized_start=545
+  _globals['_GETAPIKEYRESPONSE']._serialized_end=602
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=604
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=645
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=647
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=707
+  _globals['_APIKEYSERVICE']._serialized_start=710
+  _globals['_APIKEYSERVICE']._serialized_end=1053
 # @@protoc_insertion_point(module_scope)
