@@ -405,6 +405,14 @@ export class ApiKeyManager {
     input: CreateApiKeyInput,
   ): Promise<{ key: ApiKeyRecord; secret: string }> {
     const caller = userCaller(principal);
+    // Another tenant's organization is NOT_FOUND before anything about the request is judged.
+    const organizationId = input.organizationId || caller.organizationId;
+    const role = await roleOf(this.options.db, organizationId, caller.userId);
+    if (!role && organizationId !== caller.organizationId) {
+      throw notFound("ORGANIZATION_NOT_FOUND", `organization ${organizationId} not found`, {
+        organizationId,
+      });
+    }
     const name = validateName("name", input.name);
     if (input.scopes.length === 0) throw invalidArgument("scopes", "name at least one scope");
     for (const scope of input.scopes) {
@@ -419,13 +427,6 @@ export class ApiKeyManager {
         'scope "operator" is granted only by the server\'s operator configuration',
         { requiredScope: OPERATOR_SCOPE },
       );
-    }
-    const organizationId = input.organizationId || caller.organizationId;
-    const role = await roleOf(this.options.db, organizationId, caller.userId);
-    if (!role && organizationId !== caller.organizationId) {
-      throw notFound("ORGANIZATION_NOT_FOUND", `organization ${organizationId} not found`, {
-        organizationId,
-      });
     }
     requireRole(role, ["OWNER", "ADMIN", "MEMBER"], "creating API keys");
     // The new key may not exceed the calling key, nor the caller's role as it is now.
