@@ -77,6 +77,7 @@ export async function startStack(
     proxyToken,
     defaultImage: image,
     corsOrigins: "*",
+    rateLimits: {},
     urls: {
       toolboxUrl: "http://localhost:4000",
       previewUrlTemplate: "http://{port}-{sandboxId}.preview.localhost:4000",

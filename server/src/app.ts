@@ -23,6 +23,7 @@ import { RunnerAdminHandler } from "./handlers/runner-admin-handler.js";
 import { RunnerHandler } from "./handlers/runner-handler.js";
 import { SandboxHandler } from "./handlers/sandbox-handler.js";
 import { createApiInterceptors, stampClientIp } from "./interceptors/index.js";
+import { DEFAULT_RATE_LIMITS, type RateLimitConfig } from "./interceptors/rate-limit.js";
 import type { SharedState } from "./shared/shared-state.js";
 
 /** Knobs tests turn; production uses the defaults. */
@@ -55,7 +56,7 @@ export function createServerApp(deps: {
   shared: SharedState;
   logger: Logger;
   config: Pick<ServerConfig, "runnerRegistrationToken" | "proxyToken" | "defaultImage" | "urls"> &
-    Partial<Pick<ServerConfig, "corsOrigins">>;
+    Partial<Pick<ServerConfig, "corsOrigins" | "rateLimits">>;
   tuning?: ServerTuning;
 }): ServerApp {
   const { db, shared, logger, config } = deps;
@@ -128,6 +129,7 @@ export function createServerApp(deps: {
         credentials,
         audit,
         trustClientIpHeader: true,
+        limits: rateLimitsFrom(config.rateLimits),
       }),
       beforeRequest: stampClientIp,
       cors: { allowedOrigins: config.corsOrigins ?? "*" },
@@ -145,4 +147,15 @@ export function createServerApp(deps: {
       await apiKeys.close();
     },
   };
+}
+
+/** rateLimitsFrom turns configured counts into limiter settings over the default windows. */
+function rateLimitsFrom(limits: ServerConfig["rateLimits"] | undefined): Partial<RateLimitConfig> {
+  const out: Partial<RateLimitConfig> = {};
+  if (limits?.reads) out.reads = { ...DEFAULT_RATE_LIMITS.reads, points: limits.reads };
+  if (limits?.writes) out.writes = { ...DEFAULT_RATE_LIMITS.writes, points: limits.writes };
+  if (limits?.authFailures) {
+    out.authFailures = { ...DEFAULT_RATE_LIMITS.authFailures, points: limits.authFailures };
+  }
+  return out;
 }

@@ -19,6 +19,11 @@ export interface ServerConfig {
   proxyToken: string | undefined;
   /** Image for sandboxes created with no image. */
   defaultImage: string;
+  /**
+   * Calls per organization per 10 s (reads, writes) and failed logins per client address per
+   * minute; unset fields keep the defaults (1000, 100, 20).
+   */
+  rateLimits: { reads?: number; writes?: number; authFailures?: number };
   /** Browser origins allowed to call the API (CORS): a list, or "*" (the default). */
   corsOrigins: readonly string[] | "*";
   /** The proxy's public addresses, for URLs handed to users. */
@@ -37,7 +42,8 @@ export function defaultDataDir(): string {
  * loadServerConfig reads COVE_* variables: COVE_API_HOST/COVE_API_PORT, DATABASE_URL,
  * COVE_EMBEDDED_POSTGRES_PORT, REDIS_URL, COVE_DATA_DIR, COVE_RUNNER_REGISTRATION_TOKEN,
  * COVE_PROXY_TOKEN, COVE_DEFAULT_IMAGE, COVE_PROXY_URL, COVE_PREVIEW_URL_TEMPLATE,
- * COVE_SSH_HOST, COVE_SSH_PORT, COVE_CORS_ORIGINS.
+ * COVE_SSH_HOST, COVE_SSH_PORT, COVE_CORS_ORIGINS, COVE_RATE_LIMIT_READS, COVE_RATE_LIMIT_WRITES,
+ * COVE_RATE_LIMIT_AUTH_FAILURES.
  */
 export function loadServerConfig(env: NodeJS.ProcessEnv): ServerConfig {
   const proxyUrl = env.COVE_PROXY_URL ?? "http://localhost:4000";
@@ -51,6 +57,11 @@ export function loadServerConfig(env: NodeJS.ProcessEnv): ServerConfig {
     proxyToken: env.COVE_PROXY_TOKEN || undefined,
     defaultImage: env.COVE_DEFAULT_IMAGE ?? "cove/sandbox:latest",
     corsOrigins: parseOrigins(env.COVE_CORS_ORIGINS),
+    rateLimits: {
+      reads: positive(env.COVE_RATE_LIMIT_READS, "COVE_RATE_LIMIT_READS"),
+      writes: positive(env.COVE_RATE_LIMIT_WRITES, "COVE_RATE_LIMIT_WRITES"),
+      authFailures: positive(env.COVE_RATE_LIMIT_AUTH_FAILURES, "COVE_RATE_LIMIT_AUTH_FAILURES"),
+    },
     urls: {
       toolboxUrl: proxyUrl,
       previewUrlTemplate:
@@ -69,4 +80,13 @@ export function parseOrigins(value: string | undefined): readonly string[] | "*"
     .split(",")
     .map((o) => o.trim())
     .filter(Boolean);
+}
+
+/** positive reads an optional positive integer variable; anything else is a start-up error. */
+function positive(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new Error(`${name} must be a positive whole number, not "${value}"`);
+  return n;
 }
