@@ -5,6 +5,7 @@ import type { DaemonContext, ServiceModule } from "./context.js";
 import { UserDirectory } from "./domain/users.js";
 import { createFilesystemModule } from "./handlers/filesystem-handler.js";
 import { createGitModule } from "./handlers/git-handler.js";
+import { createInterpreterModule } from "./handlers/interpreter-handler.js";
 import { createPortModule } from "./handlers/port-handler.js";
 import { createProcessModule } from "./handlers/process-handler.js";
 import { createPtyModule } from "./handlers/pty-handler.js";
@@ -26,6 +27,7 @@ export function createDaemonApp(config: DaemonConfig, logger: Logger): DaemonApp
     createPtyModule(ctx),
     createPortModule(ctx),
     createGitModule(ctx),
+    createInterpreterModule(ctx),
   ];
   return {
     server: {

@@ -1,0 +1,204 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { CoveError, invalidArgument, withKeepalive } from "@cove/common";
+import type {
+  CodeContextSchema,
+  ExecutionEventSchema,
+} from "@cove/gen-ts/cove/toolbox/v1/interpreter_pb.js";
+import {
+  type CreateContextRequest,
+  InterpreterService,
+  type RunCodeRequest,
+} from "@cove/gen-ts/cove/toolbox/v1/interpreter_service_pb.js";
+import { CodeLanguage } from "@cove/gen-ts/cove/toolbox/v1/language_pb.js";
+import type { DaemonContext, ServiceModule } from "../context.js";
+import {
+  Execution,
+  type ExecutionEventData,
+  type InterpreterContext,
+  type InterpreterLanguage,
+  InterpreterManager,
+} from "../domain/interpreter.js";
+import { resolvePath } from "../domain/paths.js";
+import { ProcessManager, readSandboxEnv } from "../domain/process-manager.js";
+import type { OsUser } from "../domain/users.js";
+import { timeoutMs, timestamp } from "./convert.js";
+
+/** Largest code accepted by RunCode, in bytes. */
+const MAX_CODE_BYTES = 8 * 1024 * 1024;
+/** Environment keys the kernel accepts: non-empty, no "=" and no NUL. */
+const ENV_KEY = /^[^=\0]+$/;
+
+const languageNames: Record<CodeLanguage, InterpreterLanguage> = {
+  [CodeLanguage.UNSPECIFIED]: "python",
+  [CodeLanguage.PYTHON]: "python",
+  [CodeLanguage.JAVASCRIPT]: "javascript",
+  [CodeLanguage.TYPESCRIPT]: "typescript",
+};
+
+const languageValues: Record<InterpreterLanguage, CodeLanguage> = {
+  python: CodeLanguage.PYTHON,
+  javascript: CodeLanguage.JAVASCRIPT,
+  typescript: CodeLanguage.TYPESCRIPT,
+};
+
+/** language reads a CodeLanguage; only Python has a kernel so far (UNIMPLEMENTED otherwise). */
+function language(value: CodeLanguage): InterpreterLanguage {
+  const name = languageNames[value];
+  if (!name) throw invalidArgument("language", "choose PYTHON, JAVASCRIPT or TYPESCRIPT");
+  if (name !== "python") {
+    throw new CoveError(
+      "unimplemented",
+      "INVALID_FIELD",
+      `language: ${name} contexts are not implemented yet; use PYTHON (or ProcessService.CodeRun for one-off ${name})`,
+      { field: "language", language: name },
+    );
+  }
+  return name;
+}
+
+function checkEnv(env: Record<string, string>): void {
+  for (const [key, value] of Object.entries(env)) {
+    if (!ENV_KEY.test(key)) throw invalidArgument(`env.${key}`, "must be a name without = or NUL");
+    if (value.includes("\0")) throw invalidArgument(`env.${key}`, "must not contain NUL");
+  }
+}
+
+function contextProto(context: InterpreterContext): MessageInitShape<typeof CodeContextSchema> {
+  return {
+    contextId: context.id,
+    language: languageValues[context.spec.language],
+    cwd: context.spec.cwd,
+    executionCount: BigInt(context.executionCount),
+    busy: context.busy,
+    createTime: timestamp(context.createTime),
+  };
+}
+
+/** toExecutionEvent maps a domain execution event to the ExecutionEvent message. */
+export function toExecutionEvent(
+  event: ExecutionEventData,
+): MessageInitShape<typeof ExecutionEventSchema> {
+  switch (event.kind) {
+    case "stdout":
+    case "stderr":
+      return { event: { case: event.kind, value: { text: event.text } } };
+    case "result":
+      return {
+        event: {
+          case: "result",
+          value: { isMainResult: event.main, textData: event.text, binaryData: event.binary },
+        },
+      };
+    case "error":
+      return {
+        event: {
+          case: "error",
+          value: { name: event.name, value: event.value, traceback: event.traceback },
+        },
+      };
+    case "end":
+      return {
+        event: {
+          case: "end",
+          value: { executionCount: BigInt(event.executionCount), timedOut: event.timedOut },
+        },
+      };
+  }
+}
+
+/** InterpreterHandler implements InterpreterService over the InterpreterManager. */
+export class InterpreterHandler implements ServiceImpl<typeof InterpreterService> {
+  constructor(
+    private readonly ctx: DaemonContext,
+    private readonly interpreters: InterpreterManager,
+  ) {}
+
+  private user(): OsUser | undefined {
+    const wanted = this.ctx.config.defaultUser;
+    return wanted ? this.ctx.users.lookup(wanted) : undefined;
+  }
+
+  private cwd(cwd: string, user: OsUser | undefined): string {
+    const home = user?.home ?? this.ctx.config.home;
+    return cwd === "" ? home : resolvePath(cwd, home, "cwd");
+  }
+
+  async createContext(req: CreateContextRequest) {
+    const lang = language(req.language);
+    checkEnv(req.env);
+    const user = this.user();
+    const context = await this.interpreters.create({
+      language: lang,
+      cwd: this.cwd(req.cwd, user),
+      env: req.env,
+      user,
+    });
+    return { context: contextProto(context) };
+  }
+
+  async listContexts() {
+    return { contexts: this.interpreters.list().map(contextProto) };
+  }
+
+  async deleteContext(req: { contextId: string }) {
+    this.interpreters.delete(req.contextId);
+    return {};
+  }
+
+  async restartContext(req: { contextId: string }) {
+    const context = this.interpreters.get(req.contextId);
+    await context.restart();
+    return { context: contextProto(context) };
+  }
+
+  async interruptContext(req: { contextId: string }) {
+    this.interpreters.get(req.contextId).interrupt();
+    return {};
+  }
+
+  async *runCode(req: RunCodeRequest, ctx: { signal: AbortSignal }) {
+    if (Buffer.byteLength(req.code, "utf8") > MAX_CODE_BYTES)
+      throw invalidArgument("code", "must be at most 8 MiB");
+    checkEnv(req.env);
+    const timeout = timeoutMs(req.timeout, undefined);
+    let context: InterpreterContext;
+    if (req.contextId === "") {
+      const user = this.user();
+      context = await this.interpreters.defaultContext({
+        language: language(req.language),
+        cwd: this.cwd("", user),
+        env: {},
+        user,
+      });
+    } else {
+      context = this.interpreters.get(req.contextId);
+    }
+    const execution = context.run(new Execution(req.code, req.env, timeout), ctx.signal);
+    for await (const event of withKeepalive(
+      execution.events,
+      this.ctx.config.limits.keepaliveMs,
+      () => null,
+    )) {
+      if (event === null) yield { event: { event: { case: "keepalive" as const, value: {} } } };
+      else yield { event: toExecutionEvent(event) };
+    }
+  }
+}
+
+/** createInterpreterModule mounts InterpreterService with its own process manager. */
+export function createInterpreterModule(ctx: DaemonContext): ServiceModule {
+  const processes = new ProcessManager(
+    ctx.config.limits,
+    readSandboxEnv(ctx.config.sandboxEnvFile),
+    ctx.config.initPath,
+  );
+  const interpreters = new InterpreterManager(processes, ctx.config.limits.outputBufferBytes);
+  return {
+    service: InterpreterService,
+    impl: new InterpreterHandler(ctx, interpreters),
+    async close() {
+      await interpreters.close();
+    },
+  };
+}
