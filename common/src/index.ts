@@ -8,5 +8,6 @@ export * from "./listen.js";
 export * from "./logger.js";
 export * from "./reflection.js";
 export * from "./server.js";
+export * from "./session-pool.js";
 export * from "./streams.js";
 export * from "./unknown-method.js";
