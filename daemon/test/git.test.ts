@@ -397,6 +397,54 @@ describe("paths", () => {
   });
 });
 
+describe("Init", () => {
+  test("makes a repository with missing parents on main, then commits and logs work in it", async () => {
+    const res = await client.init({ path: "projects/new/app" });
+    const dir = path.join(daemon.home, "projects/new/app");
+    expect(res).toMatchObject({ path: dir, reinitialized: false });
+    expect(git(dir, "symbolic-ref", "--short", "HEAD")).toBe("main");
+    fs.writeFileSync(path.join(dir, "a.txt"), "a\n");
+    await client.add({ path: dir, paths: ["."] });
+    const { sha } = await client.commit({
+      path: dir,
+      message: "first",
+      authorName: "A",
+      authorEmail: "a@example.com",
+    });
+    const log = await client.log({ path: dir });
+    expect(log.commits.map((c) => [c.sha, c.message.trim()])).toEqual([[sha, "first"]]);
+    // Again: nothing changes, and it says so.
+    const again = await client.init({ path: dir, initialBranch: "other" });
+    expect(again.reinitialized).toBe(true);
+    expect((await client.log({ path: dir })).commits).toHaveLength(1);
+  });
+
+  test("a bare repository has no work tree and starts on the named branch", async () => {
+    const res = await client.init({ path: "bare.git", bare: true, initialBranch: "trunk" });
+    expect(fs.existsSync(path.join(res.path, "HEAD"))).toBe(true);
+    expect(fs.readFileSync(path.join(res.path, "HEAD"), "utf8").trim()).toBe(
+      "ref: refs/heads/trunk",
+    );
+    expect(fs.existsSync(path.join(res.path, ".git"))).toBe(false);
+  });
+
+  test("bad input is refused and runs nothing", async () => {
+    fs.writeFileSync(path.join(daemon.home, "a-file"), "x");
+    const file = await failure(client.init({ path: "a-file" }));
+    expect([file.code, info(file).reason]).toEqual([Code.FailedPrecondition, "NOT_A_DIRECTORY"]);
+    const empty = await failure(client.init({ path: "" }));
+    expect([empty.code, info(empty).reason]).toEqual([Code.InvalidArgument, "INVALID_FIELD"]);
+    const dash = await failure(client.init({ path: "--template=/tmp/evil" }));
+    expect([dash.code, info(dash).reason]).toEqual([Code.InvalidArgument, "INVALID_FIELD"]);
+    for (const initialBranch of ["-b", "a..b", "x y", "--bare"]) {
+      const bad = await failure(client.init({ path: "never-made", initialBranch }));
+      expect([bad.code, info(bad).reason]).toEqual([Code.InvalidArgument, "INVALID_FIELD"]);
+    }
+    expect(fs.existsSync(path.join(daemon.home, "never-made"))).toBe(false);
+    expect(fs.existsSync(path.join(daemon.home, "--template=/tmp/evil"))).toBe(false);
+  });
+});
+
 describe("Status details", () => {
   test("renames keep their original path, and paths with spaces survive", async () => {
     const repo = path.join(daemon.home, "renames");

@@ -80,6 +80,9 @@ export interface CloneSpec extends NetworkOptions {
   depth: number;
 }
 
+/** The first branch of a repository Init makes when the request names none. */
+export const DEFAULT_INITIAL_BRANCH = "main";
+
 /** Commit's inputs. */
 export interface CommitSpec {
   /** Repository path. */
@@ -217,6 +220,44 @@ export class GitRepositories {
       else emptyDirectory(target);
       throw err;
     }
+  }
+
+  /**
+   * init makes an empty repository at `repoPath` (git creates the directory and missing
+   * parents, as the sandbox user); an existing repository is left as it is and reported as
+   * reinitialized. A file in the way is FAILED_PRECONDITION (NOT_A_DIRECTORY).
+   */
+  async init(
+    repoPath: string,
+    initialBranch: string,
+    bare: boolean,
+  ): Promise<{ path: string; reinitialized: boolean }> {
+    const user = this.user();
+    validatePathField(repoPath);
+    const home = this.home(user);
+    const target = resolvePath(repoPath, home);
+    const branch = initialBranch || DEFAULT_INITIAL_BRANCH;
+    await validateBranch(this.options.runner.gitPath(user), branch, "initial_branch");
+    let stat: fs.Stats | undefined;
+    try {
+      stat = fs.statSync(target);
+    } catch {
+      stat = undefined;
+    }
+    if (stat && !stat.isDirectory()) {
+      throw failedPrecondition("NOT_A_DIRECTORY", `${target} exists and is not a directory`, {
+        path: target,
+      });
+    }
+    const cwd = fs.existsSync(home) ? home : "/";
+    const args = ["init", `--initial-branch=${branch}`];
+    if (bare) args.push("--bare");
+    args.push("--", target);
+    const res = await this.git(cwd, user, args);
+    return {
+      path: target,
+      reinitialized: /^Reinitialized existing/m.test(res.stdout.toString("utf8")),
+    };
   }
 
   /** status reports branch, upstream distance and changed paths (at most MAX_STATUS_FILES). */

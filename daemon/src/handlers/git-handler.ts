@@ -10,6 +10,7 @@ import {
   type CreateBranchRequest,
   type DeleteBranchRequest,
   GitService,
+  type InitRequest,
   type ListBranchesRequest,
   type LogRequest,
   type PullRequest,
@@ -78,6 +79,10 @@ export class GitHandler implements ServiceImpl<typeof GitService> {
       timeoutMs: networkTimeout(req.timeout),
       signal: ctx.signal,
     });
+  }
+
+  async init(req: InitRequest) {
+    return this.git.init(req.path, req.initialBranch, req.bare);
   }
 
   async status(req: StatusRequest, ctx: { signal: AbortSignal }) {

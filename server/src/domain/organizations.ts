@@ -17,16 +17,31 @@ import {
 import type { Knex } from "knex";
 import { newId } from "../ids.js";
 import type { Principal } from "../principal.js";
-import { type ApiKeyManager, countActiveApiKeys, revokeApiKeysOf } from "./api-keys.js";
+import {
+  type ApiKeyManager,
+  type ApiKeyRecord,
+  countActiveApiKeys,
+  issueApiKey,
+  revokeApiKeysOf,
+} from "./api-keys.js";
 import type { SandboxStateName } from "./lifecycle-ports.js";
 import { RELEASED_STATES, RUNNING_STATES } from "./sandbox-states.js";
-import { hasScope, OPERATOR_SCOPE, ROLE_NAMES, type RoleName } from "./scopes.js";
+import {
+  effectiveScopes,
+  hasScope,
+  isKnownScope,
+  OPERATOR_SCOPE,
+  ROLE_NAMES,
+  type RoleName,
+  roleAllows,
+} from "./scopes.js";
 import {
   type ApiKeyCaller,
   apiKeyCaller,
   decodePageToken,
   encodePageToken,
   findUserByEmail,
+  normalizeEmail,
   pageSizeOf,
   parseRole,
   requireRole,
@@ -273,6 +288,57 @@ function requiredRoleName(role: RoleName): RoleName {
   return role;
 }
 
+/** C0 control characters and DEL, refused in emails and display names. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+/** One "@" with something on both sides and a dot in the domain; no whitespace. */
+const EMAIL_SHAPE = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+/** Longest email address CreateMember accepts (RFC 5321's path limit). */
+export const MAX_EMAIL_LENGTH = 254;
+
+/**
+ * validateEmail checks an address for CreateMember: 1–254 characters, exactly one "@" with
+ * something on both sides, a dot in the domain, no spaces or control characters. It is not
+ * a full RFC 5322 parser; it keeps obvious mistakes out of the users table.
+ */
+function validateEmail(email: string): string {
+  const normalized = normalizeEmail(email);
+  if (normalized === "") throw invalidArgument("email", "is required");
+  if (normalized.length > MAX_EMAIL_LENGTH) {
+    throw invalidArgument("email", `must be at most ${MAX_EMAIL_LENGTH} characters`);
+  }
+  if (!EMAIL_SHAPE.test(normalized) || CONTROL_CHARACTERS.test(normalized)) {
+    throw invalidArgument("email", "must be an address like name@example.com");
+  }
+  return normalized;
+}
+
+/** What CreateMember asks for. */
+export interface CreateMemberInput {
+  /** The member's email. */
+  email: string;
+  /** Name of a user created by the call; "" for none. */
+  displayName: string;
+  /** The new member's role. */
+  role: RoleName;
+  /** Scopes of the member's first API key; empty for no key. */
+  apiKeyScopes: readonly string[];
+  /** That key's name; "" means the email (cut to 100 characters). */
+  apiKeyName: string;
+}
+
+/** What CreateMember did. */
+export interface CreateMemberResult {
+  /** The new membership. */
+  member: MemberRecord;
+  /** Whether the user was created by this call. */
+  userCreated: boolean;
+  /** The member's first key and its secret, when asked for. */
+  apiKey?: { key: ApiKeyRecord; secret: string };
+}
+
 /** Options of OrganizationManager. */
 export interface OrganizationManagerOptions {
   /** The database. */
@@ -513,6 +579,102 @@ export class OrganizationManager {
       });
     }
     return this.member(this.db, organization.id, user.id);
+  }
+
+  /**
+   * createMember is CreateMember: like addMember, but the user is created when no user has
+   * the email, and the member's first API key can be issued with it. Everything happens in
+   * one transaction, so an existing membership (ALREADY_EXISTS) leaves nothing behind. The
+   * key acts as the new member in this organization only; its scopes are bounded by the
+   * calling key and by the new member's role.
+   */
+  async createMember(
+    principal: Principal | undefined,
+    organizationId: string,
+    input: CreateMemberInput,
+  ): Promise<CreateMemberResult> {
+    const caller = apiKeyCaller(principal);
+    // Another tenant's organization is NOT_FOUND before anything about the request is judged.
+    const { organization, role } = await this.resolve(this.db, caller, organizationId);
+    requireRole(role, ["OWNER", "ADMIN"], "adding members");
+    const email = validateEmail(input.email);
+    const newRole = requiredRoleName(input.role);
+    if (newRole === "OWNER") requireRole(role, ["OWNER"], "adding an owner");
+    const displayName = input.displayName.trim();
+    if ([...displayName].length > 100) {
+      throw invalidArgument("display_name", "must be at most 100 characters");
+    }
+    if (CONTROL_CHARACTERS.test(displayName)) {
+      throw invalidArgument("display_name", "must not contain control characters");
+    }
+    const scopes = [...new Set(input.apiKeyScopes)];
+    const keyName =
+      scopes.length === 0
+        ? ""
+        : validateName("api_key_name", input.apiKeyName || [...email].slice(0, 100).join(""));
+    if (scopes.length > 0) {
+      const bound = effectiveScopes(caller.scopes, role);
+      for (const scope of scopes) {
+        if (!isKnownScope(scope))
+          throw invalidArgument("api_key_scopes", `unknown scope "${scope}"`);
+        if (scope === OPERATOR_SCOPE) {
+          throw permissionDenied(
+            "PERMISSION_DENIED",
+            'scope "operator" is granted only by the server\'s operator configuration',
+            { requiredScope: OPERATOR_SCOPE },
+          );
+        }
+        const callerMay = scope === "*" ? bound.includes("*") : hasScope(bound, scope);
+        if (!callerMay) {
+          throw permissionDenied(
+            "PERMISSION_DENIED",
+            `scope "${scope}" is more than this API key or your role allows`,
+            { requiredScope: scope },
+          );
+        }
+        if (!roleAllows(newRole, scope)) {
+          throw permissionDenied(
+            "PERMISSION_DENIED",
+            `scope "${scope}" is more than role ${newRole} allows`,
+            { requiredScope: scope, role: newRole },
+          );
+        }
+      }
+    }
+    return this.db.transaction(async (trx) => {
+      const created = await trx("users")
+        .insert({ id: newId("usr"), email, name: displayName })
+        .onConflict("email")
+        .ignore()
+        .returning("id");
+      const user = await findUserByEmail(trx, email);
+      if (!user) throw new Error(`user ${email} vanished after insert`);
+      const inserted = await trx("members")
+        .insert({ organization_id: organization.id, user_id: user.id, role: newRole })
+        .onConflict(["organization_id", "user_id"])
+        .ignore()
+        .returning("user_id");
+      if (inserted.length === 0) {
+        throw alreadyExists("MEMBER_ALREADY_EXISTS", `${user.email} is already a member`, {
+          organizationId: organization.id,
+          userId: user.id,
+        });
+      }
+      const apiKey =
+        scopes.length === 0
+          ? undefined
+          : await issueApiKey(trx, {
+              organizationId: organization.id,
+              userId: user.id,
+              name: keyName,
+              scopes,
+            });
+      return {
+        member: await this.member(trx, organization.id, user.id),
+        userCreated: created.length > 0,
+        apiKey,
+      };
+    });
   }
 
   /**

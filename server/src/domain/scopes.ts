@@ -223,6 +223,7 @@ export const METHOD_RULES: Readonly<Record<string, MethodRule>> = Object.freeze(
     DeleteOrganization: write("organization:write", "organization"),
     ListMembers: read("organization:read", "member"),
     AddMember: write("organization:write", "member"),
+    CreateMember: write("organization:write", "member"),
     UpdateMember: write("organization:write", "member"),
     RemoveMember: write("organization:write", "member"),
     GetUsage: read("organization:read", "organization"),
@@ -284,6 +285,7 @@ export const METHOD_RULES: Readonly<Record<string, MethodRule>> = Object.freeze(
     "Push",
     "Pull",
     "Log",
+    "Init",
   ]),
   ...toolbox("cove.toolbox.v1.InterpreterService", [
     "CreateContext",

@@ -13,6 +13,7 @@ import {
 } from "@cove/gen-ts/cove/iam/v1/organization_pb.js";
 import type {
   AddMemberRequest,
+  CreateMemberRequest,
   CreateOrganizationRequest,
   DeleteOrganizationRequest,
   GetOrganizationRequest,
@@ -34,6 +35,7 @@ import type {
 } from "../domain/organizations.js";
 import type { RoleName } from "../domain/scopes.js";
 import { kPrincipal } from "../principal.js";
+import { toApiKeyProto } from "./api-key-handler.js";
 
 /** toOrganizationProto builds the Organization message of a domain organization. */
 export function toOrganizationProto(org: OrganizationRecord): Organization {
@@ -142,6 +144,26 @@ export class OrganizationHandler implements ServiceImpl<typeof OrganizationServi
       { email: req.email, role: roleName(req.role) },
     );
     return { member: toMemberProto(member) };
+  }
+
+  async createMember(req: CreateMemberRequest, ctx: HandlerContext) {
+    const created = await this.organizations.createMember(
+      ctx.values.get(kPrincipal),
+      req.organizationId,
+      {
+        email: req.email,
+        displayName: req.displayName,
+        role: roleName(req.role),
+        apiKeyScopes: req.apiKeyScopes,
+        apiKeyName: req.apiKeyName,
+      },
+    );
+    return {
+      member: toMemberProto(created.member),
+      userCreated: created.userCreated,
+      apiKey: created.apiKey ? toApiKeyProto(created.apiKey.key) : undefined,
+      apiKeySecret: created.apiKey?.secret ?? "",
+    };
   }
 
   async updateMember(req: UpdateMemberRequest, ctx: HandlerContext) {

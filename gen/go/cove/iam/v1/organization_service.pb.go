@@ -740,6 +740,174 @@ func (x *AddMemberResponse) GetMember() *Member {
 	return nil
 }
 
+// CreateMemberRequest is the request of OrganizationService.CreateMember.
+type CreateMemberRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// organization_id is the organization to add to. Required.
+	OrganizationId string `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// email is the member's email address (at most 254 characters, one "@", no spaces);
+	// compared case-insensitively. Required.
+	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// display_name is the name of a user this call creates (at most 100 characters);
+	// an existing user's name is kept. Empty means none.
+	DisplayName string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// role is the new member's role. Required.
+	Role Role `protobuf:"varint,4,opt,name=role,proto3,enum=cove.iam.v1.Role" json:"role,omitempty"`
+	// api_key_scopes, when not empty, issues an API key acting as the new member with
+	// these scopes (see ApiKey for the list). Empty means no key.
+	ApiKeyScopes []string `protobuf:"bytes,5,rep,name=api_key_scopes,json=apiKeyScopes,proto3" json:"api_key_scopes,omitempty"`
+	// api_key_name is that key's display name (1–100 characters). Empty means
+	// "<email>".
+	ApiKeyName    string `protobuf:"bytes,6,opt,name=api_key_name,json=apiKeyName,proto3" json:"api_key_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMemberRequest) Reset() {
+	*x = CreateMemberRequest{}
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMemberRequest) ProtoMessage() {}
+
+func (x *CreateMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMemberRequest.ProtoReflect.Descriptor instead.
+func (*CreateMemberRequest) Descriptor() ([]byte, []int) {
+	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CreateMemberRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *CreateMemberRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *CreateMemberRequest) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *CreateMemberRequest) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *CreateMemberRequest) GetApiKeyScopes() []string {
+	if x != nil {
+		return x.ApiKeyScopes
+	}
+	return nil
+}
+
+func (x *CreateMemberRequest) GetApiKeyName() string {
+	if x != nil {
+		return x.ApiKeyName
+	}
+	return ""
+}
+
+// CreateMemberResponse is the response of OrganizationService.CreateMember.
+type CreateMemberResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// member is the new membership.
+	Member *Member `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	// user_created is true when no user had the email and this call created one.
+	UserCreated bool `protobuf:"varint,2,opt,name=user_created,json=userCreated,proto3" json:"user_created,omitempty"`
+	// api_key is the key issued for the member; unset unless api_key_scopes was set.
+	ApiKey *ApiKey `protobuf:"bytes,3,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	// api_key_secret is that key's secret, returned only here; empty without a key.
+	ApiKeySecret  string `protobuf:"bytes,4,opt,name=api_key_secret,json=apiKeySecret,proto3" json:"api_key_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMemberResponse) Reset() {
+	*x = CreateMemberResponse{}
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMemberResponse) ProtoMessage() {}
+
+func (x *CreateMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMemberResponse.ProtoReflect.Descriptor instead.
+func (*CreateMemberResponse) Descriptor() ([]byte, []int) {
+	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CreateMemberResponse) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+func (x *CreateMemberResponse) GetUserCreated() bool {
+	if x != nil {
+		return x.UserCreated
+	}
+	return false
+}
+
+func (x *CreateMemberResponse) GetApiKey() *ApiKey {
+	if x != nil {
+		return x.ApiKey
+	}
+	return nil
+}
+
+func (x *CreateMemberResponse) GetApiKeySecret() string {
+	if x != nil {
+		return x.ApiKeySecret
+	}
+	return ""
+}
+
 // UpdateMemberRequest is the request of OrganizationService.UpdateMember.
 type UpdateMemberRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -755,7 +923,7 @@ type UpdateMemberRequest struct {
 
 func (x *UpdateMemberRequest) Reset() {
 	*x = UpdateMemberRequest{}
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[14]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +935,7 @@ func (x *UpdateMemberRequest) String() string {
 func (*UpdateMemberRequest) ProtoMessage() {}
 
 func (x *UpdateMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[14]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +948,7 @@ func (x *UpdateMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMemberRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMemberRequest) Descriptor() ([]byte, []int) {
-	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{14}
+	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateMemberRequest) GetOrganizationId() string {
@@ -815,7 +983,7 @@ type UpdateMemberResponse struct {
 
 func (x *UpdateMemberResponse) Reset() {
 	*x = UpdateMemberResponse{}
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[15]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +995,7 @@ func (x *UpdateMemberResponse) String() string {
 func (*UpdateMemberResponse) ProtoMessage() {}
 
 func (x *UpdateMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[15]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +1008,7 @@ func (x *UpdateMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMemberResponse.ProtoReflect.Descriptor instead.
 func (*UpdateMemberResponse) Descriptor() ([]byte, []int) {
-	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{15}
+	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateMemberResponse) GetMember() *Member {
@@ -863,7 +1031,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[16]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +1043,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[16]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +1056,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{16}
+	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RemoveMemberRequest) GetOrganizationId() string {
@@ -914,7 +1082,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[17]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -926,7 +1094,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[17]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -939,7 +1107,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{17}
+	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{19}
 }
 
 // GetUsageRequest is the request of OrganizationService.GetUsage.
@@ -954,7 +1122,7 @@ type GetUsageRequest struct {
 
 func (x *GetUsageRequest) Reset() {
 	*x = GetUsageRequest{}
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[18]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1134,7 @@ func (x *GetUsageRequest) String() string {
 func (*GetUsageRequest) ProtoMessage() {}
 
 func (x *GetUsageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[18]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1147,7 @@ func (x *GetUsageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUsageRequest.ProtoReflect.Descriptor instead.
 func (*GetUsageRequest) Descriptor() ([]byte, []int) {
-	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{18}
+	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetUsageRequest) GetOrganizationId() string {
@@ -1002,7 +1170,7 @@ type GetUsageResponse struct {
 
 func (x *GetUsageResponse) Reset() {
 	*x = GetUsageResponse{}
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[19]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1182,7 @@ func (x *GetUsageResponse) String() string {
 func (*GetUsageResponse) ProtoMessage() {}
 
 func (x *GetUsageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[19]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1195,7 @@ func (x *GetUsageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUsageResponse.ProtoReflect.Descriptor instead.
 func (*GetUsageResponse) Descriptor() ([]byte, []int) {
-	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{19}
+	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetUsageResponse) GetQuota() *Quota {
@@ -1057,7 +1225,7 @@ type UpdateQuotaRequest struct {
 
 func (x *UpdateQuotaRequest) Reset() {
 	*x = UpdateQuotaRequest{}
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[20]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1237,7 @@ func (x *UpdateQuotaRequest) String() string {
 func (*UpdateQuotaRequest) ProtoMessage() {}
 
 func (x *UpdateQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[20]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1250,7 @@ func (x *UpdateQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateQuotaRequest.ProtoReflect.Descriptor instead.
 func (*UpdateQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{20}
+	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateQuotaRequest) GetOrganizationId() string {
@@ -1110,7 +1278,7 @@ type UpdateQuotaResponse struct {
 
 func (x *UpdateQuotaResponse) Reset() {
 	*x = UpdateQuotaResponse{}
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[21]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1122,7 +1290,7 @@ func (x *UpdateQuotaResponse) String() string {
 func (*UpdateQuotaResponse) ProtoMessage() {}
 
 func (x *UpdateQuotaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[21]
+	mi := &file_cove_iam_v1_organization_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1135,7 +1303,7 @@ func (x *UpdateQuotaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateQuotaResponse.ProtoReflect.Descriptor instead.
 func (*UpdateQuotaResponse) Descriptor() ([]byte, []int) {
-	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{21}
+	return file_cove_iam_v1_organization_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpdateQuotaResponse) GetOrganization() *Organization {
@@ -1149,7 +1317,7 @@ var File_cove_iam_v1_organization_service_proto protoreflect.FileDescriptor
 
 const file_cove_iam_v1_organization_service_proto_rawDesc = "" +
 	"\n" +
-	"&cove/iam/v1/organization_service.proto\x12\vcove.iam.v1\x1a\x1ecove/iam/v1/organization.proto\"/\n" +
+	"&cove/iam/v1/organization_service.proto\x12\vcove.iam.v1\x1a\x19cove/iam/v1/api_key.proto\x1a\x1ecove/iam/v1/organization.proto\"/\n" +
 	"\x19CreateOrganizationRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"[\n" +
 	"\x1aCreateOrganizationResponse\x12=\n" +
@@ -1188,7 +1356,20 @@ const file_cove_iam_v1_organization_service_proto_rawDesc = "" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12%\n" +
 	"\x04role\x18\x03 \x01(\x0e2\x11.cove.iam.v1.RoleR\x04role\"@\n" +
 	"\x11AddMemberResponse\x12+\n" +
-	"\x06member\x18\x01 \x01(\v2\x13.cove.iam.v1.MemberR\x06member\"~\n" +
+	"\x06member\x18\x01 \x01(\v2\x13.cove.iam.v1.MemberR\x06member\"\xe6\x01\n" +
+	"\x13CreateMemberRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12!\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12%\n" +
+	"\x04role\x18\x04 \x01(\x0e2\x11.cove.iam.v1.RoleR\x04role\x12$\n" +
+	"\x0eapi_key_scopes\x18\x05 \x03(\tR\fapiKeyScopes\x12 \n" +
+	"\fapi_key_name\x18\x06 \x01(\tR\n" +
+	"apiKeyName\"\xba\x01\n" +
+	"\x14CreateMemberResponse\x12+\n" +
+	"\x06member\x18\x01 \x01(\v2\x13.cove.iam.v1.MemberR\x06member\x12!\n" +
+	"\fuser_created\x18\x02 \x01(\bR\vuserCreated\x12,\n" +
+	"\aapi_key\x18\x03 \x01(\v2\x13.cove.iam.v1.ApiKeyR\x06apiKey\x12$\n" +
+	"\x0eapi_key_secret\x18\x04 \x01(\tR\fapiKeySecret\"~\n" +
 	"\x13UpdateMemberRequest\x12'\n" +
 	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12%\n" +
@@ -1208,7 +1389,7 @@ const file_cove_iam_v1_organization_service_proto_rawDesc = "" +
 	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12(\n" +
 	"\x05quota\x18\x02 \x01(\v2\x12.cove.iam.v1.QuotaR\x05quota\"T\n" +
 	"\x13UpdateQuotaResponse\x12=\n" +
-	"\forganization\x18\x01 \x01(\v2\x19.cove.iam.v1.OrganizationR\forganization2\xef\a\n" +
+	"\forganization\x18\x01 \x01(\v2\x19.cove.iam.v1.OrganizationR\forganization2\xc4\b\n" +
 	"\x13OrganizationService\x12e\n" +
 	"\x12CreateOrganization\x12&.cove.iam.v1.CreateOrganizationRequest\x1a'.cove.iam.v1.CreateOrganizationResponse\x12\\\n" +
 	"\x0fGetOrganization\x12#.cove.iam.v1.GetOrganizationRequest\x1a$.cove.iam.v1.GetOrganizationResponse\x12b\n" +
@@ -1217,6 +1398,7 @@ const file_cove_iam_v1_organization_service_proto_rawDesc = "" +
 	"\x12DeleteOrganization\x12&.cove.iam.v1.DeleteOrganizationRequest\x1a'.cove.iam.v1.DeleteOrganizationResponse\x12P\n" +
 	"\vListMembers\x12\x1f.cove.iam.v1.ListMembersRequest\x1a .cove.iam.v1.ListMembersResponse\x12J\n" +
 	"\tAddMember\x12\x1d.cove.iam.v1.AddMemberRequest\x1a\x1e.cove.iam.v1.AddMemberResponse\x12S\n" +
+	"\fCreateMember\x12 .cove.iam.v1.CreateMemberRequest\x1a!.cove.iam.v1.CreateMemberResponse\x12S\n" +
 	"\fUpdateMember\x12 .cove.iam.v1.UpdateMemberRequest\x1a!.cove.iam.v1.UpdateMemberResponse\x12S\n" +
 	"\fRemoveMember\x12 .cove.iam.v1.RemoveMemberRequest\x1a!.cove.iam.v1.RemoveMemberResponse\x12G\n" +
 	"\bGetUsage\x12\x1c.cove.iam.v1.GetUsageRequest\x1a\x1d.cove.iam.v1.GetUsageResponse\x12P\n" +
@@ -1234,7 +1416,7 @@ func file_cove_iam_v1_organization_service_proto_rawDescGZIP() []byte {
 	return file_cove_iam_v1_organization_service_proto_rawDescData
 }
 
-var file_cove_iam_v1_organization_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_cove_iam_v1_organization_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_cove_iam_v1_organization_service_proto_goTypes = []any{
 	(*CreateOrganizationRequest)(nil),  // 0: cove.iam.v1.CreateOrganizationRequest
 	(*CreateOrganizationResponse)(nil), // 1: cove.iam.v1.CreateOrganizationResponse
@@ -1250,62 +1432,70 @@ var file_cove_iam_v1_organization_service_proto_goTypes = []any{
 	(*ListMembersResponse)(nil),        // 11: cove.iam.v1.ListMembersResponse
 	(*AddMemberRequest)(nil),           // 12: cove.iam.v1.AddMemberRequest
 	(*AddMemberResponse)(nil),          // 13: cove.iam.v1.AddMemberResponse
-	(*UpdateMemberRequest)(nil),        // 14: cove.iam.v1.UpdateMemberRequest
-	(*UpdateMemberResponse)(nil),       // 15: cove.iam.v1.UpdateMemberResponse
-	(*RemoveMemberRequest)(nil),        // 16: cove.iam.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),       // 17: cove.iam.v1.RemoveMemberResponse
-	(*GetUsageRequest)(nil),            // 18: cove.iam.v1.GetUsageRequest
-	(*GetUsageResponse)(nil),           // 19: cove.iam.v1.GetUsageResponse
-	(*UpdateQuotaRequest)(nil),         // 20: cove.iam.v1.UpdateQuotaRequest
-	(*UpdateQuotaResponse)(nil),        // 21: cove.iam.v1.UpdateQuotaResponse
-	(*Organization)(nil),               // 22: cove.iam.v1.Organization
-	(Role)(0),                          // 23: cove.iam.v1.Role
-	(*Member)(nil),                     // 24: cove.iam.v1.Member
-	(*Quota)(nil),                      // 25: cove.iam.v1.Quota
-	(*Usage)(nil),                      // 26: cove.iam.v1.Usage
+	(*CreateMemberRequest)(nil),        // 14: cove.iam.v1.CreateMemberRequest
+	(*CreateMemberResponse)(nil),       // 15: cove.iam.v1.CreateMemberResponse
+	(*UpdateMemberRequest)(nil),        // 16: cove.iam.v1.UpdateMemberRequest
+	(*UpdateMemberResponse)(nil),       // 17: cove.iam.v1.UpdateMemberResponse
+	(*RemoveMemberRequest)(nil),        // 18: cove.iam.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),       // 19: cove.iam.v1.RemoveMemberResponse
+	(*GetUsageRequest)(nil),            // 20: cove.iam.v1.GetUsageRequest
+	(*GetUsageResponse)(nil),           // 21: cove.iam.v1.GetUsageResponse
+	(*UpdateQuotaRequest)(nil),         // 22: cove.iam.v1.UpdateQuotaRequest
+	(*UpdateQuotaResponse)(nil),        // 23: cove.iam.v1.UpdateQuotaResponse
+	(*Organization)(nil),               // 24: cove.iam.v1.Organization
+	(Role)(0),                          // 25: cove.iam.v1.Role
+	(*Member)(nil),                     // 26: cove.iam.v1.Member
+	(*ApiKey)(nil),                     // 27: cove.iam.v1.ApiKey
+	(*Quota)(nil),                      // 28: cove.iam.v1.Quota
+	(*Usage)(nil),                      // 29: cove.iam.v1.Usage
 }
 var file_cove_iam_v1_organization_service_proto_depIdxs = []int32{
-	22, // 0: cove.iam.v1.CreateOrganizationResponse.organization:type_name -> cove.iam.v1.Organization
-	22, // 1: cove.iam.v1.GetOrganizationResponse.organization:type_name -> cove.iam.v1.Organization
-	23, // 2: cove.iam.v1.GetOrganizationResponse.role:type_name -> cove.iam.v1.Role
-	22, // 3: cove.iam.v1.ListOrganizationsResponse.organizations:type_name -> cove.iam.v1.Organization
-	22, // 4: cove.iam.v1.UpdateOrganizationResponse.organization:type_name -> cove.iam.v1.Organization
-	24, // 5: cove.iam.v1.ListMembersResponse.members:type_name -> cove.iam.v1.Member
-	23, // 6: cove.iam.v1.AddMemberRequest.role:type_name -> cove.iam.v1.Role
-	24, // 7: cove.iam.v1.AddMemberResponse.member:type_name -> cove.iam.v1.Member
-	23, // 8: cove.iam.v1.UpdateMemberRequest.role:type_name -> cove.iam.v1.Role
-	24, // 9: cove.iam.v1.UpdateMemberResponse.member:type_name -> cove.iam.v1.Member
-	25, // 10: cove.iam.v1.GetUsageResponse.quota:type_name -> cove.iam.v1.Quota
-	26, // 11: cove.iam.v1.GetUsageResponse.usage:type_name -> cove.iam.v1.Usage
-	25, // 12: cove.iam.v1.UpdateQuotaRequest.quota:type_name -> cove.iam.v1.Quota
-	22, // 13: cove.iam.v1.UpdateQuotaResponse.organization:type_name -> cove.iam.v1.Organization
-	0,  // 14: cove.iam.v1.OrganizationService.CreateOrganization:input_type -> cove.iam.v1.CreateOrganizationRequest
-	2,  // 15: cove.iam.v1.OrganizationService.GetOrganization:input_type -> cove.iam.v1.GetOrganizationRequest
-	4,  // 16: cove.iam.v1.OrganizationService.ListOrganizations:input_type -> cove.iam.v1.ListOrganizationsRequest
-	6,  // 17: cove.iam.v1.OrganizationService.UpdateOrganization:input_type -> cove.iam.v1.UpdateOrganizationRequest
-	8,  // 18: cove.iam.v1.OrganizationService.DeleteOrganization:input_type -> cove.iam.v1.DeleteOrganizationRequest
-	10, // 19: cove.iam.v1.OrganizationService.ListMembers:input_type -> cove.iam.v1.ListMembersRequest
-	12, // 20: cove.iam.v1.OrganizationService.AddMember:input_type -> cove.iam.v1.AddMemberRequest
-	14, // 21: cove.iam.v1.OrganizationService.UpdateMember:input_type -> cove.iam.v1.UpdateMemberRequest
-	16, // 22: cove.iam.v1.OrganizationService.RemoveMember:input_type -> cove.iam.v1.RemoveMemberRequest
-	18, // 23: cove.iam.v1.OrganizationService.GetUsage:input_type -> cove.iam.v1.GetUsageRequest
-	20, // 24: cove.iam.v1.OrganizationService.UpdateQuota:input_type -> cove.iam.v1.UpdateQuotaRequest
-	1,  // 25: cove.iam.v1.OrganizationService.CreateOrganization:output_type -> cove.iam.v1.CreateOrganizationResponse
-	3,  // 26: cove.iam.v1.OrganizationService.GetOrganization:output_type -> cove.iam.v1.GetOrganizationResponse
-	5,  // 27: cove.iam.v1.OrganizationService.ListOrganizations:output_type -> cove.iam.v1.ListOrganizationsResponse
-	7,  // 28: cove.iam.v1.OrganizationService.UpdateOrganization:output_type -> cove.iam.v1.UpdateOrganizationResponse
-	9,  // 29: cove.iam.v1.OrganizationService.DeleteOrganization:output_type -> cove.iam.v1.DeleteOrganizationResponse
-	11, // 30: cove.iam.v1.OrganizationService.ListMembers:output_type -> cove.iam.v1.ListMembersResponse
-	13, // 31: cove.iam.v1.OrganizationService.AddMember:output_type -> cove.iam.v1.AddMemberResponse
-	15, // 32: cove.iam.v1.OrganizationService.UpdateMember:output_type -> cove.iam.v1.UpdateMemberResponse
-	17, // 33: cove.iam.v1.OrganizationService.RemoveMember:output_type -> cove.iam.v1.RemoveMemberResponse
-	19, // 34: cove.iam.v1.OrganizationService.GetUsage:output_type -> cove.iam.v1.GetUsageResponse
-	21, // 35: cove.iam.v1.OrganizationService.UpdateQuota:output_type -> cove.iam.v1.UpdateQuotaResponse
-	25, // [25:36] is the sub-list for method output_type
-	14, // [14:25] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	24, // 0: cove.iam.v1.CreateOrganizationResponse.organization:type_name -> cove.iam.v1.Organization
+	24, // 1: cove.iam.v1.GetOrganizationResponse.organization:type_name -> cove.iam.v1.Organization
+	25, // 2: cove.iam.v1.GetOrganizationResponse.role:type_name -> cove.iam.v1.Role
+	24, // 3: cove.iam.v1.ListOrganizationsResponse.organizations:type_name -> cove.iam.v1.Organization
+	24, // 4: cove.iam.v1.UpdateOrganizationResponse.organization:type_name -> cove.iam.v1.Organization
+	26, // 5: cove.iam.v1.ListMembersResponse.members:type_name -> cove.iam.v1.Member
+	25, // 6: cove.iam.v1.AddMemberRequest.role:type_name -> cove.iam.v1.Role
+	26, // 7: cove.iam.v1.AddMemberResponse.member:type_name -> cove.iam.v1.Member
+	25, // 8: cove.iam.v1.CreateMemberRequest.role:type_name -> cove.iam.v1.Role
+	26, // 9: cove.iam.v1.CreateMemberResponse.member:type_name -> cove.iam.v1.Member
+	27, // 10: cove.iam.v1.CreateMemberResponse.api_key:type_name -> cove.iam.v1.ApiKey
+	25, // 11: cove.iam.v1.UpdateMemberRequest.role:type_name -> cove.iam.v1.Role
+	26, // 12: cove.iam.v1.UpdateMemberResponse.member:type_name -> cove.iam.v1.Member
+	28, // 13: cove.iam.v1.GetUsageResponse.quota:type_name -> cove.iam.v1.Quota
+	29, // 14: cove.iam.v1.GetUsageResponse.usage:type_name -> cove.iam.v1.Usage
+	28, // 15: cove.iam.v1.UpdateQuotaRequest.quota:type_name -> cove.iam.v1.Quota
+	24, // 16: cove.iam.v1.UpdateQuotaResponse.organization:type_name -> cove.iam.v1.Organization
+	0,  // 17: cove.iam.v1.OrganizationService.CreateOrganization:input_type -> cove.iam.v1.CreateOrganizationRequest
+	2,  // 18: cove.iam.v1.OrganizationService.GetOrganization:input_type -> cove.iam.v1.GetOrganizationRequest
+	4,  // 19: cove.iam.v1.OrganizationService.ListOrganizations:input_type -> cove.iam.v1.ListOrganizationsRequest
+	6,  // 20: cove.iam.v1.OrganizationService.UpdateOrganization:input_type -> cove.iam.v1.UpdateOrganizationRequest
+	8,  // 21: cove.iam.v1.OrganizationService.DeleteOrganization:input_type -> cove.iam.v1.DeleteOrganizationRequest
+	10, // 22: cove.iam.v1.OrganizationService.ListMembers:input_type -> cove.iam.v1.ListMembersRequest
+	12, // 23: cove.iam.v1.OrganizationService.AddMember:input_type -> cove.iam.v1.AddMemberRequest
+	14, // 24: cove.iam.v1.OrganizationService.CreateMember:input_type -> cove.iam.v1.CreateMemberRequest
+	16, // 25: cove.iam.v1.OrganizationService.UpdateMember:input_type -> cove.iam.v1.UpdateMemberRequest
+	18, // 26: cove.iam.v1.OrganizationService.RemoveMember:input_type -> cove.iam.v1.RemoveMemberRequest
+	20, // 27: cove.iam.v1.OrganizationService.GetUsage:input_type -> cove.iam.v1.GetUsageRequest
+	22, // 28: cove.iam.v1.OrganizationService.UpdateQuota:input_type -> cove.iam.v1.UpdateQuotaRequest
+	1,  // 29: cove.iam.v1.OrganizationService.CreateOrganization:output_type -> cove.iam.v1.CreateOrganizationResponse
+	3,  // 30: cove.iam.v1.OrganizationService.GetOrganization:output_type -> cove.iam.v1.GetOrganizationResponse
+	5,  // 31: cove.iam.v1.OrganizationService.ListOrganizations:output_type -> cove.iam.v1.ListOrganizationsResponse
+	7,  // 32: cove.iam.v1.OrganizationService.UpdateOrganization:output_type -> cove.iam.v1.UpdateOrganizationResponse
+	9,  // 33: cove.iam.v1.OrganizationService.DeleteOrganization:output_type -> cove.iam.v1.DeleteOrganizationResponse
+	11, // 34: cove.iam.v1.OrganizationService.ListMembers:output_type -> cove.iam.v1.ListMembersResponse
+	13, // 35: cove.iam.v1.OrganizationService.AddMember:output_type -> cove.iam.v1.AddMemberResponse
+	15, // 36: cove.iam.v1.OrganizationService.CreateMember:output_type -> cove.iam.v1.CreateMemberResponse
+	17, // 37: cove.iam.v1.OrganizationService.UpdateMember:output_type -> cove.iam.v1.UpdateMemberResponse
+	19, // 38: cove.iam.v1.OrganizationService.RemoveMember:output_type -> cove.iam.v1.RemoveMemberResponse
+	21, // 39: cove.iam.v1.OrganizationService.GetUsage:output_type -> cove.iam.v1.GetUsageResponse
+	23, // 40: cove.iam.v1.OrganizationService.UpdateQuota:output_type -> cove.iam.v1.UpdateQuotaResponse
+	29, // [29:41] is the sub-list for method output_type
+	17, // [17:29] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_cove_iam_v1_organization_service_proto_init() }
@@ -1313,6 +1503,7 @@ func file_cove_iam_v1_organization_service_proto_init() {
 	if File_cove_iam_v1_organization_service_proto != nil {
 		return
 	}
+	file_cove_iam_v1_api_key_proto_init()
 	file_cove_iam_v1_organization_proto_init()
 	file_cove_iam_v1_organization_service_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
@@ -1321,7 +1512,7 @@ func file_cove_iam_v1_organization_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cove_iam_v1_organization_service_proto_rawDesc), len(file_cove_iam_v1_organization_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1369,6 +1369,126 @@ func (x *LogResponse) GetCommits() []*GitCommit {
 	return nil
 }
 
+// InitRequest is the request of GitService.Init.
+type InitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// path is the directory to make a repository of (the work tree, or the repository
+	// itself when bare). Required.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// initial_branch is the name of the first branch. Empty means "main".
+	InitialBranch string `protobuf:"bytes,2,opt,name=initial_branch,json=initialBranch,proto3" json:"initial_branch,omitempty"`
+	// bare makes a repository without a work tree. Default false.
+	Bare          bool `protobuf:"varint,3,opt,name=bare,proto3" json:"bare,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitRequest) Reset() {
+	*x = InitRequest{}
+	mi := &file_cove_toolbox_v1_git_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitRequest) ProtoMessage() {}
+
+func (x *InitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_toolbox_v1_git_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitRequest.ProtoReflect.Descriptor instead.
+func (*InitRequest) Descriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_git_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *InitRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *InitRequest) GetInitialBranch() string {
+	if x != nil {
+		return x.InitialBranch
+	}
+	return ""
+}
+
+func (x *InitRequest) GetBare() bool {
+	if x != nil {
+		return x.Bare
+	}
+	return false
+}
+
+// InitResponse is the response of GitService.Init.
+type InitResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// path is the absolute path of the repository's directory.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// reinitialized is true when path already was a repository (nothing was changed).
+	Reinitialized bool `protobuf:"varint,2,opt,name=reinitialized,proto3" json:"reinitialized,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitResponse) Reset() {
+	*x = InitResponse{}
+	mi := &file_cove_toolbox_v1_git_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitResponse) ProtoMessage() {}
+
+func (x *InitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_toolbox_v1_git_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitResponse.ProtoReflect.Descriptor instead.
+func (*InitResponse) Descriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_git_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *InitResponse) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *InitResponse) GetReinitialized() bool {
+	if x != nil {
+		return x.Reinitialized
+	}
+	return false
+}
+
 var File_cove_toolbox_v1_git_service_proto protoreflect.FileDescriptor
 
 const file_cove_toolbox_v1_git_service_proto_rawDesc = "" +
@@ -1458,7 +1578,14 @@ const file_cove_toolbox_v1_git_service_proto_rawDesc = "" +
 	"\x03ref\x18\x02 \x01(\tR\x03ref\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\"C\n" +
 	"\vLogResponse\x124\n" +
-	"\acommits\x18\x01 \x03(\v2\x1a.cove.toolbox.v1.GitCommitR\acommits2\xe0\x06\n" +
+	"\acommits\x18\x01 \x03(\v2\x1a.cove.toolbox.v1.GitCommitR\acommits\"\\\n" +
+	"\vInitRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12%\n" +
+	"\x0einitial_branch\x18\x02 \x01(\tR\rinitialBranch\x12\x12\n" +
+	"\x04bare\x18\x03 \x01(\bR\x04bare\"H\n" +
+	"\fInitResponse\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12$\n" +
+	"\rreinitialized\x18\x02 \x01(\bR\rreinitialized2\xa5\a\n" +
 	"\n" +
 	"GitService\x12F\n" +
 	"\x05Clone\x12\x1d.cove.toolbox.v1.CloneRequest\x1a\x1e.cove.toolbox.v1.CloneResponse\x12I\n" +
@@ -1471,7 +1598,8 @@ const file_cove_toolbox_v1_git_service_proto_rawDesc = "" +
 	"\x06Commit\x12\x1e.cove.toolbox.v1.CommitRequest\x1a\x1f.cove.toolbox.v1.CommitResponse\x12C\n" +
 	"\x04Push\x12\x1c.cove.toolbox.v1.PushRequest\x1a\x1d.cove.toolbox.v1.PushResponse\x12C\n" +
 	"\x04Pull\x12\x1c.cove.toolbox.v1.PullRequest\x1a\x1d.cove.toolbox.v1.PullResponse\x12@\n" +
-	"\x03Log\x12\x1b.cove.toolbox.v1.LogRequest\x1a\x1c.cove.toolbox.v1.LogResponseB(Z&cove.dev/gen/cove/toolbox/v1;toolboxv1b\x06proto3"
+	"\x03Log\x12\x1b.cove.toolbox.v1.LogRequest\x1a\x1c.cove.toolbox.v1.LogResponse\x12C\n" +
+	"\x04Init\x12\x1c.cove.toolbox.v1.InitRequest\x1a\x1d.cove.toolbox.v1.InitResponseB(Z&cove.dev/gen/cove/toolbox/v1;toolboxv1b\x06proto3"
 
 var (
 	file_cove_toolbox_v1_git_service_proto_rawDescOnce sync.Once
@@ -1485,7 +1613,7 @@ func file_cove_toolbox_v1_git_service_proto_rawDescGZIP() []byte {
 	return file_cove_toolbox_v1_git_service_proto_rawDescData
 }
 
-var file_cove_toolbox_v1_git_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_cove_toolbox_v1_git_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_cove_toolbox_v1_git_service_proto_goTypes = []any{
 	(*CloneRequest)(nil),         // 0: cove.toolbox.v1.CloneRequest
 	(*CloneResponse)(nil),        // 1: cove.toolbox.v1.CloneResponse
@@ -1509,23 +1637,25 @@ var file_cove_toolbox_v1_git_service_proto_goTypes = []any{
 	(*PullResponse)(nil),         // 19: cove.toolbox.v1.PullResponse
 	(*LogRequest)(nil),           // 20: cove.toolbox.v1.LogRequest
 	(*LogResponse)(nil),          // 21: cove.toolbox.v1.LogResponse
-	(*GitCredentials)(nil),       // 22: cove.toolbox.v1.GitCredentials
-	(*durationpb.Duration)(nil),  // 23: google.protobuf.Duration
-	(*GitFileStatus)(nil),        // 24: cove.toolbox.v1.GitFileStatus
-	(*GitBranch)(nil),            // 25: cove.toolbox.v1.GitBranch
-	(*GitCommit)(nil),            // 26: cove.toolbox.v1.GitCommit
+	(*InitRequest)(nil),          // 22: cove.toolbox.v1.InitRequest
+	(*InitResponse)(nil),         // 23: cove.toolbox.v1.InitResponse
+	(*GitCredentials)(nil),       // 24: cove.toolbox.v1.GitCredentials
+	(*durationpb.Duration)(nil),  // 25: google.protobuf.Duration
+	(*GitFileStatus)(nil),        // 26: cove.toolbox.v1.GitFileStatus
+	(*GitBranch)(nil),            // 27: cove.toolbox.v1.GitBranch
+	(*GitCommit)(nil),            // 28: cove.toolbox.v1.GitCommit
 }
 var file_cove_toolbox_v1_git_service_proto_depIdxs = []int32{
-	22, // 0: cove.toolbox.v1.CloneRequest.credentials:type_name -> cove.toolbox.v1.GitCredentials
-	23, // 1: cove.toolbox.v1.CloneRequest.timeout:type_name -> google.protobuf.Duration
-	24, // 2: cove.toolbox.v1.StatusResponse.files:type_name -> cove.toolbox.v1.GitFileStatus
-	25, // 3: cove.toolbox.v1.ListBranchesResponse.branches:type_name -> cove.toolbox.v1.GitBranch
-	25, // 4: cove.toolbox.v1.CreateBranchResponse.branch:type_name -> cove.toolbox.v1.GitBranch
-	22, // 5: cove.toolbox.v1.PushRequest.credentials:type_name -> cove.toolbox.v1.GitCredentials
-	23, // 6: cove.toolbox.v1.PushRequest.timeout:type_name -> google.protobuf.Duration
-	22, // 7: cove.toolbox.v1.PullRequest.credentials:type_name -> cove.toolbox.v1.GitCredentials
-	23, // 8: cove.toolbox.v1.PullRequest.timeout:type_name -> google.protobuf.Duration
-	26, // 9: cove.toolbox.v1.LogResponse.commits:type_name -> cove.toolbox.v1.GitCommit
+	24, // 0: cove.toolbox.v1.CloneRequest.credentials:type_name -> cove.toolbox.v1.GitCredentials
+	25, // 1: cove.toolbox.v1.CloneRequest.timeout:type_name -> google.protobuf.Duration
+	26, // 2: cove.toolbox.v1.StatusResponse.files:type_name -> cove.toolbox.v1.GitFileStatus
+	27, // 3: cove.toolbox.v1.ListBranchesResponse.branches:type_name -> cove.toolbox.v1.GitBranch
+	27, // 4: cove.toolbox.v1.CreateBranchResponse.branch:type_name -> cove.toolbox.v1.GitBranch
+	24, // 5: cove.toolbox.v1.PushRequest.credentials:type_name -> cove.toolbox.v1.GitCredentials
+	25, // 6: cove.toolbox.v1.PushRequest.timeout:type_name -> google.protobuf.Duration
+	24, // 7: cove.toolbox.v1.PullRequest.credentials:type_name -> cove.toolbox.v1.GitCredentials
+	25, // 8: cove.toolbox.v1.PullRequest.timeout:type_name -> google.protobuf.Duration
+	28, // 9: cove.toolbox.v1.LogResponse.commits:type_name -> cove.toolbox.v1.GitCommit
 	0,  // 10: cove.toolbox.v1.GitService.Clone:input_type -> cove.toolbox.v1.CloneRequest
 	2,  // 11: cove.toolbox.v1.GitService.Status:input_type -> cove.toolbox.v1.StatusRequest
 	4,  // 12: cove.toolbox.v1.GitService.ListBranches:input_type -> cove.toolbox.v1.ListBranchesRequest
@@ -1537,19 +1667,21 @@ var file_cove_toolbox_v1_git_service_proto_depIdxs = []int32{
 	16, // 18: cove.toolbox.v1.GitService.Push:input_type -> cove.toolbox.v1.PushRequest
 	18, // 19: cove.toolbox.v1.GitService.Pull:input_type -> cove.toolbox.v1.PullRequest
 	20, // 20: cove.toolbox.v1.GitService.Log:input_type -> cove.toolbox.v1.LogRequest
-	1,  // 21: cove.toolbox.v1.GitService.Clone:output_type -> cove.toolbox.v1.CloneResponse
-	3,  // 22: cove.toolbox.v1.GitService.Status:output_type -> cove.toolbox.v1.StatusResponse
-	5,  // 23: cove.toolbox.v1.GitService.ListBranches:output_type -> cove.toolbox.v1.ListBranchesResponse
-	7,  // 24: cove.toolbox.v1.GitService.CreateBranch:output_type -> cove.toolbox.v1.CreateBranchResponse
-	9,  // 25: cove.toolbox.v1.GitService.DeleteBranch:output_type -> cove.toolbox.v1.DeleteBranchResponse
-	11, // 26: cove.toolbox.v1.GitService.Checkout:output_type -> cove.toolbox.v1.CheckoutResponse
-	13, // 27: cove.toolbox.v1.GitService.Add:output_type -> cove.toolbox.v1.AddResponse
-	15, // 28: cove.toolbox.v1.GitService.Commit:output_type -> cove.toolbox.v1.CommitResponse
-	17, // 29: cove.toolbox.v1.GitService.Push:output_type -> cove.toolbox.v1.PushResponse
-	19, // 30: cove.toolbox.v1.GitService.Pull:output_type -> cove.toolbox.v1.PullResponse
-	21, // 31: cove.toolbox.v1.GitService.Log:output_type -> cove.toolbox.v1.LogResponse
-	21, // [21:32] is the sub-list for method output_type
-	10, // [10:21] is the sub-list for method input_type
+	22, // 21: cove.toolbox.v1.GitService.Init:input_type -> cove.toolbox.v1.InitRequest
+	1,  // 22: cove.toolbox.v1.GitService.Clone:output_type -> cove.toolbox.v1.CloneResponse
+	3,  // 23: cove.toolbox.v1.GitService.Status:output_type -> cove.toolbox.v1.StatusResponse
+	5,  // 24: cove.toolbox.v1.GitService.ListBranches:output_type -> cove.toolbox.v1.ListBranchesResponse
+	7,  // 25: cove.toolbox.v1.GitService.CreateBranch:output_type -> cove.toolbox.v1.CreateBranchResponse
+	9,  // 26: cove.toolbox.v1.GitService.DeleteBranch:output_type -> cove.toolbox.v1.DeleteBranchResponse
+	11, // 27: cove.toolbox.v1.GitService.Checkout:output_type -> cove.toolbox.v1.CheckoutResponse
+	13, // 28: cove.toolbox.v1.GitService.Add:output_type -> cove.toolbox.v1.AddResponse
+	15, // 29: cove.toolbox.v1.GitService.Commit:output_type -> cove.toolbox.v1.CommitResponse
+	17, // 30: cove.toolbox.v1.GitService.Push:output_type -> cove.toolbox.v1.PushResponse
+	19, // 31: cove.toolbox.v1.GitService.Pull:output_type -> cove.toolbox.v1.PullResponse
+	21, // 32: cove.toolbox.v1.GitService.Log:output_type -> cove.toolbox.v1.LogResponse
+	23, // 33: cove.toolbox.v1.GitService.Init:output_type -> cove.toolbox.v1.InitResponse
+	22, // [22:34] is the sub-list for method output_type
+	10, // [10:22] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -1567,7 +1699,7 @@ func file_cove_toolbox_v1_git_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cove_toolbox_v1_git_service_proto_rawDesc), len(file_cove_toolbox_v1_git_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

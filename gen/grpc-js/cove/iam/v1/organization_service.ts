@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { ApiKey } from "./api_key.js";
 import { Member, Organization, Quota, Role, roleFromJSON, roleToJSON, Usage } from "./organization.js";
 
 export const protobufPackage = "cove.iam.v1";
@@ -133,6 +134,50 @@ export interface AddMemberRequest {
 export interface AddMemberResponse {
   /** member is the new membership. */
   member: Member | undefined;
+}
+
+/** CreateMemberRequest is the request of OrganizationService.CreateMember. */
+export interface CreateMemberRequest {
+  /** organization_id is the organization to add to. Required. */
+  organizationId: string;
+  /**
+   * email is the member's email address (at most 254 characters, one "@", no spaces);
+   * compared case-insensitively. Required.
+   */
+  email: string;
+  /**
+   * display_name is the name of a user this call creates (at most 100 characters);
+   * an existing user's name is kept. Empty means none.
+   */
+  displayName: string;
+  /** role is the new member's role. Required. */
+  role: Role;
+  /**
+   * api_key_scopes, when not empty, issues an API key acting as the new member with
+   * these scopes (see ApiKey for the list). Empty means no key.
+   */
+  apiKeyScopes: string[];
+  /**
+   * api_key_name is that key's display name (1–100 characters). Empty means
+   * "<email>".
+   */
+  apiKeyName: string;
+}
+
+/** CreateMemberResponse is the response of OrganizationService.CreateMember. */
+export interface CreateMemberResponse {
+  /** member is the new membership. */
+  member:
+    | Member
+    | undefined;
+  /** user_created is true when no user had the email and this call created one. */
+  userCreated: boolean;
+  /** api_key is the key issued for the member; unset unless api_key_scopes was set. */
+  apiKey:
+    | ApiKey
+    | undefined;
+  /** api_key_secret is that key's secret, returned only here; empty without a key. */
+  apiKeySecret: string;
 }
 
 /** UpdateMemberRequest is the request of OrganizationService.UpdateMember. */
@@ -1335,6 +1380,304 @@ export const AddMemberResponse: MessageFns<AddMemberResponse> = {
   },
 };
 
+function createBaseCreateMemberRequest(): CreateMemberRequest {
+  return { organizationId: "", email: "", displayName: "", role: 0, apiKeyScopes: [], apiKeyName: "" };
+}
+
+export const CreateMemberRequest: MessageFns<CreateMemberRequest> = {
+  encode(message: CreateMemberRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.organizationId !== "") {
+      writer.uint32(10).string(message.organizationId);
+    }
+    if (message.email !== "") {
+      writer.uint32(18).string(message.email);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(26).string(message.displayName);
+    }
+    if (message.role !== 0) {
+      writer.uint32(32).int32(message.role);
+    }
+    for (const v of message.apiKeyScopes) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.apiKeyName !== "") {
+      writer.uint32(50).string(message.apiKeyName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateMemberRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateMemberRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.apiKeyScopes.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.apiKeyName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateMemberRequest {
+    return {
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+      email: isSet(object.email) ? globalThis.String(object.email) : "",
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+      role: isSet(object.role) ? roleFromJSON(object.role) : 0,
+      apiKeyScopes: globalThis.Array.isArray(object?.apiKeyScopes)
+        ? object.apiKeyScopes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.api_key_scopes)
+        ? object.api_key_scopes.map((e: any) => globalThis.String(e))
+        : [],
+      apiKeyName: isSet(object.apiKeyName)
+        ? globalThis.String(object.apiKeyName)
+        : isSet(object.api_key_name)
+        ? globalThis.String(object.api_key_name)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateMemberRequest): unknown {
+    const obj: any = {};
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    if (message.role !== 0) {
+      obj.role = roleToJSON(message.role);
+    }
+    if (message.apiKeyScopes?.length) {
+      obj.apiKeyScopes = message.apiKeyScopes;
+    }
+    if (message.apiKeyName !== "") {
+      obj.apiKeyName = message.apiKeyName;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateMemberRequest>): CreateMemberRequest {
+    return CreateMemberRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateMemberRequest>): CreateMemberRequest {
+    const message = createBaseCreateMemberRequest();
+    message.organizationId = object.organizationId ?? "";
+    message.email = object.email ?? "";
+    message.displayName = object.displayName ?? "";
+    message.role = object.role ?? 0;
+    message.apiKeyScopes = object.apiKeyScopes?.map((e) => e) || [];
+    message.apiKeyName = object.apiKeyName ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateMemberResponse(): CreateMemberResponse {
+  return { member: undefined, userCreated: false, apiKey: undefined, apiKeySecret: "" };
+}
+
+export const CreateMemberResponse: MessageFns<CreateMemberResponse> = {
+  encode(message: CreateMemberResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.member !== undefined) {
+      Member.encode(message.member, writer.uint32(10).fork()).join();
+    }
+    if (message.userCreated !== false) {
+      writer.uint32(16).bool(message.userCreated);
+    }
+    if (message.apiKey !== undefined) {
+      ApiKey.encode(message.apiKey, writer.uint32(26).fork()).join();
+    }
+    if (message.apiKeySecret !== "") {
+      writer.uint32(34).string(message.apiKeySecret);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateMemberResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateMemberResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.member = Member.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.userCreated = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.apiKey = ApiKey.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.apiKeySecret = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateMemberResponse {
+    return {
+      member: isSet(object.member) ? Member.fromJSON(object.member) : undefined,
+      userCreated: isSet(object.userCreated)
+        ? globalThis.Boolean(object.userCreated)
+        : isSet(object.user_created)
+        ? globalThis.Boolean(object.user_created)
+        : false,
+      apiKey: isSet(object.apiKey)
+        ? ApiKey.fromJSON(object.apiKey)
+        : isSet(object.api_key)
+        ? ApiKey.fromJSON(object.api_key)
+        : undefined,
+      apiKeySecret: isSet(object.apiKeySecret)
+        ? globalThis.String(object.apiKeySecret)
+        : isSet(object.api_key_secret)
+        ? globalThis.String(object.api_key_secret)
+        : "",
+    };
+  },
+
+  toJSON(message: CreateMemberResponse): unknown {
+    const obj: any = {};
+    if (message.member !== undefined) {
+      obj.member = Member.toJSON(message.member);
+    }
+    if (message.userCreated !== false) {
+      obj.userCreated = message.userCreated;
+    }
+    if (message.apiKey !== undefined) {
+      obj.apiKey = ApiKey.toJSON(message.apiKey);
+    }
+    if (message.apiKeySecret !== "") {
+      obj.apiKeySecret = message.apiKeySecret;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateMemberResponse>): CreateMemberResponse {
+    return CreateMemberResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateMemberResponse>): CreateMemberResponse {
+    const message = createBaseCreateMemberResponse();
+    message.member = (object.member !== undefined && object.member !== null)
+      ? Member.fromPartial(object.member)
+      : undefined;
+    message.userCreated = object.userCreated ?? false;
+    message.apiKey = (object.apiKey !== undefined && object.apiKey !== null)
+      ? ApiKey.fromPartial(object.apiKey)
+      : undefined;
+    message.apiKeySecret = object.apiKeySecret ?? "";
+    return message;
+  },
+};
+
 function createBaseUpdateMemberRequest(): UpdateMemberRequest {
   return { organizationId: "", userId: "", role: 0 };
 }
@@ -2092,6 +2435,27 @@ export const OrganizationServiceService = {
     responseDeserialize: (value: Buffer): AddMemberResponse => AddMemberResponse.decode(value),
   },
   /**
+   * CreateMember adds a member by email, creating the user first when no user has that
+   * email (AddMember needs an existing user), and, when api_key_scopes is set, issues
+   * the new member's first API key in this organization (acting as the member; its
+   * secret is returned once). Needs role ADMIN or OWNER, and OWNER to add an OWNER; the
+   * key's scopes may not exceed the calling key's scopes nor what the new member's role
+   * allows (PERMISSION_DENIED, reason PERMISSION_DENIED). Returns NOT_FOUND (reason
+   * ORGANIZATION_NOT_FOUND); ALREADY_EXISTS (reason MEMBER_ALREADY_EXISTS), with nothing
+   * created; INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed email, a bad
+   * display name, role or scope.
+   */
+  createMember: {
+    path: "/cove.iam.v1.OrganizationService/CreateMember" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateMemberRequest): Buffer => Buffer.from(CreateMemberRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateMemberRequest => CreateMemberRequest.decode(value),
+    responseSerialize: (value: CreateMemberResponse): Buffer =>
+      Buffer.from(CreateMemberResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateMemberResponse => CreateMemberResponse.decode(value),
+  },
+  /**
    * UpdateMember changes a member's role. Needs role ADMIN or OWNER, and OWNER to make or
    * unmake an OWNER. Returns NOT_FOUND (reason ORGANIZATION_NOT_FOUND or
    * MEMBER_NOT_FOUND); FAILED_PRECONDITION (reason LAST_OWNER) when it would leave no
@@ -2192,6 +2556,18 @@ export interface OrganizationServiceServer extends UntypedServiceImplementation 
    * MEMBER_ALREADY_EXISTS).
    */
   addMember: handleUnaryCall<AddMemberRequest, AddMemberResponse>;
+  /**
+   * CreateMember adds a member by email, creating the user first when no user has that
+   * email (AddMember needs an existing user), and, when api_key_scopes is set, issues
+   * the new member's first API key in this organization (acting as the member; its
+   * secret is returned once). Needs role ADMIN or OWNER, and OWNER to add an OWNER; the
+   * key's scopes may not exceed the calling key's scopes nor what the new member's role
+   * allows (PERMISSION_DENIED, reason PERMISSION_DENIED). Returns NOT_FOUND (reason
+   * ORGANIZATION_NOT_FOUND); ALREADY_EXISTS (reason MEMBER_ALREADY_EXISTS), with nothing
+   * created; INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed email, a bad
+   * display name, role or scope.
+   */
+  createMember: handleUnaryCall<CreateMemberRequest, CreateMemberResponse>;
   /**
    * UpdateMember changes a member's role. Needs role ADMIN or OWNER, and OWNER to make or
    * unmake an OWNER. Returns NOT_FOUND (reason ORGANIZATION_NOT_FOUND or
@@ -2356,6 +2732,32 @@ export interface OrganizationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AddMemberResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CreateMember adds a member by email, creating the user first when no user has that
+   * email (AddMember needs an existing user), and, when api_key_scopes is set, issues
+   * the new member's first API key in this organization (acting as the member; its
+   * secret is returned once). Needs role ADMIN or OWNER, and OWNER to add an OWNER; the
+   * key's scopes may not exceed the calling key's scopes nor what the new member's role
+   * allows (PERMISSION_DENIED, reason PERMISSION_DENIED). Returns NOT_FOUND (reason
+   * ORGANIZATION_NOT_FOUND); ALREADY_EXISTS (reason MEMBER_ALREADY_EXISTS), with nothing
+   * created; INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed email, a bad
+   * display name, role or scope.
+   */
+  createMember(
+    request: CreateMemberRequest,
+    callback: (error: ServiceError | null, response: CreateMemberResponse) => void,
+  ): ClientUnaryCall;
+  createMember(
+    request: CreateMemberRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateMemberResponse) => void,
+  ): ClientUnaryCall;
+  createMember(
+    request: CreateMemberRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateMemberResponse) => void,
   ): ClientUnaryCall;
   /**
    * UpdateMember changes a member's role. Needs role ADMIN or OWNER, and OWNER to make or

@@ -266,6 +266,27 @@ export interface LogResponse {
   commits: GitCommit[];
 }
 
+/** InitRequest is the request of GitService.Init. */
+export interface InitRequest {
+  /**
+   * path is the directory to make a repository of (the work tree, or the repository
+   * itself when bare). Required.
+   */
+  path: string;
+  /** initial_branch is the name of the first branch. Empty means "main". */
+  initialBranch: string;
+  /** bare makes a repository without a work tree. Default false. */
+  bare: boolean;
+}
+
+/** InitResponse is the response of GitService.Init. */
+export interface InitResponse {
+  /** path is the absolute path of the repository's directory. */
+  path: string;
+  /** reinitialized is true when path already was a repository (nothing was changed). */
+  reinitialized: boolean;
+}
+
 function createBaseCloneRequest(): CloneRequest {
   return { url: "", path: "", branch: "", commit: "", depth: 0, credentials: undefined, timeout: undefined };
 }
@@ -2419,6 +2440,196 @@ export const LogResponse: MessageFns<LogResponse> = {
   },
 };
 
+function createBaseInitRequest(): InitRequest {
+  return { path: "", initialBranch: "", bare: false };
+}
+
+export const InitRequest: MessageFns<InitRequest> = {
+  encode(message: InitRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.initialBranch !== "") {
+      writer.uint32(18).string(message.initialBranch);
+    }
+    if (message.bare !== false) {
+      writer.uint32(24).bool(message.bare);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InitRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInitRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.initialBranch = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bare = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InitRequest {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      initialBranch: isSet(object.initialBranch)
+        ? globalThis.String(object.initialBranch)
+        : isSet(object.initial_branch)
+        ? globalThis.String(object.initial_branch)
+        : "",
+      bare: isSet(object.bare) ? globalThis.Boolean(object.bare) : false,
+    };
+  },
+
+  toJSON(message: InitRequest): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.initialBranch !== "") {
+      obj.initialBranch = message.initialBranch;
+    }
+    if (message.bare !== false) {
+      obj.bare = message.bare;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InitRequest>): InitRequest {
+    return InitRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InitRequest>): InitRequest {
+    const message = createBaseInitRequest();
+    message.path = object.path ?? "";
+    message.initialBranch = object.initialBranch ?? "";
+    message.bare = object.bare ?? false;
+    return message;
+  },
+};
+
+function createBaseInitResponse(): InitResponse {
+  return { path: "", reinitialized: false };
+}
+
+export const InitResponse: MessageFns<InitResponse> = {
+  encode(message: InitResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.reinitialized !== false) {
+      writer.uint32(16).bool(message.reinitialized);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InitResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInitResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reinitialized = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InitResponse {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      reinitialized: isSet(object.reinitialized) ? globalThis.Boolean(object.reinitialized) : false,
+    };
+  },
+
+  toJSON(message: InitResponse): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.reinitialized !== false) {
+      obj.reinitialized = message.reinitialized;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InitResponse>): InitResponse {
+    return InitResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InitResponse>): InitResponse {
+    const message = createBaseInitResponse();
+    message.path = object.path ?? "";
+    message.reinitialized = object.reinitialized ?? false;
+    return message;
+  },
+};
+
 /**
  * GitService runs git operations on repositories inside the sandbox, as the sandbox
  * user, with the image's git binary (always with an argv, never a shell).
@@ -2594,6 +2805,22 @@ export const GitServiceService = {
     responseSerialize: (value: LogResponse): Buffer => Buffer.from(LogResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LogResponse => LogResponse.decode(value),
   },
+  /**
+   * Init creates an empty repository at path, creating the directory and its missing
+   * parents; in an existing repository it changes nothing and reports reinitialized.
+   * Returns FAILED_PRECONDITION (reason NOT_A_DIRECTORY) when path is a file,
+   * INVALID_ARGUMENT (reason INVALID_FIELD) for an empty path or a bad initial_branch,
+   * and the common errors.
+   */
+  init: {
+    path: "/cove.toolbox.v1.GitService/Init" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InitRequest): Buffer => Buffer.from(InitRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InitRequest => InitRequest.decode(value),
+    responseSerialize: (value: InitResponse): Buffer => Buffer.from(InitResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InitResponse => InitResponse.decode(value),
+  },
 } as const;
 
 export interface GitServiceServer extends UntypedServiceImplementation {
@@ -2658,6 +2885,14 @@ export interface GitServiceServer extends UntypedServiceImplementation {
    * an unknown ref is FAILED_PRECONDITION (reason GIT_FAILED).
    */
   log: handleUnaryCall<LogRequest, LogResponse>;
+  /**
+   * Init creates an empty repository at path, creating the directory and its missing
+   * parents; in an existing repository it changes nothing and reports reinitialized.
+   * Returns FAILED_PRECONDITION (reason NOT_A_DIRECTORY) when path is a file,
+   * INVALID_ARGUMENT (reason INVALID_FIELD) for an empty path or a bad initial_branch,
+   * and the common errors.
+   */
+  init: handleUnaryCall<InitRequest, InitResponse>;
 }
 
 export interface GitServiceClient extends Client {
@@ -2863,6 +3098,25 @@ export interface GitServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LogResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Init creates an empty repository at path, creating the directory and its missing
+   * parents; in an existing repository it changes nothing and reports reinitialized.
+   * Returns FAILED_PRECONDITION (reason NOT_A_DIRECTORY) when path is a file,
+   * INVALID_ARGUMENT (reason INVALID_FIELD) for an empty path or a bad initial_branch,
+   * and the common errors.
+   */
+  init(request: InitRequest, callback: (error: ServiceError | null, response: InitResponse) => void): ClientUnaryCall;
+  init(
+    request: InitRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InitResponse) => void,
+  ): ClientUnaryCall;
+  init(
+    request: InitRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InitResponse) => void,
   ): ClientUnaryCall;
 }
 

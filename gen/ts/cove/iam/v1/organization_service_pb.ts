@@ -4,6 +4,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { ApiKey } from "./api_key_pb.js";
+import { file_cove_iam_v1_api_key } from "./api_key_pb.js";
 import type { Member, Organization, Quota, Role, Usage } from "./organization_pb.js";
 import { file_cove_iam_v1_organization } from "./organization_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cove/iam/v1/organization_service.proto.
  */
 export const file_cove_iam_v1_organization_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZjb3ZlL2lhbS92MS9vcmdhbml6YXRpb25fc2VydmljZS5wcm90bxILY292ZS5pYW0udjEiKQoZQ3JlYXRlT3JnYW5pemF0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIk0KGkNyZWF0ZU9yZ2FuaXphdGlvblJlc3BvbnNlEi8KDG9yZ2FuaXphdGlvbhgBIAEoCzIZLmNvdmUuaWFtLnYxLk9yZ2FuaXphdGlvbiIxChZHZXRPcmdhbml6YXRpb25SZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCSJrChdHZXRPcmdhbml6YXRpb25SZXNwb25zZRIvCgxvcmdhbml6YXRpb24YASABKAsyGS5jb3ZlLmlhbS52MS5Pcmdhbml6YXRpb24SHwoEcm9sZRgCIAEoDjIRLmNvdmUuaWFtLnYxLlJvbGUiQQoYTGlzdE9yZ2FuaXphdGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImYKGUxpc3RPcmdhbml6YXRpb25zUmVzcG9uc2USMAoNb3JnYW5pemF0aW9ucxgBIAMoCzIZLmNvdmUuaWFtLnYxLk9yZ2FuaXphdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiUAoZVXBkYXRlT3JnYW5pemF0aW9uUmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSEQoEbmFtZRgCIAEoCUgAiAEBQgcKBV9uYW1lIk0KGlVwZGF0ZU9yZ2FuaXphdGlvblJlc3BvbnNlEi8KDG9yZ2FuaXphdGlvbhgBIAEoCzIZLmNvdmUuaWFtLnYxLk9yZ2FuaXphdGlvbiI0ChlEZWxldGVPcmdhbml6YXRpb25SZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCSIcChpEZWxldGVPcmdhbml6YXRpb25SZXNwb25zZSJUChJMaXN0TWVtYmVyc1JlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlQKE0xpc3RNZW1iZXJzUmVzcG9uc2USJAoHbWVtYmVycxgBIAMoCzITLmNvdmUuaWFtLnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWwoQQWRkTWVtYmVyUmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSDQoFZW1haWwYAiABKAkSHwoEcm9sZRgDIAEoDjIRLmNvdmUuaWFtLnYxLlJvbGUiOAoRQWRkTWVtYmVyUmVzcG9uc2USIwoGbWVtYmVyGAEgASgLMhMuY292ZS5pYW0udjEuTWVtYmVyImAKE1VwZGF0ZU1lbWJlclJlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSHwoEcm9sZRgDIAEoDjIRLmNvdmUuaWFtLnYxLlJvbGUiOwoUVXBkYXRlTWVtYmVyUmVzcG9uc2USIwoGbWVtYmVyGAEgASgLMhMuY292ZS5pYW0udjEuTWVtYmVyIj8KE1JlbW92ZU1lbWJlclJlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkiFgoUUmVtb3ZlTWVtYmVyUmVzcG9uc2UiKgoPR2V0VXNhZ2VSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCSJYChBHZXRVc2FnZVJlc3BvbnNlEiEKBXF1b3RhGAEgASgLMhIuY292ZS5pYW0udjEuUXVvdGESIQoFdXNhZ2UYAiABKAsyEi5jb3ZlLmlhbS52MS5Vc2FnZSJQChJVcGRhdGVRdW90YVJlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEiEKBXF1b3RhGAIgASgLMhIuY292ZS5pYW0udjEuUXVvdGEiRgoTVXBkYXRlUXVvdGFSZXNwb25zZRIvCgxvcmdhbml6YXRpb24YASABKAsyGS5jb3ZlLmlhbS52MS5Pcmdhbml6YXRpb24y7wcKE09yZ2FuaXphdGlvblNlcnZpY2USZQoSQ3JlYXRlT3JnYW5pemF0aW9uEiYuY292ZS5pYW0udjEuQ3JlYXRlT3JnYW5pemF0aW9uUmVxdWVzdBonLmNvdmUuaWFtLnYxLkNyZWF0ZU9yZ2FuaXphdGlvblJlc3BvbnNlElwKD0dldE9yZ2FuaXphdGlvbhIjLmNvdmUuaWFtLnYxLkdldE9yZ2FuaXphdGlvblJlcXVlc3QaJC5jb3ZlLmlhbS52MS5HZXRPcmdhbml6YXRpb25SZXNwb25zZRJiChFMaXN0T3JnYW5pemF0aW9ucxIlLmNvdmUuaWFtLnYxLkxpc3RPcmdhbml6YXRpb25zUmVxdWVzdBomLmNvdmUuaWFtLnYxLkxpc3RPcmdhbml6YXRpb25zUmVzcG9uc2USZQoSVXBkYXRlT3JnYW5pemF0aW9uEiYuY292ZS5pYW0udjEuVXBkYXRlT3JnYW5pemF0aW9uUmVxdWVzdBonLmNvdmUuaWFtLnYxLlVwZGF0ZU9yZ2FuaXphdGlvblJlc3BvbnNlEmUKEkRlbGV0ZU9yZ2FuaXphdGlvbhImLmNvdmUuaWFtLnYxLkRlbGV0ZU9yZ2FuaXphdGlvblJlcXVlc3QaJy5jb3ZlLmlhbS52MS5EZWxldGVPcmdhbml6YXRpb25SZXNwb25zZRJQCgtMaXN0TWVtYmVycxIfLmNvdmUuaWFtLnYxLkxpc3RNZW1iZXJzUmVxdWVzdBogLmNvdmUuaWFtLnYxLkxpc3RNZW1iZXJzUmVzcG9uc2USSgoJQWRkTWVtYmVyEh0uY292ZS5pYW0udjEuQWRkTWVtYmVyUmVxdWVzdBoeLmNvdmUuaWFtLnYxLkFkZE1lbWJlclJlc3BvbnNlElMKDFVwZGF0ZU1lbWJlchIgLmNvdmUuaWFtLnYxLlVwZGF0ZU1lbWJlclJlcXVlc3QaIS5jb3ZlLmlhbS52MS5VcGRhdGVNZW1iZXJSZXNwb25zZRJTCgxSZW1vdmVNZW1iZXISIC5jb3ZlLmlhbS52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0GiEuY292ZS5pYW0udjEuUmVtb3ZlTWVtYmVyUmVzcG9uc2USRwoIR2V0VXNhZ2USHC5jb3ZlLmlhbS52MS5HZXRVc2FnZVJlcXVlc3QaHS5jb3ZlLmlhbS52MS5HZXRVc2FnZVJlc3BvbnNlElAKC1VwZGF0ZVF1b3RhEh8uY292ZS5pYW0udjEuVXBkYXRlUXVvdGFSZXF1ZXN0GiAuY292ZS5pYW0udjEuVXBkYXRlUXVvdGFSZXNwb25zZUIgWh5jb3ZlLmRldi9nZW4vY292ZS9pYW0vdjE7aWFtdjFiBnByb3RvMw", [file_cove_iam_v1_organization]);
+  fileDesc("CiZjb3ZlL2lhbS92MS9vcmdhbml6YXRpb25fc2VydmljZS5wcm90bxILY292ZS5pYW0udjEiKQoZQ3JlYXRlT3JnYW5pemF0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIk0KGkNyZWF0ZU9yZ2FuaXphdGlvblJlc3BvbnNlEi8KDG9yZ2FuaXphdGlvbhgBIAEoCzIZLmNvdmUuaWFtLnYxLk9yZ2FuaXphdGlvbiIxChZHZXRPcmdhbml6YXRpb25SZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCSJrChdHZXRPcmdhbml6YXRpb25SZXNwb25zZRIvCgxvcmdhbml6YXRpb24YASABKAsyGS5jb3ZlLmlhbS52MS5Pcmdhbml6YXRpb24SHwoEcm9sZRgCIAEoDjIRLmNvdmUuaWFtLnYxLlJvbGUiQQoYTGlzdE9yZ2FuaXphdGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImYKGUxpc3RPcmdhbml6YXRpb25zUmVzcG9uc2USMAoNb3JnYW5pemF0aW9ucxgBIAMoCzIZLmNvdmUuaWFtLnYxLk9yZ2FuaXphdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiUAoZVXBkYXRlT3JnYW5pemF0aW9uUmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSEQoEbmFtZRgCIAEoCUgAiAEBQgcKBV9uYW1lIk0KGlVwZGF0ZU9yZ2FuaXphdGlvblJlc3BvbnNlEi8KDG9yZ2FuaXphdGlvbhgBIAEoCzIZLmNvdmUuaWFtLnYxLk9yZ2FuaXphdGlvbiI0ChlEZWxldGVPcmdhbml6YXRpb25SZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCSIcChpEZWxldGVPcmdhbml6YXRpb25SZXNwb25zZSJUChJMaXN0TWVtYmVyc1JlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlQKE0xpc3RNZW1iZXJzUmVzcG9uc2USJAoHbWVtYmVycxgBIAMoCzITLmNvdmUuaWFtLnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWwoQQWRkTWVtYmVyUmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSDQoFZW1haWwYAiABKAkSHwoEcm9sZRgDIAEoDjIRLmNvdmUuaWFtLnYxLlJvbGUiOAoRQWRkTWVtYmVyUmVzcG9uc2USIwoGbWVtYmVyGAEgASgLMhMuY292ZS5pYW0udjEuTWVtYmVyIqIBChNDcmVhdGVNZW1iZXJSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSHwoEcm9sZRgEIAEoDjIRLmNvdmUuaWFtLnYxLlJvbGUSFgoOYXBpX2tleV9zY29wZXMYBSADKAkSFAoMYXBpX2tleV9uYW1lGAYgASgJIo8BChRDcmVhdGVNZW1iZXJSZXNwb25zZRIjCgZtZW1iZXIYASABKAsyEy5jb3ZlLmlhbS52MS5NZW1iZXISFAoMdXNlcl9jcmVhdGVkGAIgASgIEiQKB2FwaV9rZXkYAyABKAsyEy5jb3ZlLmlhbS52MS5BcGlLZXkSFgoOYXBpX2tleV9zZWNyZXQYBCABKAkiYAoTVXBkYXRlTWVtYmVyUmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIfCgRyb2xlGAMgASgOMhEuY292ZS5pYW0udjEuUm9sZSI7ChRVcGRhdGVNZW1iZXJSZXNwb25zZRIjCgZtZW1iZXIYASABKAsyEy5jb3ZlLmlhbS52MS5NZW1iZXIiPwoTUmVtb3ZlTWVtYmVyUmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSIWChRSZW1vdmVNZW1iZXJSZXNwb25zZSIqCg9HZXRVc2FnZVJlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJIlgKEEdldFVzYWdlUmVzcG9uc2USIQoFcXVvdGEYASABKAsyEi5jb3ZlLmlhbS52MS5RdW90YRIhCgV1c2FnZRgCIAEoCzISLmNvdmUuaWFtLnYxLlVzYWdlIlAKElVwZGF0ZVF1b3RhUmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSIQoFcXVvdGEYAiABKAsyEi5jb3ZlLmlhbS52MS5RdW90YSJGChNVcGRhdGVRdW90YVJlc3BvbnNlEi8KDG9yZ2FuaXphdGlvbhgBIAEoCzIZLmNvdmUuaWFtLnYxLk9yZ2FuaXphdGlvbjLECAoTT3JnYW5pemF0aW9uU2VydmljZRJlChJDcmVhdGVPcmdhbml6YXRpb24SJi5jb3ZlLmlhbS52MS5DcmVhdGVPcmdhbml6YXRpb25SZXF1ZXN0GicuY292ZS5pYW0udjEuQ3JlYXRlT3JnYW5pemF0aW9uUmVzcG9uc2USXAoPR2V0T3JnYW5pemF0aW9uEiMuY292ZS5pYW0udjEuR2V0T3JnYW5pemF0aW9uUmVxdWVzdBokLmNvdmUuaWFtLnYxLkdldE9yZ2FuaXphdGlvblJlc3BvbnNlEmIKEUxpc3RPcmdhbml6YXRpb25zEiUuY292ZS5pYW0udjEuTGlzdE9yZ2FuaXphdGlvbnNSZXF1ZXN0GiYuY292ZS5pYW0udjEuTGlzdE9yZ2FuaXphdGlvbnNSZXNwb25zZRJlChJVcGRhdGVPcmdhbml6YXRpb24SJi5jb3ZlLmlhbS52MS5VcGRhdGVPcmdhbml6YXRpb25SZXF1ZXN0GicuY292ZS5pYW0udjEuVXBkYXRlT3JnYW5pemF0aW9uUmVzcG9uc2USZQoSRGVsZXRlT3JnYW5pemF0aW9uEiYuY292ZS5pYW0udjEuRGVsZXRlT3JnYW5pemF0aW9uUmVxdWVzdBonLmNvdmUuaWFtLnYxLkRlbGV0ZU9yZ2FuaXphdGlvblJlc3BvbnNlElAKC0xpc3RNZW1iZXJzEh8uY292ZS5pYW0udjEuTGlzdE1lbWJlcnNSZXF1ZXN0GiAuY292ZS5pYW0udjEuTGlzdE1lbWJlcnNSZXNwb25zZRJKCglBZGRNZW1iZXISHS5jb3ZlLmlhbS52MS5BZGRNZW1iZXJSZXF1ZXN0Gh4uY292ZS5pYW0udjEuQWRkTWVtYmVyUmVzcG9uc2USUwoMQ3JlYXRlTWVtYmVyEiAuY292ZS5pYW0udjEuQ3JlYXRlTWVtYmVyUmVxdWVzdBohLmNvdmUuaWFtLnYxLkNyZWF0ZU1lbWJlclJlc3BvbnNlElMKDFVwZGF0ZU1lbWJlchIgLmNvdmUuaWFtLnYxLlVwZGF0ZU1lbWJlclJlcXVlc3QaIS5jb3ZlLmlhbS52MS5VcGRhdGVNZW1iZXJSZXNwb25zZRJTCgxSZW1vdmVNZW1iZXISIC5jb3ZlLmlhbS52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0GiEuY292ZS5pYW0udjEuUmVtb3ZlTWVtYmVyUmVzcG9uc2USRwoIR2V0VXNhZ2USHC5jb3ZlLmlhbS52MS5HZXRVc2FnZVJlcXVlc3QaHS5jb3ZlLmlhbS52MS5HZXRVc2FnZVJlc3BvbnNlElAKC1VwZGF0ZVF1b3RhEh8uY292ZS5pYW0udjEuVXBkYXRlUXVvdGFSZXF1ZXN0GiAuY292ZS5pYW0udjEuVXBkYXRlUXVvdGFSZXNwb25zZUIgWh5jb3ZlLmRldi9nZW4vY292ZS9pYW0vdjE7aWFtdjFiBnByb3RvMw", [file_cove_iam_v1_api_key, file_cove_iam_v1_organization]);
 
 /**
  * CreateOrganizationRequest is the request of OrganizationService.CreateOrganization.
@@ -369,6 +371,108 @@ export const AddMemberResponseSchema: GenMessage<AddMemberResponse> = /*@__PURE_
   messageDesc(file_cove_iam_v1_organization_service, 13);
 
 /**
+ * CreateMemberRequest is the request of OrganizationService.CreateMember.
+ *
+ * @generated from message cove.iam.v1.CreateMemberRequest
+ */
+export type CreateMemberRequest = Message<"cove.iam.v1.CreateMemberRequest"> & {
+  /**
+   * organization_id is the organization to add to. Required.
+   *
+   * @generated from field: string organization_id = 1;
+   */
+  organizationId: string;
+
+  /**
+   * email is the member's email address (at most 254 characters, one "@", no spaces);
+   * compared case-insensitively. Required.
+   *
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * display_name is the name of a user this call creates (at most 100 characters);
+   * an existing user's name is kept. Empty means none.
+   *
+   * @generated from field: string display_name = 3;
+   */
+  displayName: string;
+
+  /**
+   * role is the new member's role. Required.
+   *
+   * @generated from field: cove.iam.v1.Role role = 4;
+   */
+  role: Role;
+
+  /**
+   * api_key_scopes, when not empty, issues an API key acting as the new member with
+   * these scopes (see ApiKey for the list). Empty means no key.
+   *
+   * @generated from field: repeated string api_key_scopes = 5;
+   */
+  apiKeyScopes: string[];
+
+  /**
+   * api_key_name is that key's display name (1–100 characters). Empty means
+   * "<email>".
+   *
+   * @generated from field: string api_key_name = 6;
+   */
+  apiKeyName: string;
+};
+
+/**
+ * Describes the message cove.iam.v1.CreateMemberRequest.
+ * Use `create(CreateMemberRequestSchema)` to create a new message.
+ */
+export const CreateMemberRequestSchema: GenMessage<CreateMemberRequest> = /*@__PURE__*/
+  messageDesc(file_cove_iam_v1_organization_service, 14);
+
+/**
+ * CreateMemberResponse is the response of OrganizationService.CreateMember.
+ *
+ * @generated from message cove.iam.v1.CreateMemberResponse
+ */
+export type CreateMemberResponse = Message<"cove.iam.v1.CreateMemberResponse"> & {
+  /**
+   * member is the new membership.
+   *
+   * @generated from field: cove.iam.v1.Member member = 1;
+   */
+  member?: Member | undefined;
+
+  /**
+   * user_created is true when no user had the email and this call created one.
+   *
+   * @generated from field: bool user_created = 2;
+   */
+  userCreated: boolean;
+
+  /**
+   * api_key is the key issued for the member; unset unless api_key_scopes was set.
+   *
+   * @generated from field: cove.iam.v1.ApiKey api_key = 3;
+   */
+  apiKey?: ApiKey | undefined;
+
+  /**
+   * api_key_secret is that key's secret, returned only here; empty without a key.
+   *
+   * @generated from field: string api_key_secret = 4;
+   */
+  apiKeySecret: string;
+};
+
+/**
+ * Describes the message cove.iam.v1.CreateMemberResponse.
+ * Use `create(CreateMemberResponseSchema)` to create a new message.
+ */
+export const CreateMemberResponseSchema: GenMessage<CreateMemberResponse> = /*@__PURE__*/
+  messageDesc(file_cove_iam_v1_organization_service, 15);
+
+/**
  * UpdateMemberRequest is the request of OrganizationService.UpdateMember.
  *
  * @generated from message cove.iam.v1.UpdateMemberRequest
@@ -401,7 +505,7 @@ export type UpdateMemberRequest = Message<"cove.iam.v1.UpdateMemberRequest"> & {
  * Use `create(UpdateMemberRequestSchema)` to create a new message.
  */
 export const UpdateMemberRequestSchema: GenMessage<UpdateMemberRequest> = /*@__PURE__*/
-  messageDesc(file_cove_iam_v1_organization_service, 14);
+  messageDesc(file_cove_iam_v1_organization_service, 16);
 
 /**
  * UpdateMemberResponse is the response of OrganizationService.UpdateMember.
@@ -422,7 +526,7 @@ export type UpdateMemberResponse = Message<"cove.iam.v1.UpdateMemberResponse"> &
  * Use `create(UpdateMemberResponseSchema)` to create a new message.
  */
 export const UpdateMemberResponseSchema: GenMessage<UpdateMemberResponse> = /*@__PURE__*/
-  messageDesc(file_cove_iam_v1_organization_service, 15);
+  messageDesc(file_cove_iam_v1_organization_service, 17);
 
 /**
  * RemoveMemberRequest is the request of OrganizationService.RemoveMember.
@@ -450,7 +554,7 @@ export type RemoveMemberRequest = Message<"cove.iam.v1.RemoveMemberRequest"> & {
  * Use `create(RemoveMemberRequestSchema)` to create a new message.
  */
 export const RemoveMemberRequestSchema: GenMessage<RemoveMemberRequest> = /*@__PURE__*/
-  messageDesc(file_cove_iam_v1_organization_service, 16);
+  messageDesc(file_cove_iam_v1_organization_service, 18);
 
 /**
  * RemoveMemberResponse is the response of OrganizationService.RemoveMember.
@@ -465,7 +569,7 @@ export type RemoveMemberResponse = Message<"cove.iam.v1.RemoveMemberResponse"> &
  * Use `create(RemoveMemberResponseSchema)` to create a new message.
  */
 export const RemoveMemberResponseSchema: GenMessage<RemoveMemberResponse> = /*@__PURE__*/
-  messageDesc(file_cove_iam_v1_organization_service, 17);
+  messageDesc(file_cove_iam_v1_organization_service, 19);
 
 /**
  * GetUsageRequest is the request of OrganizationService.GetUsage.
@@ -487,7 +591,7 @@ export type GetUsageRequest = Message<"cove.iam.v1.GetUsageRequest"> & {
  * Use `create(GetUsageRequestSchema)` to create a new message.
  */
 export const GetUsageRequestSchema: GenMessage<GetUsageRequest> = /*@__PURE__*/
-  messageDesc(file_cove_iam_v1_organization_service, 18);
+  messageDesc(file_cove_iam_v1_organization_service, 20);
 
 /**
  * GetUsageResponse is the response of OrganizationService.GetUsage.
@@ -515,7 +619,7 @@ export type GetUsageResponse = Message<"cove.iam.v1.GetUsageResponse"> & {
  * Use `create(GetUsageResponseSchema)` to create a new message.
  */
 export const GetUsageResponseSchema: GenMessage<GetUsageResponse> = /*@__PURE__*/
-  messageDesc(file_cove_iam_v1_organization_service, 19);
+  messageDesc(file_cove_iam_v1_organization_service, 21);
 
 /**
  * UpdateQuotaRequest is the request of OrganizationService.UpdateQuota.
@@ -543,7 +647,7 @@ export type UpdateQuotaRequest = Message<"cove.iam.v1.UpdateQuotaRequest"> & {
  * Use `create(UpdateQuotaRequestSchema)` to create a new message.
  */
 export const UpdateQuotaRequestSchema: GenMessage<UpdateQuotaRequest> = /*@__PURE__*/
-  messageDesc(file_cove_iam_v1_organization_service, 20);
+  messageDesc(file_cove_iam_v1_organization_service, 22);
 
 /**
  * UpdateQuotaResponse is the response of OrganizationService.UpdateQuota.
@@ -564,7 +668,7 @@ export type UpdateQuotaResponse = Message<"cove.iam.v1.UpdateQuotaResponse"> & {
  * Use `create(UpdateQuotaResponseSchema)` to create a new message.
  */
 export const UpdateQuotaResponseSchema: GenMessage<UpdateQuotaResponse> = /*@__PURE__*/
-  messageDesc(file_cove_iam_v1_organization_service, 21);
+  messageDesc(file_cove_iam_v1_organization_service, 23);
 
 /**
  * OrganizationService manages organizations, their members and roles, and their quotas
@@ -659,6 +763,24 @@ export const OrganizationService: GenService<{
     methodKind: "unary";
     input: typeof AddMemberRequestSchema;
     output: typeof AddMemberResponseSchema;
+  },
+  /**
+   * CreateMember adds a member by email, creating the user first when no user has that
+   * email (AddMember needs an existing user), and, when api_key_scopes is set, issues
+   * the new member's first API key in this organization (acting as the member; its
+   * secret is returned once). Needs role ADMIN or OWNER, and OWNER to add an OWNER; the
+   * key's scopes may not exceed the calling key's scopes nor what the new member's role
+   * allows (PERMISSION_DENIED, reason PERMISSION_DENIED). Returns NOT_FOUND (reason
+   * ORGANIZATION_NOT_FOUND); ALREADY_EXISTS (reason MEMBER_ALREADY_EXISTS), with nothing
+   * created; INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed email, a bad
+   * display name, role or scope.
+   *
+   * @generated from rpc cove.iam.v1.OrganizationService.CreateMember
+   */
+  createMember: {
+    methodKind: "unary";
+    input: typeof CreateMemberRequestSchema;
+    output: typeof CreateMemberResponseSchema;
   },
   /**
    * UpdateMember changes a member's role. Needs role ADMIN or OWNER, and OWNER to make or

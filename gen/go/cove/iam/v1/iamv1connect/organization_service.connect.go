@@ -54,6 +54,9 @@ const (
 	// OrganizationServiceAddMemberProcedure is the fully-qualified name of the OrganizationService's
 	// AddMember RPC.
 	OrganizationServiceAddMemberProcedure = "/cove.iam.v1.OrganizationService/AddMember"
+	// OrganizationServiceCreateMemberProcedure is the fully-qualified name of the OrganizationService's
+	// CreateMember RPC.
+	OrganizationServiceCreateMemberProcedure = "/cove.iam.v1.OrganizationService/CreateMember"
 	// OrganizationServiceUpdateMemberProcedure is the fully-qualified name of the OrganizationService's
 	// UpdateMember RPC.
 	OrganizationServiceUpdateMemberProcedure = "/cove.iam.v1.OrganizationService/UpdateMember"
@@ -95,6 +98,16 @@ type OrganizationServiceClient interface {
 	// USER_NOT_FOUND when no user has the email); ALREADY_EXISTS (reason
 	// MEMBER_ALREADY_EXISTS).
 	AddMember(context.Context, *connect.Request[v1.AddMemberRequest]) (*connect.Response[v1.AddMemberResponse], error)
+	// CreateMember adds a member by email, creating the user first when no user has that
+	// email (AddMember needs an existing user), and, when api_key_scopes is set, issues
+	// the new member's first API key in this organization (acting as the member; its
+	// secret is returned once). Needs role ADMIN or OWNER, and OWNER to add an OWNER; the
+	// key's scopes may not exceed the calling key's scopes nor what the new member's role
+	// allows (PERMISSION_DENIED, reason PERMISSION_DENIED). Returns NOT_FOUND (reason
+	// ORGANIZATION_NOT_FOUND); ALREADY_EXISTS (reason MEMBER_ALREADY_EXISTS), with nothing
+	// created; INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed email, a bad
+	// display name, role or scope.
+	CreateMember(context.Context, *connect.Request[v1.CreateMemberRequest]) (*connect.Response[v1.CreateMemberResponse], error)
 	// UpdateMember changes a member's role. Needs role ADMIN or OWNER, and OWNER to make or
 	// unmake an OWNER. Returns NOT_FOUND (reason ORGANIZATION_NOT_FOUND or
 	// MEMBER_NOT_FOUND); FAILED_PRECONDITION (reason LAST_OWNER) when it would leave no
@@ -167,6 +180,12 @@ func NewOrganizationServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(organizationServiceMethods.ByName("AddMember")),
 			connect.WithClientOptions(opts...),
 		),
+		createMember: connect.NewClient[v1.CreateMemberRequest, v1.CreateMemberResponse](
+			httpClient,
+			baseURL+OrganizationServiceCreateMemberProcedure,
+			connect.WithSchema(organizationServiceMethods.ByName("CreateMember")),
+			connect.WithClientOptions(opts...),
+		),
 		updateMember: connect.NewClient[v1.UpdateMemberRequest, v1.UpdateMemberResponse](
 			httpClient,
 			baseURL+OrganizationServiceUpdateMemberProcedure,
@@ -203,6 +222,7 @@ type organizationServiceClient struct {
 	deleteOrganization *connect.Client[v1.DeleteOrganizationRequest, v1.DeleteOrganizationResponse]
 	listMembers        *connect.Client[v1.ListMembersRequest, v1.ListMembersResponse]
 	addMember          *connect.Client[v1.AddMemberRequest, v1.AddMemberResponse]
+	createMember       *connect.Client[v1.CreateMemberRequest, v1.CreateMemberResponse]
 	updateMember       *connect.Client[v1.UpdateMemberRequest, v1.UpdateMemberResponse]
 	removeMember       *connect.Client[v1.RemoveMemberRequest, v1.RemoveMemberResponse]
 	getUsage           *connect.Client[v1.GetUsageRequest, v1.GetUsageResponse]
@@ -242,6 +262,11 @@ func (c *organizationServiceClient) ListMembers(ctx context.Context, req *connec
 // AddMember calls cove.iam.v1.OrganizationService.AddMember.
 func (c *organizationServiceClient) AddMember(ctx context.Context, req *connect.Request[v1.AddMemberRequest]) (*connect.Response[v1.AddMemberResponse], error) {
 	return c.addMember.CallUnary(ctx, req)
+}
+
+// CreateMember calls cove.iam.v1.OrganizationService.CreateMember.
+func (c *organizationServiceClient) CreateMember(ctx context.Context, req *connect.Request[v1.CreateMemberRequest]) (*connect.Response[v1.CreateMemberResponse], error) {
+	return c.createMember.CallUnary(ctx, req)
 }
 
 // UpdateMember calls cove.iam.v1.OrganizationService.UpdateMember.
@@ -291,6 +316,16 @@ type OrganizationServiceHandler interface {
 	// USER_NOT_FOUND when no user has the email); ALREADY_EXISTS (reason
 	// MEMBER_ALREADY_EXISTS).
 	AddMember(context.Context, *connect.Request[v1.AddMemberRequest]) (*connect.Response[v1.AddMemberResponse], error)
+	// CreateMember adds a member by email, creating the user first when no user has that
+	// email (AddMember needs an existing user), and, when api_key_scopes is set, issues
+	// the new member's first API key in this organization (acting as the member; its
+	// secret is returned once). Needs role ADMIN or OWNER, and OWNER to add an OWNER; the
+	// key's scopes may not exceed the calling key's scopes nor what the new member's role
+	// allows (PERMISSION_DENIED, reason PERMISSION_DENIED). Returns NOT_FOUND (reason
+	// ORGANIZATION_NOT_FOUND); ALREADY_EXISTS (reason MEMBER_ALREADY_EXISTS), with nothing
+	// created; INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed email, a bad
+	// display name, role or scope.
+	CreateMember(context.Context, *connect.Request[v1.CreateMemberRequest]) (*connect.Response[v1.CreateMemberResponse], error)
 	// UpdateMember changes a member's role. Needs role ADMIN or OWNER, and OWNER to make or
 	// unmake an OWNER. Returns NOT_FOUND (reason ORGANIZATION_NOT_FOUND or
 	// MEMBER_NOT_FOUND); FAILED_PRECONDITION (reason LAST_OWNER) when it would leave no
@@ -359,6 +394,12 @@ func NewOrganizationServiceHandler(svc OrganizationServiceHandler, opts ...conne
 		connect.WithSchema(organizationServiceMethods.ByName("AddMember")),
 		connect.WithHandlerOptions(opts...),
 	)
+	organizationServiceCreateMemberHandler := connect.NewUnaryHandler(
+		OrganizationServiceCreateMemberProcedure,
+		svc.CreateMember,
+		connect.WithSchema(organizationServiceMethods.ByName("CreateMember")),
+		connect.WithHandlerOptions(opts...),
+	)
 	organizationServiceUpdateMemberHandler := connect.NewUnaryHandler(
 		OrganizationServiceUpdateMemberProcedure,
 		svc.UpdateMember,
@@ -399,6 +440,8 @@ func NewOrganizationServiceHandler(svc OrganizationServiceHandler, opts ...conne
 			organizationServiceListMembersHandler.ServeHTTP(w, r)
 		case OrganizationServiceAddMemberProcedure:
 			organizationServiceAddMemberHandler.ServeHTTP(w, r)
+		case OrganizationServiceCreateMemberProcedure:
+			organizationServiceCreateMemberHandler.ServeHTTP(w, r)
 		case OrganizationServiceUpdateMemberProcedure:
 			organizationServiceUpdateMemberHandler.ServeHTTP(w, r)
 		case OrganizationServiceRemoveMemberProcedure:
@@ -442,6 +485,10 @@ func (UnimplementedOrganizationServiceHandler) ListMembers(context.Context, *con
 
 func (UnimplementedOrganizationServiceHandler) AddMember(context.Context, *connect.Request[v1.AddMemberRequest]) (*connect.Response[v1.AddMemberResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cove.iam.v1.OrganizationService.AddMember is not implemented"))
+}
+
+func (UnimplementedOrganizationServiceHandler) CreateMember(context.Context, *connect.Request[v1.CreateMemberRequest]) (*connect.Response[v1.CreateMemberResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cove.iam.v1.OrganizationService.CreateMember is not implemented"))
 }
 
 func (UnimplementedOrganizationServiceHandler) UpdateMember(context.Context, *connect.Request[v1.UpdateMemberRequest]) (*connect.Response[v1.UpdateMemberResponse], error) {

@@ -55,6 +55,8 @@ const (
 	GitServicePullProcedure = "/cove.toolbox.v1.GitService/Pull"
 	// GitServiceLogProcedure is the fully-qualified name of the GitService's Log RPC.
 	GitServiceLogProcedure = "/cove.toolbox.v1.GitService/Log"
+	// GitServiceInitProcedure is the fully-qualified name of the GitService's Init RPC.
+	GitServiceInitProcedure = "/cove.toolbox.v1.GitService/Init"
 )
 
 // GitServiceClient is a client for the cove.toolbox.v1.GitService service.
@@ -98,6 +100,12 @@ type GitServiceClient interface {
 	// Log lists commits reachable from a ref, newest first. Returns the common errors;
 	// an unknown ref is FAILED_PRECONDITION (reason GIT_FAILED).
 	Log(context.Context, *connect.Request[v1.LogRequest]) (*connect.Response[v1.LogResponse], error)
+	// Init creates an empty repository at path, creating the directory and its missing
+	// parents; in an existing repository it changes nothing and reports reinitialized.
+	// Returns FAILED_PRECONDITION (reason NOT_A_DIRECTORY) when path is a file,
+	// INVALID_ARGUMENT (reason INVALID_FIELD) for an empty path or a bad initial_branch,
+	// and the common errors.
+	Init(context.Context, *connect.Request[v1.InitRequest]) (*connect.Response[v1.InitResponse], error)
 }
 
 // NewGitServiceClient constructs a client for the cove.toolbox.v1.GitService service. By default,
@@ -177,6 +185,12 @@ func NewGitServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithSchema(gitServiceMethods.ByName("Log")),
 			connect.WithClientOptions(opts...),
 		),
+		init: connect.NewClient[v1.InitRequest, v1.InitResponse](
+			httpClient,
+			baseURL+GitServiceInitProcedure,
+			connect.WithSchema(gitServiceMethods.ByName("Init")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -193,6 +207,7 @@ type gitServiceClient struct {
 	push         *connect.Client[v1.PushRequest, v1.PushResponse]
 	pull         *connect.Client[v1.PullRequest, v1.PullResponse]
 	log          *connect.Client[v1.LogRequest, v1.LogResponse]
+	init         *connect.Client[v1.InitRequest, v1.InitResponse]
 }
 
 // Clone calls cove.toolbox.v1.GitService.Clone.
@@ -250,6 +265,11 @@ func (c *gitServiceClient) Log(ctx context.Context, req *connect.Request[v1.LogR
 	return c.log.CallUnary(ctx, req)
 }
 
+// Init calls cove.toolbox.v1.GitService.Init.
+func (c *gitServiceClient) Init(ctx context.Context, req *connect.Request[v1.InitRequest]) (*connect.Response[v1.InitResponse], error) {
+	return c.init.CallUnary(ctx, req)
+}
+
 // GitServiceHandler is an implementation of the cove.toolbox.v1.GitService service.
 type GitServiceHandler interface {
 	// Clone clones a repository into path, which must not exist or be an empty
@@ -291,6 +311,12 @@ type GitServiceHandler interface {
 	// Log lists commits reachable from a ref, newest first. Returns the common errors;
 	// an unknown ref is FAILED_PRECONDITION (reason GIT_FAILED).
 	Log(context.Context, *connect.Request[v1.LogRequest]) (*connect.Response[v1.LogResponse], error)
+	// Init creates an empty repository at path, creating the directory and its missing
+	// parents; in an existing repository it changes nothing and reports reinitialized.
+	// Returns FAILED_PRECONDITION (reason NOT_A_DIRECTORY) when path is a file,
+	// INVALID_ARGUMENT (reason INVALID_FIELD) for an empty path or a bad initial_branch,
+	// and the common errors.
+	Init(context.Context, *connect.Request[v1.InitRequest]) (*connect.Response[v1.InitResponse], error)
 }
 
 // NewGitServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -366,6 +392,12 @@ func NewGitServiceHandler(svc GitServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithSchema(gitServiceMethods.ByName("Log")),
 		connect.WithHandlerOptions(opts...),
 	)
+	gitServiceInitHandler := connect.NewUnaryHandler(
+		GitServiceInitProcedure,
+		svc.Init,
+		connect.WithSchema(gitServiceMethods.ByName("Init")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/cove.toolbox.v1.GitService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case GitServiceCloneProcedure:
@@ -390,6 +422,8 @@ func NewGitServiceHandler(svc GitServiceHandler, opts ...connect.HandlerOption) 
 			gitServicePullHandler.ServeHTTP(w, r)
 		case GitServiceLogProcedure:
 			gitServiceLogHandler.ServeHTTP(w, r)
+		case GitServiceInitProcedure:
+			gitServiceInitHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -441,4 +475,8 @@ func (UnimplementedGitServiceHandler) Pull(context.Context, *connect.Request[v1.
 
 func (UnimplementedGitServiceHandler) Log(context.Context, *connect.Request[v1.LogRequest]) (*connect.Response[v1.LogResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cove.toolbox.v1.GitService.Log is not implemented"))
+}
+
+func (UnimplementedGitServiceHandler) Init(context.Context, *connect.Request[v1.InitRequest]) (*connect.Response[v1.InitResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cove.toolbox.v1.GitService.Init is not implemented"))
 }

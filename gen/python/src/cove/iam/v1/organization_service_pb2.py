@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from cove.iam.v1 import api_key_pb2 as cove_dot_iam_dot_v1_dot_api__key__pb2
 from cove.iam.v1 import organization_pb2 as cove_dot_iam_dot_v1_dot_organization__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&cove/iam/v1/organization_service.proto\x12\x0b\x63ove.iam.v1\x1a\x1e\x63ove/iam/v1/organization.proto\")\n\x19\x43reateOrganizationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"M\n\x1a\x43reateOrganizationResponse\x12/\n\x0corganization\x18\x01 \x01(\x0b\x32\x19.cove.iam.v1.Organization\"1\n\x16GetOrganizationRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\"k\n\x17GetOrganizationResponse\x12/\n\x0corganization\x18\x01 \x01(\x0b\x32\x19.cove.iam.v1.Organization\x12\x1f\n\x04role\x18\x02 \x01(\x0e\x32\x11.cove.iam.v1.Role\"A\n\x18ListOrganizationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"f\n\x19ListOrganizationsResponse\x12\x30\n\rorganizations\x18\x01 \x03(\x0b\x32\x19.cove.iam.v1.Organization\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"P\n\x19UpdateOrganizationRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\x07\n\x05_name\"M\n\x1aUpdateOrganizationResponse\x12/\n\x0corganization\x18\x01 \x01(\x0b\x32\x19.cove.iam.v1.Organization\"4\n\x19\x44\x65leteOrganizationRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\"\x1c\n\x1a\x44\x65leteOrganizationResponse\"T\n\x12ListMembersRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"T\n\x13ListMembersResponse\x12$\n\x07members\x18\x01 \x03(\x0b\x32\x13.cove.iam.v1.Member\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"[\n\x10\x41\x64\x64MemberRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x1f\n\x04role\x18\x03 \x01(\x0e\x32\x11.cove.iam.v1.Role\"8\n\x11\x41\x64\x64MemberResponse\x12#\n\x06member\x18\x01 \x01(\x0b\x32\x13.cove.iam.v1.Member\"`\n\x13UpdateMemberRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x1f\n\x04role\x18\x03 \x01(\x0e\x32\x11.cove.iam.v1.Role\";\n\x14UpdateMemberResponse\x12#\n\x06member\x18\x01 \x01(\x0b\x32\x13.cove.iam.v1.Member\"?\n\x13RemoveMemberRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"\x16\n\x14RemoveMemberResponse\"*\n\x0fGetUsageRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\"X\n\x10GetUsageResponse\x12!\n\x05quota\x18\x01 \x01(\x0b\x32\x12.cove.iam.v1.Quota\x12!\n\x05usage\x18\x02 \x01(\x0b\x32\x12.cove.iam.v1.Usage\"P\n\x12UpdateQuotaRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12!\n\x05quota\x18\x02 \x01(\x0b\x32\x12.cove.iam.v1.Quota\"F\n\x13UpdateQuotaResponse\x12/\n\x0corganization\x18\x01 \x01(\x0b\x32\x19.cove.iam.v1.Organization2\xef\x07\n\x13OrganizationService\x12\x65\n\x12\x43reateOrganization\x12&.cove.iam.v1.CreateOrganizationRequest\x1a\'.cove.iam.v1.CreateOrganizationResponse\x12\\\n\x0fGetOrganization\x12#.cove.iam.v1.GetOrganizationRequest\x1a$.cove.iam.v1.GetOrganizationResponse\x12\x62\n\x11ListOrganizations\x12%.cove.iam.v1.ListOrganizationsRequest\x1a&.cove.iam.v1.ListOrganizationsResponse\x12\x65\n\x12UpdateOrganization\x12&.cove.iam.v1.UpdateOrganizationRequest\x1a\'.cove.iam.v1.UpdateOrganizationResponse\x12\x65\n\x12\x44\x65leteOrganization\x12&.cove.iam.v1.DeleteOrganizationRequest\x1a\'.cove.iam.v1.DeleteOrganizationResponse\x12P\n\x0bListMembers\x12\x1f.cove.iam.v1.ListMembersRequest\x1a .cove.iam.v1.ListMembersResponse\x12J\n\tAddMember\x12\x1d.cove.iam.v1.AddMemberRequest\x1a\x1e.cove.iam.v1.AddMemberResponse\x12S\n\x0cUpdateMember\x12 .cove.iam.v1.UpdateMemberRequest\x1a!.cove.iam.v1.UpdateMemberResponse\x12S\n\x0cRemoveMember\x12 .cove.iam.v1.RemoveMemberRequest\x1a!.cove.iam.v1.RemoveMemberResponse\x12G\n\x08GetUsage\x12\x1c.cove.iam.v1.GetUsageRequest\x1a\x1d.cove.iam.v1.GetUsageResponse\x12P\n\x0bUpdateQuota\x12\x1f.cove.iam.v1.UpdateQuotaRequest\x1a .cove.iam.v1.UpdateQuotaResponseB Z\x1e\x63ove.dev/gen/cove/iam/v1;iamv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&cove/iam/v1/organization_service.proto\x12\x0b\x63ove.iam.v1\x1a\x19\x63ove/iam/v1/api_key.proto\x1a\x1e\x63ove/iam/v1/organization.proto\")\n\x19\x43reateOrganizationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"M\n\x1a\x43reateOrganizationResponse\x12/\n\x0corganization\x18\x01 \x01(\x0b\x32\x19.cove.iam.v1.Organization\"1\n\x16GetOrganizationRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\"k\n\x17GetOrganizationResponse\x12/\n\x0corganization\x18\x01 \x01(\x0b\x32\x19.cove.iam.v1.Organization\x12\x1f\n\x04role\x18\x02 \x01(\x0e\x32\x11.cove.iam.v1.Role\"A\n\x18ListOrganizationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"f\n\x19ListOrganizationsResponse\x12\x30\n\rorganizations\x18\x01 \x03(\x0b\x32\x19.cove.iam.v1.Organization\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"P\n\x19UpdateOrganizationRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\x07\n\x05_name\"M\n\x1aUpdateOrganizationResponse\x12/\n\x0corganization\x18\x01 \x01(\x0b\x32\x19.cove.iam.v1.Organization\"4\n\x19\x44\x65leteOrganizationRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\"\x1c\n\x1a\x44\x65leteOrganizationResponse\"T\n\x12ListMembersRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"T\n\x13ListMembersResponse\x12$\n\x07members\x18\x01 \x03(\x0b\x32\x13.cove.iam.v1.Member\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"[\n\x10\x41\x64\x64MemberRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x1f\n\x04role\x18\x03 \x01(\x0e\x32\x11.cove.iam.v1.Role\"8\n\x11\x41\x64\x64MemberResponse\x12#\n\x06member\x18\x01 \x01(\x0b\x32\x13.cove.iam.v1.Member\"\xa2\x01\n\x13\x43reateMemberRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x1f\n\x04role\x18\x04 \x01(\x0e\x32\x11.cove.iam.v1.Role\x12\x16\n\x0e\x61pi_key_scopes\x18\x05 \x03(\t\x12\x14\n\x0c\x61pi_key_name\x18\x06 \x01(\t\"\x8f\x01\n\x14\x43reateMemberResponse\x12#\n\x06member\x18\x01 \x01(\x0b\x32\x13.cove.iam.v1.Member\x12\x14\n\x0cuser_created\x18\x02 \x01(\x08\x12$\n\x07\x61pi_key\x18\x03 \x01(\x0b\x32\x13.cove.iam.v1.ApiKey\x12\x16\n\x0e\x61pi_key_secret\x18\x04 \x01(\t\"`\n\x13UpdateMemberRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x1f\n\x04role\x18\x03 \x01(\x0e\x32\x11.cove.iam.v1.Role\";\n\x14UpdateMemberResponse\x12#\n\x06member\x18\x01 \x01(\x0b\x32\x13.cove.iam.v1.Member\"?\n\x13RemoveMemberRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"\x16\n\x14RemoveMemberResponse\"*\n\x0fGetUsageRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\"X\n\x10GetUsageResponse\x12!\n\x05quota\x18\x01 \x01(\x0b\x32\x12.cove.iam.v1.Quota\x12!\n\x05usage\x18\x02 \x01(\x0b\x32\x12.cove.iam.v1.Usage\"P\n\x12UpdateQuotaRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12!\n\x05quota\x18\x02 \x01(\x0b\x32\x12.cove.iam.v1.Quota\"F\n\x13UpdateQuotaResponse\x12/\n\x0corganization\x18\x01 \x01(\x0b\x32\x19.cove.iam.v1.Organization2\xc4\x08\n\x13OrganizationService\x12\x65\n\x12\x43reateOrganization\x12&.cove.iam.v1.CreateOrganizationRequest\x1a\'.cove.iam.v1.CreateOrganizationResponse\x12\\\n\x0fGetOrganization\x12#.cove.iam.v1.GetOrganizationRequest\x1a$.cove.iam.v1.GetOrganizationResponse\x12\x62\n\x11ListOrganizations\x12%.cove.iam.v1.ListOrganizationsRequest\x1a&.cove.iam.v1.ListOrganizationsResponse\x12\x65\n\x12UpdateOrganization\x12&.cove.iam.v1.UpdateOrganizationRequest\x1a\'.cove.iam.v1.UpdateOrganizationResponse\x12\x65\n\x12\x44\x65leteOrganization\x12&.cove.iam.v1.DeleteOrganizationRequest\x1a\'.cove.iam.v1.DeleteOrganizationResponse\x12P\n\x0bListMembers\x12\x1f.cove.iam.v1.ListMembersRequest\x1a .cove.iam.v1.ListMembersResponse\x12J\n\tAddMember\x12\x1d.cove.iam.v1.AddMemberRequest\x1a\x1e.cove.iam.v1.AddMemberResponse\x12S\n\x0c\x43reateMember\x12 .cove.iam.v1.CreateMemberRequest\x1a!.cove.iam.v1.CreateMemberResponse\x12S\n\x0cUpdateMember\x12 .cove.iam.v1.UpdateMemberRequest\x1a!.cove.iam.v1.UpdateMemberResponse\x12S\n\x0cRemoveMember\x12 .cove.iam.v1.RemoveMemberRequest\x1a!.cove.iam.v1.RemoveMemberResponse\x12G\n\x08GetUsage\x12\x1c.cove.iam.v1.GetUsageRequest\x1a\x1d.cove.iam.v1.GetUsageResponse\x12P\n\x0bUpdateQuota\x12\x1f.cove.iam.v1.UpdateQuotaRequest\x1a .cove.iam.v1.UpdateQuotaResponseB Z\x1e\x63ove.dev/gen/cove/iam/v1;iamv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,50 +34,54 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cove.iam.v1.organization_se
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\036cove.dev/gen/cove/iam/v1;iamv1'
-  _globals['_CREATEORGANIZATIONREQUEST']._serialized_start=87
-  _globals['_CREATEORGANIZATIONREQUEST']._serialized_end=128
-  _globals['_CREATEORGANIZATIONRESPONSE']._serialized_start=130
-  _globals['_CREATEORGANIZATIONRESPONSE']._serialized_end=207
-  _globals['_GETORGANIZATIONREQUEST']._serialized_start=209
-  _globals['_GETORGANIZATIONREQUEST']._serialized_end=258
-  _globals['_GETORGANIZATIONRESPONSE']._serialized_start=260
-  _globals['_GETORGANIZATIONRESPONSE']._serialized_end=367
-  _globals['_LISTORGANIZATIONSREQUEST']._serialized_start=369
-  _globals['_LISTORGANIZATIONSREQUEST']._serialized_end=434
-  _globals['_LISTORGANIZATIONSRESPONSE']._serialized_start=436
-  _globals['_LISTORGANIZATIONSRESPONSE']._serialized_end=538
-  _globals['_UPDATEORGANIZATIONREQUEST']._serialized_start=540
-  _globals['_UPDATEORGANIZATIONREQUEST']._serialized_end=620
-  _globals['_UPDATEORGANIZATIONRESPONSE']._serialized_start=622
-  _globals['_UPDATEORGANIZATIONRESPONSE']._serialized_end=699
-  _globals['_DELETEORGANIZATIONREQUEST']._serialized_start=701
-  _globals['_DELETEORGANIZATIONREQUEST']._serialized_end=753
-  _globals['_DELETEORGANIZATIONRESPONSE']._serialized_start=755
-  _globals['_DELETEORGANIZATIONRESPONSE']._serialized_end=783
-  _globals['_LISTMEMBERSREQUEST']._serialized_start=785
-  _globals['_LISTMEMBERSREQUEST']._serialized_end=869
-  _globals['_LISTMEMBERSRESPONSE']._serialized_start=871
-  _globals['_LISTMEMBERSRESPONSE']._serialized_end=955
-  _globals['_ADDMEMBERREQUEST']._serialized_start=957
-  _globals['_ADDMEMBERREQUEST']._serialized_end=1048
-  _globals['_ADDMEMBERRESPONSE']._serialized_start=1050
-  _globals['_ADDMEMBERRESPONSE']._serialized_end=1106
-  _globals['_UPDATEMEMBERREQUEST']._serialized_start=1108
-  _globals['_UPDATEMEMBERREQUEST']._serialized_end=1204
-  _globals['_UPDATEMEMBERRESPONSE']._serialized_start=1206
-  _globals['_UPDATEMEMBERRESPONSE']._serialized_end=1265
-  _globals['_REMOVEMEMBERREQUEST']._serialized_start=1267
-  _globals['_REMOVEMEMBERREQUEST']._serialized_end=1330
-  _globals['_REMOVEMEMBERRESPONSE']._serialized_start=1332
-  _globals['_REMOVEMEMBERRESPONSE']._serialized_end=1354
-  _globals['_GETUSAGEREQUEST']._serialized_start=1356
-  _globals['_GETUSAGEREQUEST']._serialized_end=1398
-  _globals['_GETUSAGERESPONSE']._serialized_start=1400
-  _globals['_GETUSAGERESPONSE']._serialized_end=1488
-  _globals['_UPDATEQUOTAREQUEST']._serialized_start=1490
-  _globals['_UPDATEQUOTAREQUEST']._serialized_end=1570
-  _globals['_UPDATEQUOTARESPONSE']._serialized_start=1572
-  _globals['_UPDATEQUOTARESPONSE']._serialized_end=1642
-  _globals['_ORGANIZATIONSERVICE']._serialized_start=1645
-  _globals['_ORGANIZATIONSERVICE']._serialized_end=2652
+  _globals['_CREATEORGANIZATIONREQUEST']._serialized_start=114
+  _globals['_CREATEORGANIZATIONREQUEST']._serialized_end=155
+  _globals['_CREATEORGANIZATIONRESPONSE']._serialized_start=157
+  _globals['_CREATEORGANIZATIONRESPONSE']._serialized_end=234
+  _globals['_GETORGANIZATIONREQUEST']._serialized_start=236
+  _globals['_GETORGANIZATIONREQUEST']._serialized_end=285
+  _globals['_GETORGANIZATIONRESPONSE']._serialized_start=287
+  _globals['_GETORGANIZATIONRESPONSE']._serialized_end=394
+  _globals['_LISTORGANIZATIONSREQUEST']._serialized_start=396
+  _globals['_LISTORGANIZATIONSREQUEST']._serialized_end=461
+  _globals['_LISTORGANIZATIONSRESPONSE']._serialized_start=463
+  _globals['_LISTORGANIZATIONSRESPONSE']._serialized_end=565
+  _globals['_UPDATEORGANIZATIONREQUEST']._serialized_start=567
+  _globals['_UPDATEORGANIZATIONREQUEST']._serialized_end=647
+  _globals['_UPDATEORGANIZATIONRESPONSE']._serialized_start=649
+  _globals['_UPDATEORGANIZATIONRESPONSE']._serialized_end=726
+  _globals['_DELETEORGANIZATIONREQUEST']._serialized_start=728
+  _globals['_DELETEORGANIZATIONREQUEST']._serialized_end=780
+  _globals['_DELETEORGANIZATIONRESPONSE']._serialized_start=782
+  _globals['_DELETEORGANIZATIONRESPONSE']._serialized_end=810
+  _globals['_LISTMEMBERSREQUEST']._serialized_start=812
+  _globals['_LISTMEMBERSREQUEST']._serialized_end=896
+  _globals['_LISTMEMBERSRESPONSE']._serialized_start=898
+  _globals['_LISTMEMBERSRESPONSE']._serialized_end=982
+  _globals['_ADDMEMBERREQUEST']._serialized_start=984
+  _globals['_ADDMEMBERREQUEST']._serialized_end=1075
+  _globals['_ADDMEMBERRESPONSE']._serialized_start=1077
+  _globals['_ADDMEMBERRESPONSE']._serialized_end=1133
+  _globals['_CREATEMEMBERREQUEST']._serialized_start=1136
+  _globals['_CREATEMEMBERREQUEST']._serialized_end=1298
+  _globals['_CREATEMEMBERRESPONSE']._serialized_start=1301
+  _globals['_CREATEMEMBERRESPONSE']._serialized_end=1444
+  _globals['_UPDATEMEMBERREQUEST']._serialized_start=1446
+  _globals['_UPDATEMEMBERREQUEST']._serialized_end=1542
+  _globals['_UPDATEMEMBERRESPONSE']._serialized_start=1544
+  _globals['_UPDATEMEMBERRESPONSE']._serialized_end=1603
+  _globals['_REMOVEMEMBERREQUEST']._serialized_start=1605
+  _globals['_REMOVEMEMBERREQUEST']._serialized_end=1668
+  _globals['_REMOVEMEMBERRESPONSE']._serialized_start=1670
+  _globals['_REMOVEMEMBERRESPONSE']._serialized_end=1692
+  _globals['_GETUSAGEREQUEST']._serialized_start=1694
+  _globals['_GETUSAGEREQUEST']._serialized_end=1736
+  _globals['_GETUSAGERESPONSE']._serialized_start=1738
+  _globals['_GETUSAGERESPONSE']._serialized_end=1826
+  _globals['_UPDATEQUOTAREQUEST']._serialized_start=1828
+  _globals['_UPDATEQUOTAREQUEST']._serialized_end=1908
+  _globals['_UPDATEQUOTARESPONSE']._serialized_start=1910
+  _globals['_UPDATEQUOTARESPONSE']._serialized_end=1980
+  _globals['_ORGANIZATIONSERVICE']._serialized_start=1983
+  _globals['_ORGANIZATIONSERVICE']._serialized_end=3075
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from cove.iam.v1 import api_key_pb2 as _api_key_pb2
 from cove.iam.v1 import organization_pb2 as _organization_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -106,6 +107,34 @@ class AddMemberResponse(_message.Message):
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     member: _organization_pb2.Member
     def __init__(self, member: _Optional[_Union[_organization_pb2.Member, _Mapping]] = ...) -> None: ...
+
+class CreateMemberRequest(_message.Message):
+    __slots__ = ("organization_id", "email", "display_name", "role", "api_key_scopes", "api_key_name")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_SCOPES_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_NAME_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    email: str
+    display_name: str
+    role: _organization_pb2.Role
+    api_key_scopes: _containers.RepeatedScalarFieldContainer[str]
+    api_key_name: str
+    def __init__(self, organization_id: _Optional[str] = ..., email: _Optional[str] = ..., display_name: _Optional[str] = ..., role: _Optional[_Union[_organization_pb2.Role, str]] = ..., api_key_scopes: _Optional[_Iterable[str]] = ..., api_key_name: _Optional[str] = ...) -> None: ...
+
+class CreateMemberResponse(_message.Message):
+    __slots__ = ("member", "user_created", "api_key", "api_key_secret")
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    USER_CREATED_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_SECRET_FIELD_NUMBER: _ClassVar[int]
+    member: _organization_pb2.Member
+    user_created: bool
+    api_key: _api_key_pb2.ApiKey
+    api_key_secret: str
+    def __init__(self, member: _Optional[_Union[_organization_pb2.Member, _Mapping]] = ..., user_created: bool = ..., api_key: _Optional[_Union[_api_key_pb2.ApiKey, _Mapping]] = ..., api_key_secret: _Optional[str] = ...) -> None: ...
 
 class UpdateMemberRequest(_message.Message):
     __slots__ = ("organization_id", "user_id", "role")

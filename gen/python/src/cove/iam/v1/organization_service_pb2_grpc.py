@@ -77,6 +77,11 @@ class OrganizationServiceStub(object):
                 request_serializer=cove_dot_iam_dot_v1_dot_organization__service__pb2.AddMemberRequest.SerializeToString,
                 response_deserializer=cove_dot_iam_dot_v1_dot_organization__service__pb2.AddMemberResponse.FromString,
                 _registered_method=True)
+        self.CreateMember = channel.unary_unary(
+                '/cove.iam.v1.OrganizationService/CreateMember',
+                request_serializer=cove_dot_iam_dot_v1_dot_organization__service__pb2.CreateMemberRequest.SerializeToString,
+                response_deserializer=cove_dot_iam_dot_v1_dot_organization__service__pb2.CreateMemberResponse.FromString,
+                _registered_method=True)
         self.UpdateMember = channel.unary_unary(
                 '/cove.iam.v1.OrganizationService/UpdateMember',
                 request_serializer=cove_dot_iam_dot_v1_dot_organization__service__pb2.UpdateMemberRequest.SerializeToString,
@@ -170,6 +175,21 @@ class OrganizationServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateMember(self, request, context):
+        """CreateMember adds a member by email, creating the user first when no user has that
+        email (AddMember needs an existing user), and, when api_key_scopes is set, issues
+        the new member's first API key in this organization (acting as the member; its
+        secret is returned once). Needs role ADMIN or OWNER, and OWNER to add an OWNER; the
+        key's scopes may not exceed the calling key's scopes nor what the new member's role
+        allows (PERMISSION_DENIED, reason PERMISSION_DENIED). Returns NOT_FOUND (reason
+        ORGANIZATION_NOT_FOUND); ALREADY_EXISTS (reason MEMBER_ALREADY_EXISTS), with nothing
+        created; INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed email, a bad
+        display name, role or scope.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpdateMember(self, request, context):
         """UpdateMember changes a member's role. Needs role ADMIN or OWNER, and OWNER to make or
         unmake an OWNER. Returns NOT_FOUND (reason ORGANIZATION_NOT_FOUND or
@@ -244,6 +264,11 @@ def add_OrganizationServiceServicer_to_server(servicer, server):
                     servicer.AddMember,
                     request_deserializer=cove_dot_iam_dot_v1_dot_organization__service__pb2.AddMemberRequest.FromString,
                     response_serializer=cove_dot_iam_dot_v1_dot_organization__service__pb2.AddMemberResponse.SerializeToString,
+            ),
+            'CreateMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateMember,
+                    request_deserializer=cove_dot_iam_dot_v1_dot_organization__service__pb2.CreateMemberRequest.FromString,
+                    response_serializer=cove_dot_iam_dot_v1_dot_organization__service__pb2.CreateMemberResponse.SerializeToString,
             ),
             'UpdateMember': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateMember,
@@ -463,6 +488,33 @@ class OrganizationService(object):
             '/cove.iam.v1.OrganizationService/AddMember',
             cove_dot_iam_dot_v1_dot_organization__service__pb2.AddMemberRequest.SerializeToString,
             cove_dot_iam_dot_v1_dot_organization__service__pb2.AddMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cove.iam.v1.OrganizationService/CreateMember',
+            cove_dot_iam_dot_v1_dot_organization__service__pb2.CreateMemberRequest.SerializeToString,
+            cove_dot_iam_dot_v1_dot_organization__service__pb2.CreateMemberResponse.FromString,
             options,
             channel_credentials,
             insecure,

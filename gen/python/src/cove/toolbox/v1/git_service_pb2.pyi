@@ -213,3 +213,21 @@ class LogResponse(_message.Message):
     COMMITS_FIELD_NUMBER: _ClassVar[int]
     commits: _containers.RepeatedCompositeFieldContainer[_git_pb2.GitCommit]
     def __init__(self, commits: _Optional[_Iterable[_Union[_git_pb2.GitCommit, _Mapping]]] = ...) -> None: ...
+
+class InitRequest(_message.Message):
+    __slots__ = ("path", "initial_branch", "bare")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    INITIAL_BRANCH_FIELD_NUMBER: _ClassVar[int]
+    BARE_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    initial_branch: str
+    bare: bool
+    def __init__(self, path: _Optional[str] = ..., initial_branch: _Optional[str] = ..., bare: bool = ...) -> None: ...
+
+class InitResponse(_message.Message):
+    __slots__ = ("path", "reinitialized")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    REINITIALIZED_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    reinitialized: bool
+    def __init__(self, path: _Optional[str] = ..., reinitialized: bool = ...) -> None: ...

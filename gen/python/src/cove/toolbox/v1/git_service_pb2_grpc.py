@@ -108,6 +108,11 @@ class GitServiceStub(object):
                 request_serializer=cove_dot_toolbox_dot_v1_dot_git__service__pb2.LogRequest.SerializeToString,
                 response_deserializer=cove_dot_toolbox_dot_v1_dot_git__service__pb2.LogResponse.FromString,
                 _registered_method=True)
+        self.Init = channel.unary_unary(
+                '/cove.toolbox.v1.GitService/Init',
+                request_serializer=cove_dot_toolbox_dot_v1_dot_git__service__pb2.InitRequest.SerializeToString,
+                response_deserializer=cove_dot_toolbox_dot_v1_dot_git__service__pb2.InitResponse.FromString,
+                _registered_method=True)
 
 
 class GitServiceServicer(object):
@@ -226,6 +231,17 @@ class GitServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Init(self, request, context):
+        """Init creates an empty repository at path, creating the directory and its missing
+        parents; in an existing repository it changes nothing and reports reinitialized.
+        Returns FAILED_PRECONDITION (reason NOT_A_DIRECTORY) when path is a file,
+        INVALID_ARGUMENT (reason INVALID_FIELD) for an empty path or a bad initial_branch,
+        and the common errors.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GitServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -283,6 +299,11 @@ def add_GitServiceServicer_to_server(servicer, server):
                     servicer.Log,
                     request_deserializer=cove_dot_toolbox_dot_v1_dot_git__service__pb2.LogRequest.FromString,
                     response_serializer=cove_dot_toolbox_dot_v1_dot_git__service__pb2.LogResponse.SerializeToString,
+            ),
+            'Init': grpc.unary_unary_rpc_method_handler(
+                    servicer.Init,
+                    request_deserializer=cove_dot_toolbox_dot_v1_dot_git__service__pb2.InitRequest.FromString,
+                    response_serializer=cove_dot_toolbox_dot_v1_dot_git__service__pb2.InitResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -601,6 +622,33 @@ class GitService(object):
             '/cove.toolbox.v1.GitService/Log',
             cove_dot_toolbox_dot_v1_dot_git__service__pb2.LogRequest.SerializeToString,
             cove_dot_toolbox_dot_v1_dot_git__service__pb2.LogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Init(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cove.toolbox.v1.GitService/Init',
+            cove_dot_toolbox_dot_v1_dot_git__service__pb2.InitRequest.SerializeToString,
+            cove_dot_toolbox_dot_v1_dot_git__service__pb2.InitResponse.FromString,
             options,
             channel_credentials,
             insecure,
