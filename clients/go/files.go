@@ -14,6 +14,10 @@ import (
 // uploadChunkBytes is the data size of each UploadFile message (the daemon takes up to 4 MiB).
 const uploadChunkBytes = 1 << 20
 
+// readChunkBytes is the data size ReadFile asks the daemon for per message (its default is
+// 256 KiB; larger messages mean fewer frames and allocations per byte).
+const readChunkBytes = 1 << 20
+
 // WriteFile writes everything read from r to path in the sandbox, creating missing parent
 // directories and replacing any existing file. The file appears atomically: readers see the
 // old content or the new, never a part. Relative paths resolve against the home directory.
@@ -56,7 +60,7 @@ func (s *Sandbox) WriteFile(ctx context.Context, path string, r io.Reader) error
 func (s *Sandbox) ReadFile(ctx context.Context, path string, w io.Writer) error {
 	ctx, cancel := withDefaultTimeout(ctx, s.client.transferTimeout)
 	defer cancel()
-	stream, err := s.files.ReadFile(ctx, connect.NewRequest(&toolboxv1.ReadFileRequest{Path: path}))
+	stream, err := s.files.ReadFile(ctx, connect.NewRequest(&toolboxv1.ReadFileRequest{Path: path, ChunkSizeBytes: readChunkBytes}))
 	if err != nil {
 		return fromRPC(err)
 	}

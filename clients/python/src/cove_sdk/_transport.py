@@ -38,6 +38,12 @@ CHANNEL_OPTIONS = [
     ("grpc.primary_user_agent", f"cove-sdk-python/{__version__}"),
     # The SDK does its own retries (unary only, per STYLE); grpc-core's would double them.
     ("grpc.enable_retries", 0),
+    # Identity only (bit 0): grpcio otherwise advertises "grpc-accept-encoding: deflate, gzip"
+    # and Cove's servers then gzip every response. For file downloads (often compressed or
+    # random already) that is one CPU-bound gzip pass in the daemon per byte: a 100 MB
+    # download took 4-5 times longer (and 17-22 s on a busy host). The TypeScript and Go SDKs
+    # turn compression off too.
+    ("grpc.compression_enabled_algorithms_bitset", 1),
 ]
 
 
