@@ -161,7 +161,7 @@ try {
   const bytes = fs.statSync(file).size;
   const mibps = (t: number) => `${(bytes / 2 ** 20 / (t / 1000)).toFixed(0)} MiB/s`;
   let t = performance.now();
-  const up = await peakRss(() => sandbox.fs.uploadFile(file, "bench/upload.bin"));
+  const up = await peakRss(() => sandbox.fs.uploadFileFromPath(file, "bench/upload.bin"));
   const sdkUp = performance.now() - t;
   if (up.value.size !== bytes) throw new Error(`uploaded ${up.value.size} of ${bytes} bytes`);
   t = performance.now();

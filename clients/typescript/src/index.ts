@@ -8,7 +8,11 @@ import { NodeFileSystem } from "./node/node-filesystem.js";
 import { createNodePlatform } from "./node/node-platform.js";
 
 export * from "./core/public.js";
-export { NodeFileSystem, type NodeUploadSource } from "./node/node-filesystem.js";
+export {
+  NodeFileSystem,
+  type NodeFileUpload,
+  type NodeUploadSource,
+} from "./node/node-filesystem.js";
 
 /** A sandbox in Node: fs takes local paths and streams and returns Buffers. */
 export class NodeSandbox extends CoreSandbox {

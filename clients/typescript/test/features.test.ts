@@ -183,7 +183,7 @@ describeWithDocker("the SDK's features", () => {
     fs.writeFileSync(local, data);
     try {
       const up: number[] = [];
-      const info = await sandbox.fs.uploadFile(local, "big/data.bin", {
+      const info = await sandbox.fs.uploadFileFromPath(local, "big/data.bin", {
         onProgress: (p) => up.push(p.transferredBytes),
       });
       expect(info.size).toBe(data.length);

@@ -67,6 +67,38 @@ describeWithDocker("the SDK quickstart", () => {
     expect(["destroying", "destroyed"]).toContain(gone.state);
   }, 180_000);
 
+  test("a create that fails after the server made the sandbox leaves no sandbox behind", async () => {
+    const err = await h.cove
+      .create({ image: "cove/no-such-image:never", labels: { suite: "create-cleanup" } })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CoveNotFoundError);
+    expect(err.reason).toBe("IMAGE_NOT_FOUND");
+    const made = err.metadata.sandbox_id ?? err.metadata.sandboxId;
+    expect(made).toMatch(/^[a-z0-9]{20}$/);
+    // The SDK deleted it: it is on its way out, and nothing with the label is left running.
+    expect(["destroying", "destroyed"]).toContain((await h.cove.get(made)).state);
+    const left = await h.cove.list({ labels: { suite: "create-cleanup" } });
+    expect(left.filter((s) => s.state !== "destroying")).toEqual([]);
+  }, 60_000);
+
+  test("COVE_PROXY_URL wins over the toolbox URL the server reports", async () => {
+    // The test server reports http://localhost:4000, where no proxy listens.
+    const saved = process.env.COVE_PROXY_URL;
+    process.env.COVE_PROXY_URL = h.stack.proxyUrl;
+    const cove = new Cove({ apiKey: h.stack.adminKey, apiUrl: h.stack.apiUrl });
+    try {
+      const sandbox = await cove.create({ labels: { suite: "proxy-env" } });
+      expect(sandbox.info.toolboxUrl).not.toBe(h.stack.proxyUrl);
+      expect(sandbox.toolboxUrl).toBe(h.stack.proxyUrl);
+      expect((await sandbox.process.executeCommand("echo via env")).result).toBe("via env\n");
+      await cove.delete(sandbox);
+    } finally {
+      if (saved === undefined) delete process.env.COVE_PROXY_URL;
+      else process.env.COVE_PROXY_URL = saved;
+      cove.close();
+    }
+  }, 120_000);
+
   test("errors map to the SDK's classes", async () => {
     const missing = await h.cove.get("nosuchsandbox0000000").catch((e) => e);
     expect(missing).toBeInstanceOf(CoveNotFoundError);

@@ -20,7 +20,7 @@ import {
   type UpdateSandboxRequestSchema,
 } from "@cove/gen-ts/cove/sandbox/v1/sandbox_service_pb.js";
 import { minutes, seconds } from "./convert.js";
-import { sdkError } from "./errors.js";
+import { type CoveError, sdkError, toCoveError } from "./errors.js";
 import { type AttemptOptions, type CallPolicy, type Platform, unary } from "./rpc.js";
 import { LANGUAGE_LABEL, type Sandbox } from "./sandbox.js";
 import { Toolbox } from "./toolbox.js";
@@ -32,8 +32,9 @@ export interface CoveConfig {
   /** apiUrl is the API server (env COVE_API_URL; default http://localhost:3000). */
   apiUrl?: string;
   /**
-   * proxyUrl overrides where toolbox calls go. Unset: the server's Sandbox.toolbox_url, then
-   * env COVE_PROXY_URL. See the README ("Proxy URL discovery").
+   * proxyUrl is where toolbox calls go (env COVE_PROXY_URL). Either wins over the
+   * Sandbox.toolbox_url the server reports, which is used only when both are unset. See the
+   * README ("Proxy URL discovery").
    */
   proxyUrl?: string;
   /** timeoutMs is the default deadline of a unary call (default 60 000). */
@@ -147,6 +148,22 @@ export interface SandboxHost {
   toolboxUrlFor(info: SandboxMessage): string;
   /** toolboxFor connects a sandbox's toolbox. */
   toolboxFor(info: SandboxMessage): Toolbox;
+}
+
+/** How long deleting the sandbox of a failed create may take, ms. */
+const DISCARD_TIMEOUT_MS = 30_000;
+
+/**
+ * createdSandboxId names the sandbox a failed CreateSandbox made, if it made one: the
+ * ErrorInfo metadata `sandbox_id` (set once the sandbox's row exists), else the `sandboxId`
+ * a failed wait for STARTED names (ERROR state, timeout, state conflict). An
+ * IDEMPOTENCY_CONFLICT names another request's sandbox, never this one's.
+ */
+export function createdSandboxId(err: CoveError): string | undefined {
+  const explicit = err.metadata.sandbox_id;
+  if (explicit) return explicit;
+  if (err.reason === "IDEMPOTENCY_CONFLICT") return undefined;
+  return err.metadata.sandboxId || undefined;
 }
 
 /** Default wait for STARTED etc., seconds (the server's default). */
@@ -269,13 +286,49 @@ export class CoveClient<S extends Sandbox = Sandbox> implements SandboxHost {
       region: params.region ?? "",
       runtimeClass: params.runtimeClass ?? "",
     };
-    const res = await unary(
-      this.policy,
-      { idempotent: true, timeoutMs: waitS * 1000 + WAIT_MARGIN_MS, signal: options.signal },
-      (a) => this.sandboxService.createSandbox(request, a),
-    );
-    if (!res.sandbox) throw sdkError(Code.Internal, "the server returned no sandbox");
-    return this.makeSandbox(this, res.sandbox);
+    const started = Date.now();
+    let info: SandboxMessage | undefined;
+    try {
+      info = (
+        await unary(
+          this.policy,
+          { idempotent: true, timeoutMs: waitS * 1000 + WAIT_MARGIN_MS, signal: options.signal },
+          (a) => this.sandboxService.createSandbox(request, a),
+        )
+      ).sandbox;
+    } catch (err) {
+      const e = toCoveError(err);
+      const made = createdSandboxId(e);
+      if (made) await this.discard(made);
+      throw e;
+    }
+    if (!info) throw sdkError(Code.Internal, "the server returned no sandbox");
+    if (waitS > 0 && info.state !== SandboxState.STARTED) {
+      // The server answered before the sandbox was STARTED: wait here, and do not leave a
+      // sandbox behind that the caller never got.
+      const left = Math.max(1, Math.ceil(waitS - (Date.now() - started) / 1000));
+      try {
+        info = await this.lifecycle("start", info.sandboxId, {
+          timeout: left,
+          signal: options.signal,
+        });
+      } catch (err) {
+        await this.discard(info.sandboxId);
+        throw err;
+      }
+    }
+    return this.makeSandbox(this, info);
+  }
+
+  /** discard deletes a sandbox that a failed create made, best effort (errors are dropped). */
+  private async discard(sandboxId: string): Promise<void> {
+    try {
+      await unary(this.policy, { idempotent: true, timeoutMs: DISCARD_TIMEOUT_MS }, (a) =>
+        this.sandboxService.deleteSandbox({ sandboxId, wait: false }, a),
+      );
+    } catch {
+      // Best effort: the create's own error is what the caller needs to see.
+    }
   }
 
   /** get returns a sandbox by id (CoveNotFoundError when it does not exist). */
@@ -413,11 +466,15 @@ export class CoveClient<S extends Sandbox = Sandbox> implements SandboxHost {
   }
 
   /**
-   * toolboxUrlFor picks where a sandbox's toolbox calls go: the proxyUrl option, else the
-   * server's Sandbox.toolbox_url, else COVE_PROXY_URL.
+   * toolboxUrlFor picks where a sandbox's toolbox calls go: the proxyUrl option, else
+   * COVE_PROXY_URL, else the server's Sandbox.toolbox_url. What the caller configured always
+   * wins over what the server reports (which may be an address only reachable from inside).
    */
   toolboxUrlFor(info: SandboxMessage): string {
-    const url = this.proxyUrl ?? (info.toolboxUrl ? trimSlash(info.toolboxUrl) : this.envProxyUrl);
+    const url =
+      this.proxyUrl ??
+      this.envProxyUrl ??
+      (info.toolboxUrl ? trimSlash(info.toolboxUrl) : undefined);
     if (!url) {
       throw sdkError(
         Code.FailedPrecondition,

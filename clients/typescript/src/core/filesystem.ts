@@ -67,7 +67,11 @@ export interface TransferProgress {
   totalBytes: number | undefined;
 }
 
-/** What uploadFile accepts everywhere (Node adds local paths and Node streams). */
+/**
+ * What uploadFile accepts: the file's content as bytes, a Blob or a byte stream. Never a
+ * string — text is not guessed to be content or a local path (encode it; in Node a local file
+ * goes through uploadFileFromPath).
+ */
 export type UploadSource =
   | Uint8Array
   | Blob
@@ -139,14 +143,17 @@ export class FileSystem {
   constructor(protected readonly toolbox: Toolbox) {}
 
   /**
-   * uploadFile writes source to remotePath atomically (readers see the old or the new file),
-   * creating parent directories. Sources are streamed in 1 MiB messages.
+   * uploadFile writes content (bytes, a Blob or a byte stream) to remotePath atomically
+   * (readers see the old or the new file), creating parent directories; streamed in 1 MiB
+   * messages. A string is a TypeError: encode text first (`new TextEncoder().encode(text)`,
+   * `Buffer.from(text)`); a local file goes through `uploadFileFromPath` (Node).
    */
   async uploadFile(
     source: UploadSource,
     remotePath: string,
     options: UploadOptions = {},
   ): Promise<FileInfo> {
+    assertUploadContent(source, "uploadFile");
     const total = options.size ?? sizeOf(source);
     if (!this.toolbox.platform.clientStreaming)
       return this.writeWhole(source, remotePath, total, options);
@@ -569,6 +576,37 @@ function changed(path: string): CoveError {
     reason: "FILE_CHANGED",
     metadata: { path },
   });
+}
+
+/**
+ * assertUploadContent throws a TypeError unless source is upload content: a Uint8Array
+ * (Buffer), a Blob, an async iterable of bytes or a ReadableStream. A string is refused with a
+ * hint, so that neither text nor a path is ever taken for the other.
+ */
+export function assertUploadContent(
+  source: unknown,
+  method: string,
+): asserts source is UploadSource {
+  if (typeof source === "string") {
+    throw new TypeError(
+      `${method} takes the file's content (Uint8Array or Buffer, Blob, or a byte stream), not a string: ` +
+        "encode text first (new TextEncoder().encode(text) or Buffer.from(text)); " +
+        "to upload a local file by its path use uploadFileFromPath(localPath, remotePath) (Node)",
+    );
+  }
+  const ok =
+    source instanceof Uint8Array ||
+    (typeof Blob !== "undefined" && source instanceof Blob) ||
+    (typeof source === "object" &&
+      source !== null &&
+      (Symbol.asyncIterator in source ||
+        typeof (source as ReadableStream).getReader === "function"));
+  if (!ok) {
+    const what = source === null ? "null" : Array.isArray(source) ? "an array" : typeof source;
+    throw new TypeError(
+      `${method} takes the file's content (Uint8Array or Buffer, Blob, or a byte stream), not ${what}`,
+    );
+  }
 }
 
 function sizeOf(source: UploadSource): number | undefined {

@@ -1,6 +1,7 @@
-// sandbox.fs in Node: everything of the shared FileSystem, plus local paths and Node streams as
-// upload sources, Buffers back from downloadFile, downloads straight to a local file, and
-// downloadFileStream as a Node Readable (which is also an async iterable).
+// sandbox.fs in Node: everything of the shared FileSystem, plus Node streams as upload content,
+// uploads of local files by path (uploadFileFromPath — the only way a path is read), Buffers
+// back from downloadFile, downloads straight to a local file, and downloadFileStream as a Node
+// Readable (which is also an async iterable).
 import * as fs from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -12,39 +13,63 @@ import {
   type UploadSource,
 } from "../core/filesystem.js";
 
-/** What uploadFile accepts in Node: a local file path, bytes, a Blob, or any byte stream. */
-export type NodeUploadSource = string | UploadSource | NodeJS.ReadableStream;
+/** What uploadFile accepts in Node: bytes (Buffer), a Blob, or any byte stream — never a string. */
+export type NodeUploadSource = UploadSource | NodeJS.ReadableStream;
+
+/** One file of uploadFiles: content (`source`) or a local file (`localPath`), and where it goes. */
+export type NodeFileUpload =
+  | { source: NodeUploadSource; destination: string }
+  | { localPath: string; destination: string };
 
 /** The filesystem API of one sandbox, in Node. */
 export class NodeFileSystem extends FileSystem {
   /**
-   * uploadFile uploads a local file (by path), a Buffer, or a stream to remotePath. Files and
-   * streams are read as they are sent, so a 1 GiB file never sits in memory.
+   * uploadFile uploads content — a Buffer, a Blob or a stream (e.g. fs.createReadStream) — to
+   * remotePath; streams are read as they are sent. A string is a TypeError: use
+   * uploadFileFromPath for a local file, Buffer.from(text) for text.
    */
   override async uploadFile(
     source: NodeUploadSource,
     remotePath: string,
     options: UploadOptions = {},
   ): Promise<FileInfo> {
-    if (typeof source === "string") {
-      const size = (await fs.promises.stat(source)).size;
-      const stream = fs.createReadStream(source, { highWaterMark: 1024 * 1024 });
-      try {
-        return await super.uploadFile(stream, remotePath, { size, ...options });
-      } finally {
-        stream.destroy();
-      }
-    }
     return super.uploadFile(source as UploadSource, remotePath, options);
   }
 
-  /** uploadFiles uploads several files one after another (Daytona's FileUpload list). */
-  async uploadFiles(
-    files: { source: NodeUploadSource; destination: string }[],
+  /**
+   * uploadFileFromPath uploads the local file at localPath to remotePath, read as it is sent
+   * (a 1 GiB file never sits in memory). A missing local file rejects with Node's ENOENT
+   * error before anything is sent.
+   */
+  async uploadFileFromPath(
+    localPath: string,
+    remotePath: string,
     options: UploadOptions = {},
-  ): Promise<FileInfo[]> {
+  ): Promise<FileInfo> {
+    if (typeof localPath !== "string") {
+      throw new TypeError(
+        "uploadFileFromPath takes a local path (a string); use uploadFile for content",
+      );
+    }
+    const size = (await fs.promises.stat(localPath)).size;
+    const stream = fs.createReadStream(localPath, { highWaterMark: 1024 * 1024 });
+    try {
+      return await super.uploadFile(stream, remotePath, { size, ...options });
+    } finally {
+      stream.destroy();
+    }
+  }
+
+  /** uploadFiles uploads several files one after another: content or local paths, explicitly. */
+  async uploadFiles(files: NodeFileUpload[], options: UploadOptions = {}): Promise<FileInfo[]> {
     const out: FileInfo[] = [];
-    for (const f of files) out.push(await this.uploadFile(f.source, f.destination, options));
+    for (const f of files) {
+      out.push(
+        "localPath" in f
+          ? await this.uploadFileFromPath(f.localPath, f.destination, options)
+          : await this.uploadFile(f.source, f.destination, options),
+      );
+    }
     return out;
   }
 
