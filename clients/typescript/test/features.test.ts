@@ -10,6 +10,7 @@ import {
   CoveConflictError,
   CoveError,
   CoveNotFoundError,
+  type ExecutionResult,
   type FileEvent,
   type NodeSandbox,
 } from "../src/index.js";
@@ -319,8 +320,10 @@ describeWithDocker("the SDK's features", () => {
     await expect(sandbox.fs.createFolder("/proc/nope")).rejects.toThrow();
   }, 60_000);
 
-  test("git: status, add, commit, branches", async () => {
-    await sandbox.process.executeCommand("git init -q -b main repo && cd repo && echo one > a.txt");
+  test("git: init, status, add, commit, log, branches", async () => {
+    const made = await sandbox.git.init("repo");
+    expect(made).toEqual({ path: "/home/cove/repo", reinitialized: false });
+    await sandbox.fs.uploadFile(Buffer.from("one\n"), "repo/a.txt");
     let status = await sandbox.git.status("repo");
     expect(status.currentBranch).toBe("main");
     expect(status.fileStatus).toEqual([
@@ -331,12 +334,96 @@ describeWithDocker("the SDK's features", () => {
     expect(sha).toMatch(/^[0-9a-f]{40}$/);
     status = await sandbox.git.status("repo");
     expect(status.fileStatus).toEqual([]);
+    const second = await sandbox.git.commit(
+      "repo",
+      "second\n\nwith a body",
+      "B",
+      "b@cove.dev",
+      true,
+    );
+    const log = await sandbox.git.log("repo");
+    expect(log.map((c) => [c.sha, c.message.trim(), c.author, c.parents])).toEqual([
+      [second.sha, "second\n\nwith a body", "B", [sha]],
+      [sha, "first", "Cove Test", []],
+    ]);
+    expect(log[1]?.timestamp?.getTime()).toBeLessThanOrEqual(Date.now());
+    expect((await sandbox.git.log("repo", { limit: 1 })).map((c) => c.sha)).toEqual([second.sha]);
+    expect((await sandbox.git.init("repo")).reinitialized).toBe(true);
+    expect(await sandbox.git.log("repo")).toHaveLength(2);
     await sandbox.git.createBranch("repo", "feature");
     expect((await sandbox.git.branches("repo")).branches).toEqual(["feature", "main"]);
     await expect(sandbox.git.commit("repo", "nothing")).rejects.toBeInstanceOf(CoveConflictError);
     const cloned = await sandbox.git.clone(`file:///home/cove/repo`, "repo-copy");
-    expect(cloned.headSha).toBe(sha);
+    expect(cloned.headSha).toBe(second.sha);
   }, 60_000);
+
+  test("codeInterpreter: state survives, output streams, rich results, errors, timeout, interrupt", async () => {
+    const ci = sandbox.codeInterpreter;
+    const ctx = await ci.createContext({ cwd: "/tmp" });
+    expect(ctx).toMatchObject({ language: "python", cwd: "/tmp", executionCount: 0 });
+    expect((await ci.listContexts()).map((c) => c.id)).toContain(ctx.id);
+
+    await ci.runCode("x = 41", { context: ctx });
+    const streamed: string[] = [];
+    const seen: ExecutionResult[] = [];
+    const run = await ci.runCode(
+      "import sys, os\nprint('out', os.getcwd())\nprint('err', file=sys.stderr)\nx + 1",
+      {
+        context: ctx,
+        onStdout: (t) => void streamed.push(t),
+        onResult: (r) => void seen.push(r),
+      },
+    );
+    expect(run).toMatchObject({
+      stdout: "out /tmp\n",
+      stderr: "err\n",
+      text: "42",
+      executionCount: 2,
+    });
+    expect(streamed.join("")).toBe("out /tmp\n");
+    expect(seen.map((r) => [r.isMainResult, r.text])).toEqual([[true, "42"]]);
+    expect(run.error).toBeUndefined();
+
+    const rich = await ci.runCode(
+      "class P:\n  def _repr_html_(self): return '<b>hi</b>'\n  def _repr_png_(self): return b'\\x89PNG'\nP()",
+      { context: ctx },
+    );
+    expect(rich.results[0]?.html).toBe("<b>hi</b>");
+    expect(Buffer.from(rich.results[0]?.png ?? []).toString("latin1")).toBe("\x89PNG");
+
+    const errors: string[] = [];
+    const failed = await ci.runCode("1 / 0", {
+      context: ctx,
+      onError: (e) => void errors.push(e.name),
+    });
+    expect(failed.error).toMatchObject({ name: "ZeroDivisionError" });
+    expect(failed.error?.traceback).toMatch(/ZeroDivisionError/);
+    expect(errors).toEqual(["ZeroDivisionError"]);
+
+    const slow = await ci.runCode("import time\ntime.sleep(30)", { context: ctx, timeout: 1 });
+    expect(slow.timedOut).toBe(true);
+    expect(slow.error?.name).toBe("TimeoutError");
+    expect((await ci.runCode("x", { context: ctx })).text).toBe("41"); // the context survived
+
+    const loop = ci.runCode("import time\nwhile True: time.sleep(0.1)", { context: ctx });
+    await new Promise((r) => setTimeout(r, 500)); // let it start looping
+    await ci.interrupt(ctx);
+    expect((await loop).error?.name).toBe("KeyboardInterrupt");
+
+    // The default context needs no createContext, and is its own.
+    await ci.runCode("y = 'default'");
+    expect((await ci.runCode("y")).text).toBe("'default'");
+    expect((await ci.runCode("'y' in dir()", { context: ctx })).text).toBe("False");
+
+    const restarted = await ci.restartContext(ctx);
+    expect(restarted.executionCount).toBe(0);
+    expect((await ci.runCode("'x' in dir()", { context: ctx })).text).toBe("False");
+    await ci.deleteContext(ctx);
+    await expect(ci.runCode("1", { context: ctx })).rejects.toMatchObject({
+      reason: "CONTEXT_NOT_FOUND",
+    });
+    await expect(ci.runCode("1", { context: ctx })).rejects.toBeInstanceOf(CoveNotFoundError);
+  }, 120_000);
 
   test("preview link and SSH access are returned", async () => {
     const preview = await sandbox.getPreviewLink(8080);

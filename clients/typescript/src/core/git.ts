@@ -1,6 +1,6 @@
 // sandbox.git: a thin layer over GitService, with Daytona's method names and arguments.
 import { GitFileState } from "@cove/gen-ts/cove/toolbox/v1/git_pb.js";
-import { seconds } from "./convert.js";
+import { seconds, toDate } from "./convert.js";
 import type { Toolbox } from "./toolbox.js";
 
 /** Network operations (clone, push, pull) get this long by default (the daemon's default). */
@@ -34,6 +34,22 @@ export interface GitStatus {
   branchPublished: boolean;
   /** fileStatus lists changed paths. */
   fileStatus: GitFileStatus[];
+}
+
+/** One commit of log(). */
+export interface GitCommit {
+  /** sha is the full hash. */
+  sha: string;
+  /** message is the full commit message. */
+  message: string;
+  /** author is the author's name. */
+  author: string;
+  /** email is the author's email. */
+  email: string;
+  /** timestamp is the author time. */
+  timestamp: Date | undefined;
+  /** parents are the parents' hashes (none for a root commit, two or more for a merge). */
+  parents: string[];
 }
 
 function state(s: GitFileState): string {
@@ -76,6 +92,39 @@ export class Git {
       ),
     );
     return { path: res.path, headSha: res.headSha };
+  }
+
+  /**
+   * init makes an empty repository at path (missing directories are created), its first branch
+   * initialBranch (default "main"); in an existing repository it changes nothing and
+   * `reinitialized` is true.
+   */
+  async init(
+    path: string,
+    options: { initialBranch?: string; bare?: boolean } = {},
+  ): Promise<{ path: string; reinitialized: boolean }> {
+    const res = await this.toolbox.call({ idempotent: true }, (a) =>
+      this.toolbox.git.init(
+        { path, initialBranch: options.initialBranch ?? "", bare: options.bare ?? false },
+        a,
+      ),
+    );
+    return { path: res.path, reinitialized: res.reinitialized };
+  }
+
+  /** log lists up to limit (default 50, at most 1000) commits reachable from ref (default HEAD), newest first. */
+  async log(path: string, options: { ref?: string; limit?: number } = {}): Promise<GitCommit[]> {
+    const res = await this.toolbox.call({ idempotent: true }, (a) =>
+      this.toolbox.git.log({ path, ref: options.ref ?? "", limit: options.limit ?? 0 }, a),
+    );
+    return res.commits.map((c) => ({
+      sha: c.sha,
+      message: c.message,
+      author: c.authorName,
+      email: c.authorEmail,
+      timestamp: toDate(c.authorTime),
+      parents: c.parentShas,
+    }));
   }
 
   /** status reports the branch, its distance to upstream and the changed paths. */

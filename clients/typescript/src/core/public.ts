@@ -1,4 +1,13 @@
 // Everything both entry points export besides `Cove` itself.
+export type {
+  CodeContext,
+  CreateContextOptions,
+  Execution,
+  ExecutionError,
+  ExecutionResult,
+  RunCodeOptions,
+} from "./code-interpreter.js";
+export { CodeInterpreter, MAX_EXECUTION_LOG_CHARS } from "./code-interpreter.js";
 export type { CodeLanguageName, SignalName } from "./convert.js";
 export type {
   CoveConfig,
@@ -35,7 +44,7 @@ export type {
   UploadSource,
 } from "./filesystem.js";
 export { FileSystem } from "./filesystem.js";
-export type { GitFileStatus, GitStatus } from "./git.js";
+export type { GitCommit, GitFileStatus, GitStatus } from "./git.js";
 export { Git } from "./git.js";
 export type { OutputChunk, OutputHandlers, OutputStream } from "./output.js";
 export type {

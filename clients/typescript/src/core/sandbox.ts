@@ -1,11 +1,12 @@
 // A sandbox as the SDK presents it (Daytona's Sandbox shape): its record, lifecycle methods, and
-// the toolbox APIs (process, fs, git, pty) reached through the proxy.
+// the toolbox APIs (process, fs, git, pty, codeInterpreter) reached through the proxy.
 import { Code } from "@connectrpc/connect";
 import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
 import {
   type Sandbox as SandboxMessage,
   SandboxState,
 } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
+import { CodeInterpreter } from "./code-interpreter.js";
 import { durationSeconds, minutes, seconds, toDate } from "./convert.js";
 import type { SandboxHost } from "./cove.js";
 import { sdkError } from "./errors.js";
@@ -69,6 +70,7 @@ export class Sandbox {
   private fsApi: FileSystem | undefined;
   private gitApi: Git | undefined;
   private ptyApi: Pty | undefined;
+  private interpreterApi: CodeInterpreter | undefined;
 
   constructor(
     /** host is the client the sandbox belongs to. */
@@ -156,6 +158,12 @@ export class Sandbox {
   get pty(): Pty {
     this.ptyApi ??= new Pty(this.toolbox);
     return this.ptyApi;
+  }
+
+  /** codeInterpreter runs code in stateful contexts (variables survive between runs). */
+  get codeInterpreter(): CodeInterpreter {
+    this.interpreterApi ??= new CodeInterpreter(this.toolbox);
+    return this.interpreterApi;
   }
 
   /** createFileSystem lets a platform entry point supply its own fs (Node adds local files). */

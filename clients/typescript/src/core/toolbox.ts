@@ -5,6 +5,7 @@ import type { Transport } from "@connectrpc/connect";
 import { type Client, createClient } from "@connectrpc/connect";
 import { FilesystemService } from "@cove/gen-ts/cove/toolbox/v1/filesystem_service_pb.js";
 import { GitService } from "@cove/gen-ts/cove/toolbox/v1/git_service_pb.js";
+import { InterpreterService } from "@cove/gen-ts/cove/toolbox/v1/interpreter_service_pb.js";
 import { ProcessService } from "@cove/gen-ts/cove/toolbox/v1/process_service_pb.js";
 import { PtyService } from "@cove/gen-ts/cove/toolbox/v1/pty_service_pb.js";
 import {
@@ -20,7 +21,7 @@ import {
 /** The header that names the sandbox on toolbox calls through the proxy. */
 export const SANDBOX_ID_HEADER = "cove-sandbox-id";
 
-/** Everything a toolbox API (process, fs, git, pty) needs to call one sandbox. */
+/** Everything a toolbox API (process, fs, git, pty, codeInterpreter) needs to call one sandbox. */
 export class Toolbox {
   /** process is the ProcessService client. */
   readonly process: Client<typeof ProcessService>;
@@ -30,6 +31,8 @@ export class Toolbox {
   readonly git: Client<typeof GitService>;
   /** pty is the PtyService client. */
   readonly pty: Client<typeof PtyService>;
+  /** interpreter is the InterpreterService client. */
+  readonly interpreter: Client<typeof InterpreterService>;
   /** headers name the sandbox on every call. */
   readonly headers: Record<string, string>;
 
@@ -46,6 +49,7 @@ export class Toolbox {
     this.fs = createClient(FilesystemService, transport);
     this.git = createClient(GitService, transport);
     this.pty = createClient(PtyService, transport);
+    this.interpreter = createClient(InterpreterService, transport);
     this.headers = { [SANDBOX_ID_HEADER]: sandboxId };
   }
 
