@@ -9,6 +9,9 @@ import {
   type Interceptor,
   type Transport,
 } from "@connectrpc/connect";
+import { ApiKeyService } from "@cove/gen-ts/cove/iam/v1/api_key_service_pb.js";
+import { AuditService } from "@cove/gen-ts/cove/iam/v1/audit_service_pb.js";
+import { OrganizationService } from "@cove/gen-ts/cove/iam/v1/organization_service_pb.js";
 import {
   NetworkPolicyMode,
   type Sandbox as SandboxMessage,
@@ -21,6 +24,7 @@ import {
 } from "@cove/gen-ts/cove/sandbox/v1/sandbox_service_pb.js";
 import { minutes, seconds } from "./convert.js";
 import { type CoveError, sdkError, toCoveError } from "./errors.js";
+import { ApiKeys, Audit, Organizations } from "./iam.js";
 import { type AttemptOptions, type CallPolicy, type Platform, unary } from "./rpc.js";
 import { LANGUAGE_LABEL, type Sandbox } from "./sandbox.js";
 import { Toolbox } from "./toolbox.js";
@@ -191,6 +195,9 @@ export class CoveClient<S extends Sandbox = Sandbox> implements SandboxHost {
   private readonly envProxyUrl: string | undefined;
   private readonly transports = new Map<string, Transport>();
   private readonly sandboxService: Client<typeof SandboxService>;
+  private organizationsApi: Organizations | undefined;
+  private apiKeysApi: ApiKeys | undefined;
+  private auditApi: Audit | undefined;
 
   constructor(
     config: CoveConfig,
@@ -217,6 +224,33 @@ export class CoveClient<S extends Sandbox = Sandbox> implements SandboxHost {
       idleTimeoutMs: config.idleTimeoutMs ?? 45_000,
     };
     this.sandboxService = createClient(SandboxService, this.transport(this.apiUrl));
+  }
+
+  /** organizations manages organizations, their members, usage and quotas. */
+  get organizations(): Organizations {
+    this.organizationsApi ??= new Organizations(
+      createClient(OrganizationService, this.transport(this.apiUrl)),
+      this.policy,
+    );
+    return this.organizationsApi;
+  }
+
+  /** apiKeys creates, lists and revokes the organization's API keys. */
+  get apiKeys(): ApiKeys {
+    this.apiKeysApi ??= new ApiKeys(
+      createClient(ApiKeyService, this.transport(this.apiUrl)),
+      this.policy,
+    );
+    return this.apiKeysApi;
+  }
+
+  /** audit reads the organization's audit log. */
+  get audit(): Audit {
+    this.auditApi ??= new Audit(
+      createClient(AuditService, this.transport(this.apiUrl)),
+      this.policy,
+    );
+    return this.auditApi;
   }
 
   /** transport returns the (shared) transport of a base URL, with the API key attached. */

@@ -46,6 +46,19 @@ export type {
 export { FileSystem } from "./filesystem.js";
 export type { GitCommit, GitFileStatus, GitStatus } from "./git.js";
 export { Git } from "./git.js";
+export type {
+  ApiKey,
+  ApiKeyStateName,
+  AuditEvent,
+  AuditFilter,
+  CreatedMember,
+  Member,
+  Organization,
+  Quota,
+  RoleName,
+  Usage,
+} from "./iam.js";
+export { ApiKeys, Audit, Organizations } from "./iam.js";
 export type { OutputChunk, OutputHandlers, OutputStream } from "./output.js";
 export type {
   CodeRunOptions,
