@@ -36,7 +36,9 @@ def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_32_mib_upload_and_download_are_byte_exact(sandbox: Sandbox, big_file: Path, tmp_path: Path) -> None:
     progress: list[tuple[int, object]] = []
-    info = sandbox.fs.upload_file(big_file, "big/random.bin", on_progress=lambda done, total: progress.append((done, total)))
+    info = sandbox.fs.upload_file_from_path(
+        big_file, "big/random.bin", on_progress=lambda done, total: progress.append((done, total))
+    )
     assert info.size == BIG
     assert progress[-1] == (BIG, BIG)
     assert [done for done, _ in progress] == sorted(done for done, _ in progress)
@@ -56,6 +58,27 @@ def test_upload_from_a_file_object(sandbox: Sandbox) -> None:
     data = bytes(range(256)) * 9000  # 2.3 MB, several chunks
     sandbox.fs.upload_file(io.BytesIO(data), "fileobj.bin")
     assert sandbox.fs.download_file("fileobj.bin") == data
+
+
+def test_upload_file_takes_content_never_a_str(sandbox: Sandbox, tmp_path: Path) -> None:
+    local = tmp_path / "local.txt"
+    local.write_bytes(b"from a local file\n")
+    # A str is neither guessed to be text nor a path: TypeError, naming the explicit forms.
+    for wrong in (str(local), local, "plain text", 42, None):
+        with pytest.raises(TypeError) as caught:
+            sandbox.fs.upload_file(wrong, "wrong.txt")  # type: ignore[arg-type]
+        assert "upload_file_from_path" in str(caught.value)
+    with pytest.raises(CoveNotFoundError):
+        sandbox.fs.get_file_info("wrong.txt")  # nothing was sent
+    # The explicit forms.
+    sandbox.fs.upload_file(str(local).encode(), "content.txt")
+    assert sandbox.fs.download_file("content.txt") == str(local).encode()
+    sandbox.fs.upload_file_from_path(str(local), "from-path.txt")
+    assert sandbox.fs.download_file("from-path.txt") == b"from a local file\n"
+    with pytest.raises(FileNotFoundError):
+        sandbox.fs.upload_file_from_path(tmp_path / "missing.txt", "never.txt")
+    with pytest.raises(TypeError):
+        sandbox.fs.upload_file_from_path(b"bytes are not a path", "never.txt")  # type: ignore[arg-type]
 
 
 def test_failed_download_leaves_no_partial_file(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -104,12 +127,18 @@ def test_async_transfers_are_byte_exact(stack: Stack, sandbox: Sandbox, big_file
         async with AsyncCove(**stack.client_kwargs()) as cove:
             box = await cove.get(sandbox.id)
             progress: list[int] = []
-            info = await box.fs.upload_file(big_file, "async/random.bin", on_progress=lambda done, _: progress.append(done))
+            info = await box.fs.upload_file_from_path(
+                big_file, "async/random.bin", on_progress=lambda done, _: progress.append(done)
+            )
             assert info.size == BIG and progress[-1] == BIG
             target = tmp_path / "async-copy.bin"
             assert await box.fs.download_file_to("async/random.bin", target) == BIG
             assert _sha256(target) == _sha256(big_file)
             assert [f.name for f in await box.fs.list_files("async")] == ["random.bin"]
             await box.fs.delete_file("async", recursive=True)
+            with pytest.raises(TypeError):
+                await box.fs.upload_file(str(big_file), "async/never.bin")  # type: ignore[arg-type]
+            await box.fs.upload_file(b"async bytes", "async-bytes.txt")
+            assert await box.fs.download_file("async-bytes.txt") == b"async bytes"
 
     asyncio.run(main())

@@ -5,6 +5,8 @@
     with Cove() as cove:                      # COVE_API_KEY, COVE_API_URL, COVE_PROXY_URL
         sandbox = cove.create()
         print(sandbox.process.code_run('print("Sum:", 3 + 4)').result)
+        sandbox.code_interpreter.run_code("x = 41")
+        print(sandbox.code_interpreter.run_code("x + 1").text)   # "42": state is kept
         cove.delete(sandbox)
 
 The asyncio client is ``cove_sdk.AsyncCove`` (also ``cove_sdk.aio``).
@@ -24,19 +26,34 @@ from .errors import (
     CoveUnavailableError,
     CoveValidationError,
 )
+from .code_interpreter import CodeInterpreter
 from .filesystem import FileSystem
 from .git import Git
+from .iam import ApiKeys, Audit, Organizations
 from .models import (
+    ApiKey,
+    AuditEvent,
+    CodeContext,
+    CreatedApiKey,
+    CreatedMember,
+    Execution,
+    ExecutionError,
+    ExecutionResult,
     ExecuteResponse,
     FileInfo,
     GitBranch,
+    GitCommit,
     GitCommitResponse,
     GitFileStatus,
+    GitInitResponse,
     GitStatus,
     Match,
+    Member,
+    Organization,
     PreviewLink,
     ProcessExit,
     ProcessInfo,
+    Quota,
     ReplaceResult,
     Resources,
     SandboxResources,
@@ -46,13 +63,20 @@ from .models import (
     SessionCommandLogs,
     SessionExecuteResponse,
     SshAccess,
+    Usage,
 )
 from .process import Process, ProcessHandle
 from .aio import AsyncCove, AsyncSandbox  # noqa: E402 — after the sync names it builds on
 
 __all__ = [
+    "ApiKey",
+    "ApiKeys",
     "AsyncCove",
     "AsyncSandbox",
+    "Audit",
+    "AuditEvent",
+    "CodeContext",
+    "CodeInterpreter",
     "Cove",
     "CoveAuthenticationError",
     "CoveConflictError",
@@ -64,20 +88,31 @@ __all__ = [
     "CoveTimeoutError",
     "CoveUnavailableError",
     "CoveValidationError",
+    "CreatedApiKey",
+    "CreatedMember",
     "ExecuteResponse",
+    "Execution",
+    "ExecutionError",
+    "ExecutionResult",
     "FileInfo",
     "FileSystem",
     "Git",
     "GitBranch",
+    "GitCommit",
     "GitCommitResponse",
     "GitFileStatus",
+    "GitInitResponse",
     "GitStatus",
     "Match",
+    "Member",
+    "Organization",
+    "Organizations",
     "PreviewLink",
     "Process",
     "ProcessExit",
     "ProcessHandle",
     "ProcessInfo",
+    "Quota",
     "ReplaceResult",
     "Resources",
     "Sandbox",
@@ -88,5 +123,6 @@ __all__ = [
     "SessionCommandLogs",
     "SessionExecuteResponse",
     "SshAccess",
+    "Usage",
     "__version__",
 ]

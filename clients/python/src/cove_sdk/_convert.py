@@ -21,11 +21,12 @@ from cove.toolbox.v1 import (
 from google.protobuf import duration_pb2
 
 from ._transport import DEADLINE_MARGIN_S
-from .errors import CoveValidationError
+from .errors import CoveError, CoveValidationError
 from .models import (
     ExecuteResponse,
     FileInfo,
     GitBranch,
+    GitCommit,
     GitFileStatus,
     GitStatus,
     Match,
@@ -442,3 +443,73 @@ def git_branch(b: git_pb2.GitBranch) -> GitBranch:
     return GitBranch(
         name=b.name, current=b.current, remote=b.remote, commit_sha=b.commit_sha, upstream=b.upstream
     )
+
+
+def git_commit(c: git_pb2.GitCommit) -> GitCommit:
+    """Converts GitCommit."""
+    return GitCommit(
+        sha=c.sha,
+        message=c.message,
+        author=c.author_name,
+        email=c.author_email,
+        timestamp=time_of(c, "author_time"),
+        parents=list(c.parent_shas),
+    )
+
+
+# --- sandbox creation --------------------------------------------------------------------------
+
+
+def created_sandbox_id(error: CoveError) -> Optional[str]:
+    """The sandbox a failed CreateSandbox made, if it made one.
+
+    The ErrorInfo metadata ``sandbox_id`` (set once the sandbox's row exists), else the
+    ``sandboxId`` a failed wait for STARTED names (ERROR state, timeout, state conflict). An
+    IDEMPOTENCY_CONFLICT names another request's sandbox, never this one's.
+    """
+    explicit = error.metadata.get("sandbox_id")
+    if explicit:
+        return explicit
+    if error.reason == "IDEMPOTENCY_CONFLICT":
+        return None
+    return error.metadata.get("sandboxId") or None
+
+
+# --- uploads -------------------------------------------------------------------------------------
+
+#: What upload_file says when given something that is not content.
+_UPLOAD_HINT = (
+    "upload_file takes the file's content (bytes, bytearray, memoryview or a binary file object), "
+    "not {what}: encode text first (text.encode()); to upload a local file by its path use "
+    "upload_file_from_path(local_path, remote_path)"
+)
+
+
+def check_upload_content(src: Any) -> None:
+    """Raises TypeError unless src is upload content: bytes-like or a binary file object.
+
+    A str (or a path object) is refused, so that neither text nor a path is ever taken for the
+    other; local files go through upload_file_from_path.
+    """
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return
+    if isinstance(src, str):
+        raise TypeError(_UPLOAD_HINT.format(what="a str"))
+    if isinstance(src, os.PathLike):
+        raise TypeError(_UPLOAD_HINT.format(what="a path"))
+    if callable(getattr(src, "read", None)):
+        return
+    raise TypeError(_UPLOAD_HINT.format(what=type(src).__name__))
+
+
+def check_local_path(local_path: Any) -> str:
+    """Returns local_path as a str when it names an existing regular file; raises otherwise."""
+    if not isinstance(local_path, (str, os.PathLike)):
+        raise TypeError(
+            f"upload_file_from_path takes a local path (str or os.PathLike), not "
+            f"{type(local_path).__name__}; use upload_file for content"
+        )
+    path = os.fspath(local_path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such local file: {path}")
+    return path

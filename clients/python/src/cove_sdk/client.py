@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
@@ -11,11 +12,16 @@ from . import _convert as cv
 from ._rpc import SyncRpc
 from ._sandbox_base import SandboxData
 from ._transport import DEADLINE_MARGIN_S, ClientConfig, auth_metadata
+from .code_interpreter import CodeInterpreter
 from .errors import CoveError
 from .filesystem import FileSystem
 from .git import Git
+from .iam import ApiKeys, Audit, Organizations
 from .models import PreviewLink, Resources, SshAccess
 from .process import Process
+
+#: How long deleting the sandbox of a failed create may take, in seconds.
+DISCARD_TIMEOUT_S = 30.0
 
 SandboxRef = Union["Sandbox", str]
 
@@ -23,7 +29,8 @@ SandboxRef = Union["Sandbox", str]
 class Sandbox(SandboxData):
     """One sandbox: its record (id, state, labels, ...) and its toolbox.
 
-    ``process`` runs commands and code, ``fs`` handles files, ``git`` repositories.
+    ``process`` runs commands and code, ``fs`` handles files, ``git`` repositories,
+    ``code_interpreter`` stateful code contexts.
     """
 
     def __init__(self, cove: Cove, message: sandbox_pb2.Sandbox) -> None:
@@ -32,8 +39,10 @@ class Sandbox(SandboxData):
         self._process: Optional[Process] = None
         self._fs: Optional[FileSystem] = None
         self._git: Optional[Git] = None
+        self._code_interpreter: Optional[CodeInterpreter] = None
 
     def _toolbox(self) -> tuple[Any, Any]:
+        # What the caller configured (proxy_url, COVE_PROXY_URL) wins over what the server reports.
         url = self._cove._config.proxy_url or self.toolbox_url
         if not url:
             raise CoveError(f"sandbox {self.id} has no toolbox URL (state {self.state}); set proxy_url")
@@ -59,6 +68,13 @@ class Sandbox(SandboxData):
         if self._git is None:
             self._git = Git(self._cove._rpc, *self._toolbox())
         return self._git
+
+    @property
+    def code_interpreter(self) -> CodeInterpreter:
+        """Stateful code contexts: run_code keeps variables between runs."""
+        if self._code_interpreter is None:
+            self._code_interpreter = CodeInterpreter(self._cove._rpc, *self._toolbox())
+        return self._code_interpreter
 
     def refresh_data(self) -> None:
         """Re-reads the sandbox's record from the server."""
@@ -126,6 +142,30 @@ class Cove:
         self._rpc = SyncRpc(self._config)
         self._stub = sandbox_service_pb2_grpc.SandboxServiceStub(self._rpc.channel(self._config.api_url))
         self._metadata = auth_metadata(self._config.api_key)
+        self._organizations: Optional[Organizations] = None
+        self._api_keys: Optional[ApiKeys] = None
+        self._audit: Optional[Audit] = None
+
+    @property
+    def organizations(self) -> Organizations:
+        """Organizations, their members (add by email, roles), usage and quotas."""
+        if self._organizations is None:
+            self._organizations = Organizations(self._rpc, self._rpc.channel(self._config.api_url), self._metadata)
+        return self._organizations
+
+    @property
+    def api_keys(self) -> ApiKeys:
+        """The organization's API keys: create, list, revoke."""
+        if self._api_keys is None:
+            self._api_keys = ApiKeys(self._rpc, self._rpc.channel(self._config.api_url), self._metadata)
+        return self._api_keys
+
+    @property
+    def audit(self) -> Audit:
+        """The organization's audit log."""
+        if self._audit is None:
+            self._audit = Audit(self._rpc, self._rpc.channel(self._config.api_url), self._metadata)
+        return self._audit
 
     def __enter__(self) -> Cove:
         return self
@@ -165,6 +205,7 @@ class Cove:
         image or snapshot picks what it runs (default: the server's base image); resources are
         cpu cores and memory/disk GiB; intervals are minutes (0 disables). timeout (s) bounds
         the wait. Retries reuse one idempotency key, so a retry never makes a second sandbox.
+        A create that fails after the server made the sandbox deletes it before raising.
         """
         wait, deadline = self._wait_deadline(timeout)
         request = cv.create_request(
@@ -181,8 +222,34 @@ class Cove:
             network_allow_all=network_allow_all,
             timeout=wait,
         )
-        res = self._unary(self._stub.CreateSandbox, request, timeout=deadline)
-        return Sandbox(self, res.sandbox)
+        started = time.monotonic()
+        try:
+            res = self._unary(self._stub.CreateSandbox, request, timeout=deadline)
+        except CoveError as e:
+            made = cv.created_sandbox_id(e)
+            if made:
+                self._discard(made)
+            raise
+        message = res.sandbox
+        if wait > 0 and message.state != sandbox_pb2.SANDBOX_STATE_STARTED:
+            # Answered before STARTED: wait here, and leave no sandbox behind the caller never got.
+            try:
+                message = self._start_message(message.sandbox_id, max(1.0, wait - (time.monotonic() - started)))
+            except CoveError:
+                self._discard(message.sandbox_id)
+                raise
+        return Sandbox(self, message)
+
+    def _discard(self, sandbox_id: str) -> None:
+        """Deletes the sandbox of a failed create, best effort (its error is what the caller sees)."""
+        try:
+            self._unary(
+                self._stub.DeleteSandbox,
+                sandbox_service_pb2.DeleteSandboxRequest(sandbox_id=sandbox_id, wait=False),
+                timeout=DISCARD_TIMEOUT_S,
+            )
+        except CoveError:
+            pass
 
     def _get_message(self, sandbox_id: str) -> sandbox_pb2.Sandbox:
         request = sandbox_service_pb2.GetSandboxRequest(sandbox_id=sandbox_id)

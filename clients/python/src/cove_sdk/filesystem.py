@@ -20,8 +20,11 @@ from .models import FileInfo, Match, ReplaceResult, SearchFilesResponse
 if TYPE_CHECKING:
     from ._rpc import SyncRpc
 
-#: What upload_file accepts: bytes, a local path, or a binary file object.
-UploadSource = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", IO[bytes]]
+#: What upload_file accepts: the file's content, as bytes or a binary file object — never a str
+#: (text is not guessed to be content or a path; local files go through upload_file_from_path).
+UploadSource = Union[bytes, bytearray, memoryview, IO[bytes]]
+#: A local file for upload_file_from_path.
+LocalPath = Union[str, "os.PathLike[str]"]
 #: on_progress(bytes_done, total_bytes_or_None)
 ProgressCallback = Callable[[int, Optional[int]], Any]
 
@@ -33,7 +36,7 @@ def upload_messages(
 ) -> Iterator[fs_pb2.UploadFileRequest]:
     """Yields the UploadFile stream: a header, then chunks read lazily from source.
 
-    Paths and file objects are read one chunk at a time, so the file is never held in memory.
+    File objects are read one chunk at a time, so the file is never held in memory.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         view = memoryview(source).cast("B")
@@ -47,12 +50,6 @@ def upload_messages(
             if on_progress is not None:
                 on_progress(sent, total)
         return
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as f:
-            yield from upload_messages(f, remote_path, on_progress)
-        return
-    if not hasattr(source, "read"):
-        raise CoveError(f"cannot upload {type(source).__name__}: give bytes, a path or a binary file")
     total = cv.known_size(source)
     yield cv.upload_header(remote_path, total)
     sent = 0
@@ -106,14 +103,34 @@ class FileSystem:
         on_progress: Optional[ProgressCallback] = None,
         timeout: float = TRANSFER_TIMEOUT_S,
     ) -> FileInfo:
-        """Uploads bytes, a local file or a binary file object to remote_path (atomic replace).
+        """Uploads content — bytes or a binary file object — to remote_path (atomic replace).
 
         Streamed in 1 MiB chunks; parents are created. on_progress(done, total) is called after
-        each chunk (total is None when unknown).
+        each chunk (total is None when unknown). A str (or a path object) is a TypeError: use
+        upload_file_from_path for a local file, text.encode() for text.
         """
         # Validate the source before the call so that a bad argument is not a gRPC error.
-        if isinstance(src, (str, os.PathLike)) and not Path(src).is_file():
-            raise FileNotFoundError(f"no such local file: {src}")
+        cv.check_upload_content(src)
+        return self._upload(src, remote_path, on_progress, timeout)
+
+    def upload_file_from_path(
+        self,
+        local_path: LocalPath,
+        remote_path: str,
+        on_progress: Optional[ProgressCallback] = None,
+        timeout: float = TRANSFER_TIMEOUT_S,
+    ) -> FileInfo:
+        """Uploads the local file at local_path to remote_path, read as it is sent.
+
+        FileNotFoundError before anything is sent when local_path is not a regular file.
+        """
+        path = cv.check_local_path(local_path)
+        with open(path, "rb") as f:
+            return self._upload(f, remote_path, on_progress, timeout)
+
+    def _upload(
+        self, src: Any, remote_path: str, on_progress: Optional[ProgressCallback], timeout: float
+    ) -> FileInfo:
         source = _Capturing(upload_messages(src, remote_path, on_progress))
         try:
             res = self._stub.UploadFile(source, metadata=self._metadata, timeout=timeout)

@@ -219,3 +219,232 @@ class SshAccess:
     host: str
     port: int
     expires_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class GitCommit:
+    """One commit of git.log (newest first)."""
+
+    sha: str
+    message: str
+    author: str
+    email: str
+    timestamp: Optional[datetime]
+    parents: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GitInitResponse:
+    """What git.init did: the repository's path, and whether it already was one."""
+
+    path: str
+    reinitialized: bool
+
+
+# --- code interpreter --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeContext:
+    """A stateful interpreter context (a kernel): state survives from one run_code to the next."""
+
+    id: str
+    language: str
+    cwd: str
+    execution_count: int
+    busy: bool
+    created_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """A displayed value (a MIME bundle): the last expression's value, or one shown with display()."""
+
+    is_main_result: bool
+    #: Every textual representation by MIME type ("text/plain", "text/html", ...).
+    data: dict[str, str] = field(default_factory=dict)
+    #: Every binary representation by MIME type ("image/png", ...), as raw bytes.
+    binary: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def text(self) -> Optional[str]:
+        """text/plain."""
+        return self.data.get("text/plain")
+
+    @property
+    def html(self) -> Optional[str]:
+        """text/html."""
+        return self.data.get("text/html")
+
+    @property
+    def markdown(self) -> Optional[str]:
+        """text/markdown."""
+        return self.data.get("text/markdown")
+
+    @property
+    def svg(self) -> Optional[str]:
+        """image/svg+xml."""
+        return self.data.get("image/svg+xml")
+
+    @property
+    def json(self) -> Optional[str]:
+        """application/json, as JSON text."""
+        return self.data.get("application/json")
+
+    @property
+    def png(self) -> Optional[bytes]:
+        """image/png bytes."""
+        return self.binary.get("image/png")
+
+    @property
+    def jpeg(self) -> Optional[bytes]:
+        """image/jpeg bytes."""
+        return self.binary.get("image/jpeg")
+
+
+@dataclass(frozen=True)
+class ExecutionError:
+    """The exception that stopped an execution ("TimeoutError" at the timeout)."""
+
+    name: str
+    value: str
+    traceback: str
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What run_code returns: printed output, displayed results and the error, if any."""
+
+    results: list[ExecutionResult]
+    stdout: str
+    stderr: str
+    error: Optional[ExecutionError]
+    execution_count: int
+    timed_out: bool
+    #: True when more was printed than stdout/stderr kept (callbacks got everything).
+    logs_truncated: bool = False
+
+    @property
+    def text(self) -> Optional[str]:
+        """The main result's text/plain, if there is a main result."""
+        for r in self.results:
+            if r.is_main_result:
+                return r.text
+        return None
+
+
+# --- IAM -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What an organization may use; 0 means no limit."""
+
+    max_sandboxes: int = 0
+    max_started_sandboxes: int = 0
+    total_cpu_millicores: int = 0
+    total_memory_mib: int = 0
+    total_disk_mib: int = 0
+    max_sandbox_cpu_millicores: int = 0
+    max_sandbox_memory_mib: int = 0
+    max_sandbox_disk_mib: int = 0
+    max_snapshots: int = 0
+    max_volumes: int = 0
+    max_api_keys: int = 0
+    requests_per_minute: int = 0
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What an organization uses now."""
+
+    sandboxes: int
+    started_sandboxes: int
+    cpu_millicores: int
+    memory_mib: int
+    disk_mib: int
+    snapshots: int
+    volumes: int
+    api_keys: int
+    observed_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class Organization:
+    """An organization (a tenant). role is the caller's role, when get() knows it."""
+
+    id: str
+    name: str
+    quota: Quota
+    created_at: Optional[datetime]
+    updated_at: Optional[datetime]
+    role: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """A user's membership: role is "owner", "admin", "member" or "viewer"."""
+
+    organization_id: str
+    user_id: str
+    email: str
+    display_name: str
+    role: str
+    joined_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key (never its secret); state is "active", "expired" or "revoked"."""
+
+    id: str
+    organization_id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    state: str
+    created_by_user_id: str
+    created_at: Optional[datetime]
+    expires_at: Optional[datetime]
+    last_used_at: Optional[datetime]
+    revoked_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    """A new API key and its secret, which is shown only this once."""
+
+    api_key: ApiKey
+    secret: str
+
+
+@dataclass(frozen=True)
+class CreatedMember:
+    """What organizations.create_member did; api_key/secret only when scopes were asked for."""
+
+    member: Member
+    user_created: bool
+    api_key: Optional[ApiKey] = None
+    secret: str = ""
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audited change (actor_type "user", "system" or "operator")."""
+
+    id: str
+    organization_id: str
+    time: Optional[datetime]
+    actor_type: str
+    user_id: str
+    api_key_id: str
+    actor_name: str
+    method: str
+    resource_type: str
+    resource_id: str
+    code: str
+    error_reason: Optional[str]
+    request_id: str
+    client_ip: str
+    user_agent: str
+    details: dict[str, str] = field(default_factory=dict)

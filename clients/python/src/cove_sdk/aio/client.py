@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
@@ -13,9 +14,14 @@ from .._transport import DEADLINE_MARGIN_S, ClientConfig, auth_metadata
 from ..errors import CoveError
 from ..models import PreviewLink, Resources, SshAccess
 from ._rpc import AsyncRpc
+from .code_interpreter import AsyncCodeInterpreter
 from .filesystem import AsyncFileSystem
 from .git import AsyncGit
+from .iam import AsyncApiKeys, AsyncAudit, AsyncOrganizations
 from .process import AsyncProcess
+
+#: How long deleting the sandbox of a failed create may take, in seconds.
+DISCARD_TIMEOUT_S = 30.0
 
 SandboxRef = Union["AsyncSandbox", str]
 
@@ -23,7 +29,8 @@ SandboxRef = Union["AsyncSandbox", str]
 class AsyncSandbox(SandboxData):
     """One sandbox: its record (id, state, labels, ...) and its toolbox.
 
-    ``process`` runs commands and code, ``fs`` handles files, ``git`` repositories.
+    ``process`` runs commands and code, ``fs`` handles files, ``git`` repositories,
+    ``code_interpreter`` stateful code contexts.
     """
 
     def __init__(self, cove: AsyncCove, message: sandbox_pb2.Sandbox) -> None:
@@ -32,8 +39,10 @@ class AsyncSandbox(SandboxData):
         self._process: Optional[AsyncProcess] = None
         self._fs: Optional[AsyncFileSystem] = None
         self._git: Optional[AsyncGit] = None
+        self._code_interpreter: Optional[AsyncCodeInterpreter] = None
 
     def _toolbox(self) -> tuple[Any, Any]:
+        # What the caller configured (proxy_url, COVE_PROXY_URL) wins over what the server reports.
         url = self._cove._config.proxy_url or self.toolbox_url
         if not url:
             raise CoveError(f"sandbox {self.id} has no toolbox URL (state {self.state}); set proxy_url")
@@ -59,6 +68,13 @@ class AsyncSandbox(SandboxData):
         if self._git is None:
             self._git = AsyncGit(self._cove._rpc, *self._toolbox())
         return self._git
+
+    @property
+    def code_interpreter(self) -> AsyncCodeInterpreter:
+        """Stateful code contexts: run_code keeps variables between runs."""
+        if self._code_interpreter is None:
+            self._code_interpreter = AsyncCodeInterpreter(self._cove._rpc, *self._toolbox())
+        return self._code_interpreter
 
     async def refresh_data(self) -> None:
         """Re-reads the sandbox's record from the server."""
@@ -126,6 +142,34 @@ class AsyncCove:
         self._rpc = AsyncRpc(self._config)
         self._metadata = auth_metadata(self._config.api_key)
         self.__stub: Optional[sandbox_service_pb2_grpc.SandboxServiceStub] = None
+        self._organizations: Optional[AsyncOrganizations] = None
+        self._api_keys: Optional[AsyncApiKeys] = None
+        self._audit: Optional[AsyncAudit] = None
+
+    # The IAM clients are made on first use, like the stub: grpc.aio channels need the loop.
+
+    @property
+    def organizations(self) -> AsyncOrganizations:
+        """Organizations, their members (add by email, roles), usage and quotas."""
+        if self._organizations is None:
+            self._organizations = AsyncOrganizations(
+                self._rpc, self._rpc.channel(self._config.api_url), self._metadata
+            )
+        return self._organizations
+
+    @property
+    def api_keys(self) -> AsyncApiKeys:
+        """The organization's API keys: create, list, revoke."""
+        if self._api_keys is None:
+            self._api_keys = AsyncApiKeys(self._rpc, self._rpc.channel(self._config.api_url), self._metadata)
+        return self._api_keys
+
+    @property
+    def audit(self) -> AsyncAudit:
+        """The organization's audit log."""
+        if self._audit is None:
+            self._audit = AsyncAudit(self._rpc, self._rpc.channel(self._config.api_url), self._metadata)
+        return self._audit
 
     async def __aenter__(self) -> AsyncCove:
         return self
@@ -172,6 +216,7 @@ class AsyncCove:
         image or snapshot picks what it runs (default: the server's base image); resources are
         cpu cores and memory/disk GiB; intervals are minutes (0 disables). timeout (s) bounds
         the wait. Retries reuse one idempotency key, so a retry never makes a second sandbox.
+        A create that fails after the server made the sandbox deletes it before raising.
         """
         wait, deadline = self._wait_deadline(timeout)
         request = cv.create_request(
@@ -188,8 +233,34 @@ class AsyncCove:
             network_allow_all=network_allow_all,
             timeout=wait,
         )
-        res = await self._unary(self._stub.CreateSandbox, request, timeout=deadline)
-        return AsyncSandbox(self, res.sandbox)
+        started = time.monotonic()
+        try:
+            res = await self._unary(self._stub.CreateSandbox, request, timeout=deadline)
+        except CoveError as e:
+            made = cv.created_sandbox_id(e)
+            if made:
+                await self._discard(made)
+            raise
+        message = res.sandbox
+        if wait > 0 and message.state != sandbox_pb2.SANDBOX_STATE_STARTED:
+            # Answered before STARTED: wait here, and leave no sandbox behind the caller never got.
+            try:
+                message = await self._start_message(message.sandbox_id, max(1.0, wait - (time.monotonic() - started)))
+            except CoveError:
+                await self._discard(message.sandbox_id)
+                raise
+        return AsyncSandbox(self, message)
+
+    async def _discard(self, sandbox_id: str) -> None:
+        """Deletes the sandbox of a failed create, best effort (its error is what the caller sees)."""
+        try:
+            await self._unary(
+                self._stub.DeleteSandbox,
+                sandbox_service_pb2.DeleteSandboxRequest(sandbox_id=sandbox_id, wait=False),
+                timeout=DISCARD_TIMEOUT_S,
+            )
+        except CoveError:
+            pass
 
     async def _get_message(self, sandbox_id: str) -> sandbox_pb2.Sandbox:
         request = sandbox_service_pb2.GetSandboxRequest(sandbox_id=sandbox_id)

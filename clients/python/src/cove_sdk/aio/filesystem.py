@@ -16,7 +16,7 @@ from cove.toolbox.v1 import filesystem_service_pb2_grpc
 from .. import _convert as cv
 from .._transport import TRANSFER_TIMEOUT_S, UPLOAD_CHUNK_BYTES
 from ..errors import CoveError, from_rpc_error
-from ..filesystem import DOWNLOAD_CHUNK_BYTES, ProgressCallback, UploadSource
+from ..filesystem import DOWNLOAD_CHUNK_BYTES, LocalPath, ProgressCallback, UploadSource
 from ..models import FileInfo, Match, ReplaceResult, SearchFilesResponse
 from ._rpc import maybe_await
 
@@ -31,16 +31,6 @@ async def _chunks(source: Any) -> AsyncIterator[bytes]:
         for start in range(0, len(view), UPLOAD_CHUNK_BYTES):
             yield bytes(view[start : start + UPLOAD_CHUNK_BYTES])
         return
-    if isinstance(source, (str, os.PathLike)):
-        f = await asyncio.to_thread(open, source, "rb")
-        try:
-            async for chunk in _chunks(f):
-                yield chunk
-        finally:
-            f.close()
-        return
-    if not hasattr(source, "read"):
-        raise CoveError(f"cannot upload {type(source).__name__}: give bytes, a path or a binary file")
     while True:
         chunk = source.read(UPLOAD_CHUNK_BYTES)
         chunk = await chunk if asyncio.iscoroutine(chunk) else chunk  # aiofiles-style objects
@@ -49,6 +39,17 @@ async def _chunks(source: Any) -> AsyncIterator[bytes]:
         if isinstance(chunk, str):
             raise CoveError("upload_file needs a binary file object (open it with 'rb')")
         yield chunk
+
+
+class _ThreadedReader:
+    """A local file whose reads run in a worker thread, so the event loop never blocks on disk."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+
+    async def read(self, size: int) -> bytes:
+        """Reads up to size bytes."""
+        return await asyncio.to_thread(self._f.read, size)
 
 
 class AsyncFileSystem:
@@ -69,14 +70,44 @@ class AsyncFileSystem:
         on_progress: Optional[ProgressCallback] = None,
         timeout: float = TRANSFER_TIMEOUT_S,
     ) -> FileInfo:
-        """Uploads bytes, a local file or a binary file object to remote_path, streamed in chunks."""
-        if isinstance(src, (str, os.PathLike)):
-            if not Path(src).is_file():
-                raise FileNotFoundError(f"no such local file: {src}")
-            total: Optional[int] = Path(src).stat().st_size
-        elif isinstance(src, (bytes, bytearray, memoryview)):
+        """Uploads content — bytes or a binary file object — to remote_path, streamed in chunks.
+
+        A str (or a path object) is a TypeError: use upload_file_from_path for a local file,
+        text.encode() for text.
+        """
+        cv.check_upload_content(src)
+        return await self._upload(src, remote_path, on_progress, timeout)
+
+    async def upload_file_from_path(
+        self,
+        local_path: LocalPath,
+        remote_path: str,
+        on_progress: Optional[ProgressCallback] = None,
+        timeout: float = TRANSFER_TIMEOUT_S,
+    ) -> FileInfo:
+        """Uploads the local file at local_path (read in a worker thread as it is sent).
+
+        FileNotFoundError before anything is sent when local_path is not a regular file.
+        """
+        path = cv.check_local_path(local_path)
+        f = await asyncio.to_thread(open, path, "rb")
+        try:
+            size = os.fstat(f.fileno()).st_size
+            return await self._upload(_ThreadedReader(f), remote_path, on_progress, timeout, size)
+        finally:
+            f.close()
+
+    async def _upload(
+        self,
+        src: Any,
+        remote_path: str,
+        on_progress: Optional[ProgressCallback],
+        timeout: float,
+        total: Optional[int] = None,
+    ) -> FileInfo:
+        if isinstance(src, (bytes, bytearray, memoryview)):
             total = memoryview(src).nbytes
-        else:
+        elif total is None:
             total = cv.known_size(src)
         call = self._stub.UploadFile(metadata=self._metadata, timeout=timeout)
         try:

@@ -1,4 +1,4 @@
-"""sandbox.git for asyncio: clone, status, stage, commit, push, pull and branches."""
+"""sandbox.git for asyncio: init, clone, status, stage, commit, log, push, pull and branches."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from cove.toolbox.v1 import git_service_pb2_grpc
 from .. import _convert as cv
 from .._transport import DEADLINE_MARGIN_S
 from ..git import GIT_NETWORK_TIMEOUT_S
-from ..models import GitBranch, GitCommitResponse, GitStatus
+from ..models import GitBranch, GitCommit, GitCommitResponse, GitInitResponse, GitStatus
 
 if TYPE_CHECKING:
     from ._rpc import AsyncRpc
@@ -50,6 +50,20 @@ class AsyncGit:
         )
         res = await self._unary(self._stub.Clone, request, timeout=timeout + DEADLINE_MARGIN_S, idempotent=False)
         return res.head_sha
+
+    async def init(self, path: str, initial_branch: Optional[str] = None, bare: bool = False) -> GitInitResponse:
+        """Makes an empty repository at path (missing folders are created); first branch "main".
+
+        In an existing repository nothing changes and ``reinitialized`` is True.
+        """
+        request = git_pb2.InitRequest(path=path, initial_branch=initial_branch or "", bare=bare)
+        res = await self._unary(self._stub.Init, request)
+        return GitInitResponse(path=res.path, reinitialized=res.reinitialized)
+
+    async def log(self, path: str, ref: Optional[str] = None, limit: int = 0) -> list[GitCommit]:
+        """Commits reachable from ref (default HEAD), newest first; limit 0 means 50 (at most 1000)."""
+        request = git_pb2.LogRequest(path=path, ref=ref or "", limit=limit)
+        return [cv.git_commit(c) for c in (await self._unary(self._stub.Log, request)).commits]
 
     async def status(self, path: str) -> GitStatus:
         """Current branch, ahead/behind counts and changed files."""
