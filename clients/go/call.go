@@ -94,13 +94,38 @@ func withDefaultTimeout(ctx context.Context, timeout time.Duration) (context.Con
 
 // unary makes one unary call with a deadline (timeout unless ctx has one), retrying per the
 // client's policy, and returns the response message or an *Error. Each attempt sends a
-// fresh request for msg.
+// fresh request for msg. Use it for calls that are safe to repeat; see once.
 func unary[Req, Res any](
 	ctx context.Context,
 	c *Client,
 	timeout time.Duration,
 	call func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
 	msg *Req,
+) (*Res, error) {
+	return unaryCall(ctx, c, timeout, call, msg, true)
+}
+
+// once is unary for calls with side effects (a command, a commit, a clone): after an
+// Unavailable or Aborted the call may already have run, so it is retried only when the
+// server refused it before acting (RATE_LIMITED).
+func once[Req, Res any](
+	ctx context.Context,
+	c *Client,
+	timeout time.Duration,
+	call func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
+	msg *Req,
+) (*Res, error) {
+	return unaryCall(ctx, c, timeout, call, msg, false)
+}
+
+// unaryCall is unary and once; idempotent says whether every retryable failure may be retried.
+func unaryCall[Req, Res any](
+	ctx context.Context,
+	c *Client,
+	timeout time.Duration,
+	call func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
+	msg *Req,
+	idempotent bool,
 ) (*Res, error) {
 	ctx, cancel := withDefaultTimeout(ctx, timeout)
 	defer cancel()
@@ -111,7 +136,7 @@ func unary[Req, Res any](
 		}
 		var coveErr *Error
 		errors.As(fromRPC(err), &coveErr)
-		if attempt >= c.retry.maxRetries || !retryable(coveErr) {
+		if attempt >= c.retry.maxRetries || !retryable(coveErr) || (!idempotent && coveErr.Reason != "RATE_LIMITED") {
 			return nil, coveErr
 		}
 		timer := time.NewTimer(c.retry.backoff(attempt, coveErr.RetryDelay))

@@ -130,6 +130,45 @@ func TestUnaryRetriesOnlyTransientCodes(t *testing.T) {
 	}
 }
 
+func TestOnceRetriesOnlyWhatTheServerRefusedUpFront(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		err          *connect.Error
+		wantAttempts int
+	}{
+		{"Unavailable may have run: not retried", rpcError(t, connect.CodeUnavailable, "", nil), 1},
+		{"Aborted may have run: not retried", rpcError(t, connect.CodeAborted, "", nil), 1},
+		{"a rate limit refused it before acting: retried", rpcError(t, connect.CodeResourceExhausted, "RATE_LIMITED", nil), 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeCall{errs: []error{tc.err, tc.err}}
+			_, _ = once(context.Background(), testClient(), time.Minute, f.call, &emptypb.Empty{})
+			if f.attempts != tc.wantAttempts {
+				t.Errorf("attempts = %d, want %d", f.attempts, tc.wantAttempts)
+			}
+		})
+	}
+}
+
+func TestCreatedSandboxIDNeverNamesAnotherRequestsSandbox(t *testing.T) {
+	for _, tc := range []struct {
+		reason   string
+		metadata map[string]string
+		want     string
+	}{
+		{"INTERNAL", map[string]string{"sandbox_id": "made"}, "made"},
+		{"WAIT_TIMED_OUT", map[string]string{"sandboxId": "waited"}, "waited"},
+		{"IDEMPOTENCY_CONFLICT", map[string]string{"sandboxId": "not-ours"}, ""},
+		{"QUOTA_EXCEEDED", map[string]string{}, ""},
+	} {
+		var e *Error
+		errors.As(fromRPC(rpcError(t, connect.CodeFailedPrecondition, tc.reason, tc.metadata)), &e)
+		if got := createdSandboxID(e); got != tc.want {
+			t.Errorf("%s %v: createdSandboxID = %q, want %q", tc.reason, tc.metadata, got, tc.want)
+		}
+	}
+}
+
 func TestUnaryGivesUpAfterMaxRetries(t *testing.T) {
 	unavailable := rpcError(t, connect.CodeUnavailable, "", nil)
 	f := &fakeCall{errs: []error{unavailable, unavailable, unavailable, unavailable, unavailable}}

@@ -51,8 +51,9 @@ type Options struct {
 	// APIURL is the Cove API server, e.g. "https://api.cove.example". Default:
 	// $COVE_API_URL, else "http://localhost:3000".
 	APIURL string
-	// ProxyURL is where toolbox calls (Exec, files, processes) go. Default:
-	// $COVE_PROXY_URL, else the toolbox_url the server reports for each sandbox.
+	// ProxyURL is where toolbox calls (Exec, files, processes, git, code contexts) go.
+	// Default: $COVE_PROXY_URL, else the toolbox_url the server reports for each sandbox.
+	// What is configured always wins over what the server reports.
 	ProxyURL string
 	// HTTPClient carries every call; it must speak HTTP/2 (h2c for http:// URLs). Default:
 	// a client that does.
@@ -70,6 +71,7 @@ type Options struct {
 // Client talks to one Cove installation. It is safe for concurrent use.
 type Client struct {
 	apiKey          string
+	apiURL          string
 	proxyURL        string
 	httpClient      *http.Client
 	timeout         time.Duration
@@ -88,6 +90,7 @@ func New(opts Options) (*Client, error) {
 	apiURL := strings.TrimRight(firstNonEmpty(opts.APIURL, os.Getenv("COVE_API_URL"), "http://localhost:3000"), "/")
 	c := &Client{
 		apiKey:          apiKey,
+		apiURL:          apiURL,
 		proxyURL:        strings.TrimRight(firstNonEmpty(opts.ProxyURL, os.Getenv("COVE_PROXY_URL")), "/"),
 		httpClient:      opts.HTTPClient,
 		timeout:         opts.Timeout,
@@ -188,7 +191,8 @@ type CreateOptions struct {
 }
 
 // Create creates a sandbox and returns it once it is STARTED. A sandbox that fails to start
-// returns the *Error matching its error reason.
+// returns the *Error matching its error reason; a create that fails after the server made
+// the sandbox deletes it (best effort) before returning the error.
 func (c *Client) Create(ctx context.Context, opts CreateOptions) (*Sandbox, error) {
 	wait := waitTimeout(opts.WaitTimeout)
 	req := &sandboxv1.CreateSandboxRequest{
@@ -213,11 +217,54 @@ func (c *Client) Create(ctx context.Context, opts CreateOptions) (*Sandbox, erro
 	if opts.AutoStop != nil {
 		req.AutoStopInterval = durationpb.New(*opts.AutoStop)
 	}
+	started := time.Now()
 	res, err := unary(ctx, c, wait+c.timeout, c.sandboxes.CreateSandbox, req)
 	if err != nil {
+		var coveErr *Error
+		if errors.As(err, &coveErr) {
+			if id := createdSandboxID(coveErr); id != "" {
+				c.discard(id)
+			}
+		}
 		return nil, err
 	}
-	return c.newSandbox(res.GetSandbox()), nil
+	sb := res.GetSandbox()
+	if sb.GetState() != sandboxv1.SandboxState_SANDBOX_STATE_STARTED {
+		// The server answered before STARTED: wait here, and leave no sandbox behind that the
+		// caller never got.
+		sb, err = c.startAndWait(ctx, sb.GetSandboxId(), max(time.Second, wait-time.Since(started)))
+		if err != nil {
+			c.discard(res.GetSandbox().GetSandboxId())
+			return nil, err
+		}
+	}
+	return c.newSandbox(sb), nil
+}
+
+// discardTimeout bounds deleting the sandbox of a failed Create.
+const discardTimeout = 30 * time.Second
+
+// discard deletes the sandbox of a failed Create, best effort: the create's own error is what
+// the caller needs, so this one's is dropped. It does not use the caller's context, which may
+// be what ended the create.
+func (c *Client) discard(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), discardTimeout)
+	defer cancel()
+	_, _ = unary(ctx, c, discardTimeout, c.sandboxes.DeleteSandbox, &sandboxv1.DeleteSandboxRequest{SandboxId: id})
+}
+
+// createdSandboxID names the sandbox a failed CreateSandbox made, if it made one: the
+// ErrorInfo metadata "sandbox_id" (set once the sandbox's row exists), else the "sandboxId" a
+// failed wait for STARTED names (ERROR state, timeout, state conflict). An
+// IDEMPOTENCY_CONFLICT names another request's sandbox, never this one's.
+func createdSandboxID(err *Error) string {
+	if id := err.Metadata["sandbox_id"]; id != "" {
+		return id
+	}
+	if err.Reason == "IDEMPOTENCY_CONFLICT" {
+		return ""
+	}
+	return err.Metadata["sandboxId"]
 }
 
 // Get returns a sandbox by id; a missing one is ErrNotFound (ErrSandboxNotFound).
@@ -263,14 +310,23 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]*Sandbox, error)
 
 // Start starts a STOPPED (or restores an ARCHIVED) sandbox and returns it once STARTED.
 func (c *Client) Start(ctx context.Context, id string) (*Sandbox, error) {
-	wait := DefaultWaitTimeout
+	sb, err := c.startAndWait(ctx, id, DefaultWaitTimeout)
+	if err != nil {
+		return nil, err
+	}
+	return c.newSandbox(sb), nil
+}
+
+// startAndWait calls StartSandbox and waits up to wait for STARTED (a sandbox on its way
+// there, e.g. CREATING, is waited for as it is).
+func (c *Client) startAndWait(ctx context.Context, id string, wait time.Duration) (*sandboxv1.Sandbox, error) {
 	res, err := unary(ctx, c, wait+c.timeout, c.sandboxes.StartSandbox, &sandboxv1.StartSandboxRequest{
 		SandboxId: id, Wait: ptr(true), WaitTimeout: durationpb.New(wait),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return c.newSandbox(res.GetSandbox()), nil
+	return res.GetSandbox(), nil
 }
 
 // Stop stops a STARTED sandbox, keeping its filesystem, and returns it once STOPPED.

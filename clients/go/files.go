@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 
 	"connectrpc.com/connect"
@@ -18,8 +20,9 @@ const uploadChunkBytes = 1 << 20
 // 256 KiB; larger messages mean fewer frames and allocations per byte).
 const readChunkBytes = 1 << 20
 
-// WriteFile writes everything read from r to path in the sandbox, creating missing parent
-// directories and replacing any existing file. The file appears atomically: readers see the
+// WriteFile writes everything read from r (the content: bytes.Reader, strings.Reader, a
+// file, a network stream …) to path in the sandbox, creating missing parent directories and
+// replacing any existing file. A local file by its path goes through UploadFileFromPath. The file appears atomically: readers see the
 // old content or the new, never a part. Relative paths resolve against the home directory.
 func (s *Sandbox) WriteFile(ctx context.Context, path string, r io.Reader) error {
 	ctx, cancel := withDefaultTimeout(ctx, s.client.transferTimeout)
@@ -53,6 +56,48 @@ func (s *Sandbox) WriteFile(ctx context.Context, path string, r io.Reader) error
 	}
 	_, err := stream.CloseAndReceive()
 	return fromRPC(err)
+}
+
+// UploadFileFromPath uploads the local file at localPath to remotePath in the sandbox, read
+// as it is sent (see WriteFile). It is the only call that reads a local path: WriteFile takes
+// the content itself. A missing local file is an *fs.PathError before anything is sent.
+func (s *Sandbox) UploadFileFromPath(ctx context.Context, localPath, remotePath string) error {
+	f, err := os.Open(localPath)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return &fs.PathError{Op: "upload", Path: localPath, Err: errors.New("not a regular file")}
+	}
+	return s.WriteFile(ctx, remotePath, f)
+}
+
+// DownloadFileToPath copies the sandbox's file at remotePath to localPath, through a
+// temporary file in the same directory that is renamed into place once complete: a failed
+// download leaves localPath as it was.
+func (s *Sandbox) DownloadFileToPath(ctx context.Context, remotePath, localPath string) error {
+	dir, base := filepath.Split(localPath)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".*.part")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(tmp.Name()) }()
+	if err := s.ReadFile(ctx, remotePath, tmp); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), localPath)
 }
 
 // ReadFile copies the file at path in the sandbox to w. A missing file is ErrNotFound

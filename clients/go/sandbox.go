@@ -63,9 +63,11 @@ type Sandbox struct {
 	// Raw is the full sandbox message as the server sent it.
 	Raw *sandboxv1.Sandbox
 
-	client  *Client
-	process toolboxv1connect.ProcessServiceClient
-	files   toolboxv1connect.FilesystemServiceClient
+	client      *Client
+	process     toolboxv1connect.ProcessServiceClient
+	files       toolboxv1connect.FilesystemServiceClient
+	git         toolboxv1connect.GitServiceClient
+	interpreter toolboxv1connect.InterpreterServiceClient
 }
 
 func (c *Client) newSandbox(sb *sandboxv1.Sandbox) *Sandbox {
@@ -83,10 +85,13 @@ func (c *Client) newSandbox(sb *sandboxv1.Sandbox) *Sandbox {
 	if sb.GetCreateTime() != nil {
 		s.CreateTime = sb.GetCreateTime().AsTime()
 	}
+	// The configured proxy URL (Options.ProxyURL or COVE_PROXY_URL) wins over the server's.
 	toolboxURL := strings.TrimRight(firstNonEmpty(c.proxyURL, sb.GetToolboxUrl()), "/")
 	opts := c.clientOptions("cove-sandbox-id", s.ID)
 	s.process = toolboxv1connect.NewProcessServiceClient(c.httpClient, toolboxURL, opts...)
 	s.files = toolboxv1connect.NewFilesystemServiceClient(c.httpClient, toolboxURL, opts...)
+	s.git = toolboxv1connect.NewGitServiceClient(c.httpClient, toolboxURL, opts...)
+	s.interpreter = toolboxv1connect.NewInterpreterServiceClient(c.httpClient, toolboxURL, opts...)
 	return s
 }
 
@@ -153,7 +158,7 @@ func durationOrNil(d time.Duration) *durationpb.Duration {
 // Exec runs a shell command (`/bin/sh -c command`) to completion and returns its exit code
 // and output. A non-zero exit is a result, not an error.
 func (s *Sandbox) Exec(ctx context.Context, command string, opts ExecOptions) (*ExecResult, error) {
-	res, err := unary(ctx, s.client, s.commandDeadline(opts.Timeout), s.process.Exec, &toolboxv1.ExecRequest{
+	res, err := once(ctx, s.client, s.commandDeadline(opts.Timeout), s.process.Exec, &toolboxv1.ExecRequest{
 		Program: &toolboxv1.ExecRequest_Command{Command: command},
 		Cwd:     opts.Cwd,
 		Env:     opts.Env,
@@ -212,7 +217,7 @@ func (s *Sandbox) CodeRun(ctx context.Context, code string, opts CodeRunOptions)
 	if err != nil {
 		return nil, err
 	}
-	res, err := unary(ctx, s.client, s.commandDeadline(opts.Timeout), s.process.CodeRun, &toolboxv1.CodeRunRequest{
+	res, err := once(ctx, s.client, s.commandDeadline(opts.Timeout), s.process.CodeRun, &toolboxv1.CodeRunRequest{
 		Language: lang,
 		Code:     code,
 		Argv:     opts.Args,

@@ -43,8 +43,17 @@ func TestMain(m *testing.M) {
 }
 
 // runWithStack starts the stack, runs the tests and stops the stack again; a separate
-// function so that the deferred stop runs before os.Exit.
+// function so that the deferred stop runs before os.Exit. COVE_SDK_TEST_STACK may hold the
+// JSON line of a stack that is already running (quick local iterations); then nothing is
+// started or stopped.
 func runWithStack(m *testing.M) int {
+	if given := os.Getenv("COVE_SDK_TEST_STACK"); given != "" {
+		if err := json.Unmarshal([]byte(given), &stack); err != nil {
+			fmt.Fprintf(os.Stderr, "cove sdk tests: COVE_SDK_TEST_STACK: %v\n", err)
+			return 1
+		}
+		return m.Run()
+	}
 	s, err := startStack()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cove sdk tests: %v\n", err)
