@@ -3,6 +3,8 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { ApiKeyService } from "@cove/gen-ts/cove/iam/v1/api_key_service_pb.js";
+import { AuditService } from "@cove/gen-ts/cove/iam/v1/audit_service_pb.js";
 import { OrganizationService } from "@cove/gen-ts/cove/iam/v1/organization_service_pb.js";
 import { SandboxService } from "@cove/gen-ts/cove/sandbox/v1/sandbox_service_pb.js";
 import { SnapshotService } from "@cove/gen-ts/cove/snapshot/v1/snapshot_service_pb.js";
@@ -26,6 +28,10 @@ export interface ApiClients {
   volumes: Client<typeof VolumeService>;
   /** OrganizationService. */
   organizations: Client<typeof OrganizationService>;
+  /** ApiKeyService. */
+  apiKeys: Client<typeof ApiKeyService>;
+  /** AuditService. */
+  audit: Client<typeof AuditService>;
 }
 
 /** headers sets fixed request headers. */
@@ -92,6 +98,8 @@ export function createApiClients(config: ResolvedConfig): ApiClients {
     snapshots: make(SnapshotService),
     volumes: make(VolumeService),
     organizations: make(OrganizationService),
+    apiKeys: make(ApiKeyService),
+    audit: make(AuditService),
   };
 }
 

@@ -22,6 +22,8 @@ const sandboxes = () => import("./commands/sandbox.js");
 const snapshots = () => import("./commands/snapshot.js");
 const volumes = () => import("./commands/volume.js");
 const logins = () => import("./commands/login.js");
+const orgs = () => import("./commands/org.js");
+const keys = () => import("./commands/key.js");
 
 /** --json, on every command that prints data. */
 const JSON_FLAG: FlagSpec = { name: "json", kind: "boolean", summary: "print JSON" };
@@ -303,6 +305,211 @@ const volumeCommand: CommandSpec<Context> = {
   ],
 };
 
+/** --org, for commands that act on one organization (default: the API key's own). */
+const ORG_FLAG: FlagSpec = {
+  name: "org",
+  kind: "string",
+  value: "ID",
+  summary: "the organization (default: the API key's own)",
+};
+
+const orgCommand: CommandSpec<Context> = {
+  name: "org",
+  summary: "organizations, their members, usage and quotas",
+  subcommands: [
+    {
+      name: "get",
+      summary: "show an organization (default: the API key's own) and your role in it",
+      args: [{ name: "ID", optional: true }],
+      flags: [JSON_FLAG],
+      run: lazy(orgs, "getOrg"),
+    },
+    {
+      name: "list",
+      summary: "list the organizations your key can see",
+      flags: [JSON_FLAG],
+      run: lazy(orgs, "listOrgs"),
+    },
+    {
+      name: "create",
+      summary: "create an organization that you own; prints its id",
+      args: [{ name: "NAME" }],
+      flags: [JSON_FLAG],
+      run: lazy(orgs, "createOrg"),
+    },
+    {
+      name: "rename",
+      summary: "rename an organization (admin or owner)",
+      args: [{ name: "ID" }, { name: "NAME" }],
+      flags: [JSON_FLAG],
+      run: lazy(orgs, "renameOrg"),
+    },
+    {
+      name: "delete",
+      summary: "delete an organization without sandboxes (owner)",
+      args: ID,
+      flags: [JSON_FLAG],
+      run: lazy(orgs, "deleteOrg"),
+    },
+    {
+      name: "usage",
+      summary: "what an organization uses, next to its quota",
+      args: [{ name: "ID", optional: true }],
+      flags: [JSON_FLAG],
+      run: lazy(orgs, "orgUsage"),
+    },
+    {
+      name: "member",
+      summary: "list, add, change and remove members",
+      subcommands: [
+        {
+          name: "list",
+          summary: "list an organization's members",
+          flags: [ORG_FLAG, JSON_FLAG],
+          run: lazy(orgs, "listMembers"),
+        },
+        {
+          name: "add",
+          summary: "add a member by email (the user is created if needed)",
+          description:
+            "With --key-scope the member also gets a first API key acting as them in this\n" +
+            "organization (bounded by your key and their role); its secret is printed once.",
+          args: [{ name: "EMAIL" }],
+          flags: [
+            {
+              name: "role",
+              kind: "string",
+              value: "ROLE",
+              summary: "owner, admin, member or viewer (required)",
+            },
+            { name: "name", kind: "string", value: "NAME", summary: "the new user's display name" },
+            {
+              name: "key-scope",
+              kind: "list",
+              value: "SCOPE",
+              summary: "a scope of the member's first API key (e.g. sandboxes:write)",
+            },
+            { name: "key-name", kind: "string", value: "NAME", summary: "that key's name" },
+            ORG_FLAG,
+            JSON_FLAG,
+          ],
+          examples: [
+            "cove org member add ada@example.com --role member",
+            "cove org member add ci@example.com --role member --key-scope sandboxes:read --key-scope sandboxes:write",
+          ],
+          run: lazy(orgs, "addMember"),
+        },
+        {
+          name: "set-role",
+          summary: "change a member's role",
+          args: [{ name: "USER_ID" }, { name: "ROLE" }],
+          flags: [ORG_FLAG, JSON_FLAG],
+          run: lazy(orgs, "setMemberRole"),
+        },
+        {
+          name: "remove",
+          summary: "remove a member (their API keys there are revoked)",
+          args: [{ name: "USER_ID" }],
+          flags: [ORG_FLAG, JSON_FLAG],
+          run: lazy(orgs, "removeMember"),
+        },
+      ],
+    },
+  ],
+};
+
+const keyCommand: CommandSpec<Context> = {
+  name: "key",
+  summary: "create, list and revoke API keys",
+  subcommands: [
+    {
+      name: "create",
+      summary: "create an API key acting as you; prints its secret (shown only once)",
+      args: [{ name: "NAME" }],
+      flags: [
+        {
+          name: "scope",
+          kind: "list",
+          value: "SCOPE",
+          summary: "what the key may do, e.g. sandboxes:read, sandboxes:write, '*' (required)",
+        },
+        {
+          name: "expires-in",
+          kind: "string",
+          value: "SECONDS",
+          summary: "the key stops working after this long (default: never)",
+        },
+        ORG_FLAG,
+        JSON_FLAG,
+      ],
+      examples: [
+        "cove key create ci --scope sandboxes:read --scope sandboxes:write --expires-in 86400",
+        "export COVE_API_KEY=$(cove key create laptop --scope '*')",
+      ],
+      run: lazy(keys, "createKey"),
+    },
+    {
+      name: "list",
+      summary: "list API keys, newest first (active ones unless --state says otherwise)",
+      flags: [
+        {
+          name: "state",
+          kind: "list",
+          value: "STATE",
+          summary: "active, expired or revoked (repeatable)",
+        },
+        JSON_FLAG,
+      ],
+      run: lazy(keys, "listKeys"),
+    },
+    {
+      name: "get",
+      summary: "show one API key (never its secret)",
+      args: ID,
+      flags: [JSON_FLAG],
+      run: lazy(keys, "getKey"),
+    },
+    {
+      name: "revoke",
+      summary: "revoke an API key at once",
+      args: ID,
+      flags: [JSON_FLAG],
+      run: lazy(keys, "revokeKey"),
+    },
+  ],
+};
+
+const auditCommand: CommandSpec<Context> = {
+  name: "audit",
+  summary: "show the organization's audit log, newest first (admins and owners)",
+  flags: [
+    {
+      name: "since",
+      kind: "string",
+      value: "WHEN",
+      summary: "only events since then: 15m, 2h, 7d, or an RFC 3339 time",
+    },
+    {
+      name: "method",
+      kind: "string",
+      value: "RPC",
+      summary: "only this RPC, e.g. cove.sandbox.v1.SandboxService/DeleteSandbox",
+    },
+    {
+      name: "resource-type",
+      kind: "string",
+      value: "TYPE",
+      summary: "only sandbox, member, api_key, …",
+    },
+    { name: "resource-id", kind: "string", value: "ID", summary: "only events about this object" },
+    { name: "user", kind: "string", value: "USER_ID", summary: "only events by this user" },
+    { name: "limit", kind: "string", value: "N", summary: "show at most N (default 50)" },
+    JSON_FLAG,
+  ],
+  examples: ["cove audit --since 1h", "cove audit --resource-type sandbox --resource-id ID"],
+  run: lazy(() => import("./commands/audit.js"), "listAudit"),
+};
+
 /** completion prints the script for bash or zsh. */
 async function completion(parsed: ParsedArgs, ctx: Context): Promise<number> {
   const [shell] = parsed.args;
@@ -377,6 +584,9 @@ export const commandTable: CommandSpec<Context> = {
     sandboxCommand,
     snapshotCommand,
     volumeCommand,
+    orgCommand,
+    keyCommand,
+    auditCommand,
     {
       name: "completion",
       summary: "print a shell completion script (bash or zsh)",

@@ -241,6 +241,84 @@ describeWithDocker("the cove CLI against a real stack", () => {
     expect(result.stderr).toContain("hint: `cove sandbox list` shows your sandboxes");
   }, 60_000);
 
+  test("org, key and audit: add a member with a first key, create and revoke keys, read the log", async () => {
+    const email = `cli-${process.pid}@example.test`;
+    const added = await cove([
+      "org",
+      "member",
+      "add",
+      email,
+      "--role",
+      "member",
+      "--name",
+      "CLI Member",
+      "--key-scope",
+      "sandboxes:read",
+      "--key-scope",
+      "organization:read",
+      "--json",
+    ]);
+    expect(added.code).toBe(0);
+    const made = JSON.parse(added.stdout);
+    expect(made).toMatchObject({
+      userCreated: true,
+      member: { email, displayName: "CLI Member", role: "ROLE_MEMBER" },
+    });
+    expect(made.secret).toMatch(/^cove_sk_/);
+    const asMember = { ...env, COVE_API_KEY: made.secret };
+    const own = await cove(["org", "get", "--json"], { env: asMember });
+    expect(JSON.parse(own.stdout).role).toBe("MEMBER");
+    expect((await cove(["sandbox", "list"], { env: asMember })).code).toBe(0);
+    const denied = await cove(["audit"], { env: asMember });
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain("PERMISSION_DENIED");
+    const members = await cove(["org", "member", "list"]);
+    expect(members.stdout).toMatch(new RegExp(`${made.member.userId}\\s+${email}\\s+member`));
+    const again = await cove(["org", "member", "add", email, "--role", "viewer"]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("MEMBER_ALREADY_EXISTS");
+
+    // key create prints the secret alone on stdout.
+    const created = await cove(["key", "create", "cli-ci", "--scope", "sandboxes:read"]);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/^cove_sk_[A-Za-z0-9_-]{43}\n$/);
+    expect(created.stderr).toContain("shown only now");
+    const secret = created.stdout.trim();
+    const keys = JSON.parse((await cove(["key", "list", "--json"])).stdout) as {
+      apiKeyId: string;
+      name: string;
+      keyPrefix: string;
+    }[];
+    const key = keys.find((k) => k.name === "cli-ci");
+    expect(secret.startsWith(key?.keyPrefix ?? "?")).toBe(true);
+    expect((await cove(["sandbox", "list"], { env: { ...env, COVE_API_KEY: secret } })).code).toBe(
+      0,
+    );
+    expect((await cove(["key", "revoke", key?.apiKeyId ?? ""])).stdout).toContain("revoked");
+    const revoked = await cove(["sandbox", "list"], { env: { ...env, COVE_API_KEY: secret } });
+    expect(revoked.code).toBe(1);
+    expect(revoked.stderr).toContain("API_KEY_REVOKED");
+
+    const log = await cove([
+      "audit",
+      "--since",
+      "10m",
+      "--method",
+      "cove.iam.v1.OrganizationService/CreateMember",
+      "--json",
+    ]);
+    expect(JSON.parse(log.stdout).map((e: { resourceId: string }) => e.resourceId)).toContain(
+      made.member.userId,
+    );
+    const usage = JSON.parse((await cove(["org", "usage", "--json"])).stdout);
+    expect(usage.quota.maxSandboxes).toBeGreaterThan(0);
+
+    expect((await cove(["org", "member", "remove", made.member.userId])).code).toBe(0);
+    const gone = await cove(["org", "get"], { env: asMember });
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain("API_KEY_REVOKED");
+  }, 120_000);
+
   test.each([
     [["snapshot", "list"], "cove.snapshot.v1.SnapshotService.ListSnapshots"],
     [["snapshot", "get", "x"], "cove.snapshot.v1.SnapshotService.GetSnapshot"],

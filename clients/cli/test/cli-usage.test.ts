@@ -41,6 +41,21 @@ describe("usage errors exit 2 and say what is wrong", () => {
     const result = await runCli(["sandbox", "create", "--cpu", "x"], { env: scratch.env });
     expect(result.stderr).toContain("Run `cove sandbox create --help` for usage.");
   });
+
+  test.each([
+    [["key", "create", "ci"], "--scope"],
+    [["key", "list", "--state", "lost"], "active, expired or revoked"],
+    [["org", "member", "add", "a@example.com"], "owner, admin, member or viewer"],
+    [["org", "member", "add", "a@example.com", "--role", "boss"], '"boss"'],
+    [["org", "member", "set-role", "usr_x", "root"], '"root"'],
+    [["audit", "--since", "yesterday"], "15m, 2h or 7d"],
+  ])("cove %j is a usage error before anything is sent (exit 2)", async (args, says) => {
+    // No API key is configured: a usage error must come first.
+    const result = await runCli(args, { env: scratch.env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(says);
+    expect(result.stdout).toBe("");
+  });
 });
 
 describe("help", () => {
@@ -67,6 +82,14 @@ describe("help", () => {
     expect(result.code).toBe(0);
     for (const sub of ["create", "list", "get", "start", "stop", "delete", "exec", "ssh"]) {
       expect(result.stdout).toMatch(new RegExp(`^  ${sub} `, "m"));
+    }
+    const org = await runCli(["org", "--help"], { env: scratch.env });
+    for (const sub of ["get", "list", "create", "rename", "delete", "usage", "member"]) {
+      expect(org.stdout).toMatch(new RegExp(`^  ${sub} `, "m"));
+    }
+    const key = await runCli(["key", "--help"], { env: scratch.env });
+    for (const sub of ["create", "list", "get", "revoke"]) {
+      expect(key.stdout).toMatch(new RegExp(`^  ${sub} `, "m"));
     }
   });
 });
