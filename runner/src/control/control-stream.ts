@@ -85,6 +85,9 @@ export class ControlStream {
       case "report":
         message = { message: { case: "sandboxState", value: output.report } };
         break;
+      case "progress":
+        message = { message: { case: "progress", value: output.progress } };
+        break;
       case "result":
         message = { message: { case: "result", value: output.result } };
         // Kept until a later hello proves the stream it went out on was alive long enough.
