@@ -383,12 +383,10 @@ export class ImageManager {
       const begin = performance.now();
       let stream: NodeJS.ReadableStream;
       try {
-        stream = (await this.docker
-          .getImage(ref.name)
-          .push({
-            tag: ref.tag || "latest",
-            authconfig: toAuthConfig(auth, ref.registry),
-          })) as NodeJS.ReadableStream;
+        stream = (await this.docker.getImage(ref.name).push({
+          tag: ref.tag || "latest",
+          authconfig: toAuthConfig(auth, ref.registry),
+        })) as NodeJS.ReadableStream;
       } catch (err) {
         throw classifyRegistryError(image, redact(engineMessage(err)), "push");
       }
@@ -464,7 +462,9 @@ export class ImageManager {
     let step = "";
     let tail: string[] = [];
     const take = (line: string) => {
-      const text = redact(line);
+      // The classic builder colours a step's stderr with ANSI escapes; lines carry text only.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escape sequences.
+      const text = redact(line).replace(/\u001b\[[0-9;]*[A-Za-z]/g, "");
       if (/^Step \d+\/\d+ : /.test(text)) {
         step = text.replace(/^Step /, "");
         tail = [];
@@ -488,7 +488,9 @@ export class ImageManager {
     if (!failure) return;
     const message = redact(failure.errorDetail?.message ?? failure.error ?? "the build failed");
     progress.line(message, "stderr");
-    const output = tail.filter((l) => l.trim() !== "" && !/^ ---> /.test(l)).join("\n");
+    const output = tail
+      .filter((l) => l.trim() !== "" && !/^ ---> |^Removing intermediate container /.test(l))
+      .join("\n");
     throw failedPrecondition(
       "SNAPSHOT_BUILD_FAILED",
       `${step ? `build step ${step} failed: ` : "the build failed: "}${message}${output ? `\nlast output lines:\n${output}` : ""}`.slice(
