@@ -121,6 +121,11 @@ export async function startExecutorHarness(options: {
     logger,
     { images, archives, volumes },
   );
+  const progressOf = (commandId: string): CommandProgress[] =>
+    outputs
+      .filter((o): o is Extract<ExecutorOutput, { kind: "progress" }> => o.kind === "progress")
+      .map((o) => create(CommandProgressSchema, o.progress))
+      .filter((p) => p.commandId === commandId);
   const transport = (sandboxId: string) =>
     createGrpcTransport({
       baseUrl: "http://daemon.local",
@@ -139,14 +144,9 @@ export async function startExecutorHarness(options: {
       executor.handle(create(CommandSchema, { commandId, attempt: 1, command: body }));
       return done;
     },
-    progressOf(commandId) {
-      return outputs
-        .filter((o): o is Extract<ExecutorOutput, { kind: "progress" }> => o.kind === "progress")
-        .map((o) => create(CommandProgressSchema, o.progress))
-        .filter((p) => p.commandId === commandId);
-    },
+    progressOf,
     logText(commandId) {
-      return this.progressOf(commandId)
+      return progressOf(commandId)
         .flatMap((p) => p.logLines.map((l) => l.text))
         .join("\n");
     },
