@@ -248,10 +248,13 @@ export class CommandExecutor {
           : DEFAULT_STOP_GRACE_MS;
         return sandboxResult(report(await this.driver.stop(c.value.sandboxId, graceMs)));
       }
-      case "destroySandbox":
+      case "destroySandbox": {
         // Staging mounts go first: the sandbox's directory is deleted with everything in it.
         await this.services.volumes?.release(c.value.sandboxId);
-        return sandboxResult(report(await this.driver.destroy(c.value.sandboxId)));
+        const destroyed = await this.driver.destroy(c.value.sandboxId);
+        await this.services.archives?.forget(c.value.sandboxId);
+        return sandboxResult(report(destroyed));
+      }
       case undefined:
         throw new CoveError(
           "invalidArgument",
