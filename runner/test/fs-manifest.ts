@@ -3,7 +3,7 @@
 // computed by the sandbox's own python3, so archive round trips compare what the sandbox sees.
 
 /** The python3 program that prints the manifest of the paths given as arguments. */
-export const MANIFEST_SCRIPT = String.raw`
+export const MANIFEST_SCRIPT = `
 import hashlib, os, stat, sys, json
 out = []
 for root in sys.argv[1:]:
