@@ -240,7 +240,8 @@ export function resolveDaemonUser(
 ): DaemonUser {
   const root = (): DaemonUser => ({
     user: "",
-    home: passwd.find((e) => e.uid === "0")?.home ?? "/root",
+    // An image with no /etc/passwd (FROM scratch) may have no /root either.
+    home: passwd.find((e) => e.uid === "0")?.home ?? (passwd.length === 0 ? "/" : "/root"),
   });
   const wanted = osUser || imageUser.split(":")[0] || "";
   if (wanted === "") {
