@@ -49,7 +49,7 @@ describeWithDocker("any x86_64 image runs as a sandbox", () => {
     plane.send({ commandId, command: body });
     const result = await plane.result(commandId, 300_000);
     if (result.outcome.case !== "success")
-      throw new Error(`${body.case} failed: ${JSON.stringify(result.outcome.value)}`);
+      throw new Error(`${body?.case} failed: ${JSON.stringify(result.outcome.value)}`);
     return result;
   };
   const transport = (sandboxId: string) => {
