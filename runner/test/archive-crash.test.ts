@@ -32,13 +32,14 @@ if (unreachable !== undefined && !required)
 const root = path.resolve(__dirname, "../..");
 const token = "crash-token";
 const run = Date.now().toString(36).slice(-6);
-const sandboxId = `rtcrash${run}`;
+let sandboxId = `rtcrash${run}`;
 
 describeWithDocker("a runner killed mid-archive and mid-restore", () => {
   let plane: FakeControlPlane;
   let s3: TestS3;
   let kitDir: string;
   let image: string;
+  let archiveDir: string;
   const dataDirs: string[] = [];
   const children = new Set<ChildProcess>();
   const runnerIds = [`crash-a-${run}`, `crash-b-${run}`];
@@ -61,6 +62,8 @@ describeWithDocker("a runner killed mid-archive and mid-restore", () => {
           COVE_RUNNER_GATEWAY_PORT: "0",
           COVE_RUNNER_DATA_DIR: dataDir,
           COVE_RUNNER_KIT_DIR: kitDir,
+          // Shared by both runners, like a network file system.
+          COVE_RUNNER_ARCHIVE_DIR: archiveDir,
           COVE_RUNNER_S3_ENDPOINT: s3.settings.endpoint,
           COVE_RUNNER_S3_ACCESS_KEY_ID: s3.settings.accessKeyId,
           COVE_RUNNER_S3_SECRET_ACCESS_KEY: s3.settings.secretAccessKey,
@@ -120,6 +123,37 @@ describeWithDocker("a runner killed mid-archive and mid-restore", () => {
       dataDir,
       `python3 -c '${MANIFEST_SCRIPT.replace(/'/g, "'\\''")}' ${MANIFEST_PATHS.join(" ")}`,
     );
+  /** until polls a condition every 5 ms (for moments too short for a progress message). */
+  const until = async (check: () => boolean, timeoutMs = 60_000) => {
+    const end = Date.now() + timeoutMs;
+    while (!check()) {
+      if (Date.now() > end) throw new Error("timed out");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const partialBytes = (dir: string) => {
+    try {
+      return fs
+        .readdirSync(dir)
+        .filter((n) => n.includes(".partial-"))
+        .reduce((sum, n) => sum + fs.statSync(path.join(dir, n)).size, 0);
+    } catch {
+      return 0;
+    }
+  };
+  /** unpackedBytes is how much of the big file a restore has written into the new container's layer. */
+  let upperOfRestore = "";
+  const unpackedBytes = () => {
+    try {
+      // One inspect once the container exists; after that only a stat per poll.
+      upperOfRestore ||= JSON.parse(
+        docker(["inspect", "--format", "{{json .GraphDriver.Data}}", sandboxId]),
+      ).UpperDir;
+      return fs.statSync(path.join(upperOfRestore, "home/cove/tree/big.bin")).size;
+    } catch {
+      return 0;
+    }
+  };
   const containerExists = () =>
     docker(["ps", "-aq", "--filter", `name=^${sandboxId}$`]).trim() !== "";
 
@@ -130,6 +164,8 @@ describeWithDocker("a runner killed mid-archive and mid-restore", () => {
     s3 = await startS3();
     plane = new FakeControlPlane(token);
     await plane.start();
+    archiveDir = fs.mkdtempSync(path.join(os.tmpdir(), "cove-crash-archives-"));
+    dataDirs.push(archiveDir);
   }, 600_000);
 
   afterAll(async () => {
@@ -147,68 +183,89 @@ describeWithDocker("a runner killed mid-archive and mid-restore", () => {
     await s3?.stop();
   });
 
-  test("kill -9 during the upload, then during the restore: redelivery converges, nothing is lost", async () => {
-    const dataA = fs.mkdtempSync(path.join(os.tmpdir(), "cove-crash-a-"));
-    const dataB = fs.mkdtempSync(path.join(os.tmpdir(), "cove-crash-b-"));
-    dataDirs.push(dataA, dataB);
-    const spec = {
-      sandboxId,
-      organizationId: "org",
-      image,
-      resources: { cpuMillicores: 1000, memoryMib: 512 },
-    };
-    const uri = `s3://${s3.bucket}/crash/${sandboxId}.tar`;
+  test.each(["s3", "file"])(
+    "%s: kill -9 during the upload, then during the restore: redelivery converges, nothing is lost",
+    async (store) => {
+      sandboxId = `rtcrash${run}${store}`;
+      upperOfRestore = "";
+      const c = (name: string) => `${store}-${name}`;
+      const dataA = fs.mkdtempSync(path.join(os.tmpdir(), "cove-crash-a-"));
+      const dataB = fs.mkdtempSync(path.join(os.tmpdir(), "cove-crash-b-"));
+      dataDirs.push(dataA, dataB);
+      const spec = {
+        sandboxId,
+        organizationId: "org",
+        image,
+        resources: { cpuMillicores: 1000, memoryMib: 512 },
+      };
+      const uri =
+        store === "s3"
+          ? `s3://${s3.bucket}/crash/${sandboxId}.tar`
+          : `file://${archiveDir}/crash/${sandboxId}.tar`;
 
-    let runner = await startRunnerProcess(runnerIds[0] as string, dataA);
-    send("create", { case: "createSandbox", value: { spec } });
-    expect((await plane.result("create", 120_000)).outcome.case).toBe("success");
-    expect(await exec(dataA, `${populateCommand(200)} && echo populated`)).toBe("populated\n");
-    const before = await manifest(dataA);
-    send("stop", { case: "stopSandbox", value: { sandboxId, gracePeriod: { seconds: 1n } } });
-    await plane.result("stop");
+      let runner = await startRunnerProcess(runnerIds[0] as string, dataA);
+      send(c("create"), { case: "createSandbox", value: { spec } });
+      expect((await plane.result(c("create"), 120_000)).outcome.case).toBe("success");
+      expect(await exec(dataA, `${populateCommand(200)} && echo populated`)).toBe("populated\n");
+      const before = await manifest(dataA);
+      send(c("stop"), { case: "stopSandbox", value: { sandboxId, gracePeriod: { seconds: 1n } } });
+      await plane.result(c("stop"));
 
-    // 1. SIGKILL while the archive is uploading.
-    send("archive", { case: "archiveSandbox", value: { sandboxId, archiveUri: uri } });
-    await progressed("archive", "uploading", 5);
-    await kill(runner);
-    expect(plane.results.has("archive")).toBe(false);
-    expect(containerExists()).toBe(true);
-    const client = createS3Client(s3.settings);
-    const head = await client
-      .send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `crash/${sandboxId}.tar` }))
-      .catch((e) => e);
-    expect(head.$metadata?.httpStatusCode).toBe(404);
+      // 1. SIGKILL while the archive is uploading.
+      send(c("archive"), { case: "archiveSandbox", value: { sandboxId, archiveUri: uri } });
+      if (store === "s3") await progressed(c("archive"), "uploading", 5);
+      // The local store is too fast for a progress message to arrive first: watch the disk.
+      else
+        await until(
+          () => partialBytes(path.dirname(uri.slice("file://".length))) > 32 * 1024 * 1024,
+        );
+      await kill(runner);
+      expect(plane.results.has(c("archive"))).toBe(false);
+      expect(containerExists()).toBe(true);
+      if (store === "s3") {
+        const client = createS3Client(s3.settings);
+        const head = await client
+          .send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `crash/${sandboxId}.tar` }))
+          .catch((e) => e);
+        expect(head.$metadata?.httpStatusCode).toBe(404);
+      } else {
+        // Only a partial file: the archive's own name appears once it is complete.
+        expect(fs.existsSync(uri.slice("file://".length))).toBe(false);
+      }
 
-    runner = await startRunnerProcess(runnerIds[0] as string, dataA);
-    send("archive", { case: "archiveSandbox", value: { sandboxId, archiveUri: uri } }, 2);
-    const archived = await plane.result("archive", 180_000);
-    expect(archived.outcome.case).toBe("success");
-    expect(containerExists()).toBe(false);
-    await kill(runner);
+      runner = await startRunnerProcess(runnerIds[0] as string, dataA);
+      send(c("archive"), { case: "archiveSandbox", value: { sandboxId, archiveUri: uri } }, 2);
+      const archived = await plane.result(c("archive"), 180_000);
+      expect(archived.outcome.case).toBe("success");
+      expect(containerExists()).toBe(false);
+      await kill(runner);
 
-    // 2. Restore on another runner; SIGKILL while it unpacks.
-    runner = await startRunnerProcess(runnerIds[1] as string, dataB);
-    send("restore", { case: "restoreSandbox", value: { spec, archiveUri: uri } });
-    await progressed("restore", "restoring", 20);
-    await kill(runner);
-    expect(plane.results.has("restore")).toBe(false);
+      // 2. Restore on another runner; SIGKILL while it unpacks.
+      runner = await startRunnerProcess(runnerIds[1] as string, dataB);
+      send(c("restore"), { case: "restoreSandbox", value: { spec, archiveUri: uri } });
+      if (store === "s3") await progressed(c("restore"), "restoring", 20);
+      else await until(() => unpackedBytes() > 8 * 1024 * 1024);
+      await kill(runner);
+      expect(plane.results.has(c("restore"))).toBe(false);
 
-    runner = await startRunnerProcess(runnerIds[1] as string, dataB);
-    send("restore", { case: "restoreSandbox", value: { spec, archiveUri: uri } }, 2);
-    const restored = await plane.result("restore", 180_000);
-    expect(
-      restored.outcome.case === "success" && restored.outcome.value.payload.case === "sandbox"
-        ? restored.outcome.value.payload.value.sandbox?.state
-        : restored.outcome.value,
-    ).toBe(SandboxState.STARTED);
-    expect(await manifest(dataB)).toBe(before);
-    const restoreLog = plane.progress
-      .filter((p) => p.commandId === "restore")
-      .flatMap((p) => p.logLines.map((l) => l.text));
-    expect(restoreLog).toContain("an earlier restore did not finish; starting it over");
-    expect(
-      plane.reports.some((r) => r.sandboxId === sandboxId && r.state === SandboxState.RESTORING),
-    ).toBe(true);
-    await kill(runner);
-  }, 600_000);
+      runner = await startRunnerProcess(runnerIds[1] as string, dataB);
+      send(c("restore"), { case: "restoreSandbox", value: { spec, archiveUri: uri } }, 2);
+      const restored = await plane.result(c("restore"), 180_000);
+      expect(
+        restored.outcome.case === "success" && restored.outcome.value.payload.case === "sandbox"
+          ? restored.outcome.value.payload.value.sandbox?.state
+          : restored.outcome.value,
+      ).toBe(SandboxState.STARTED);
+      expect(await manifest(dataB)).toBe(before);
+      const restoreLog = plane.progress
+        .filter((p) => p.commandId === c("restore"))
+        .flatMap((p) => p.logLines.map((l) => l.text));
+      expect(restoreLog).toContain("an earlier restore did not finish; starting it over");
+      expect(
+        plane.reports.some((r) => r.sandboxId === sandboxId && r.state === SandboxState.RESTORING),
+      ).toBe(true);
+      await kill(runner);
+    },
+    600_000,
+  );
 });

@@ -2,6 +2,7 @@
 // archive (what it was made from and how to bring it back); the members after it are the
 // payload — the container's writable layer (mode "layer") or its whole flattened filesystem
 // (mode "export"). `tar -tvf` lists it like any tar.
+import * as fs from "node:fs";
 import { PassThrough, type Readable } from "node:stream";
 
 /** The first member's name. */
@@ -121,4 +122,40 @@ export async function readArchive(
     if (!stream.destroyed) stream.destroy();
   });
   return { manifest, payload };
+}
+
+/** parseManifestHeader reads the manifest member's size from its 512-byte header. */
+function manifestSize(header: Buffer): number {
+  const name = header.subarray(0, 100).toString("utf8").replace(/\0.*$/s, "");
+  if (name !== MANIFEST_NAME)
+    throw new Error("not a Cove archive: the first member is not its manifest");
+  const size = Number.parseInt(
+    header.subarray(124, 136).toString("latin1").replace(/\0.*$/s, "").trim() || "0",
+    8,
+  );
+  if (!Number.isFinite(size) || size <= 0 || size > maxManifestBytes)
+    throw new Error("the archive's manifest is malformed");
+  return size;
+}
+
+function parseManifest(body: Buffer): ArchiveManifest {
+  const parsed = JSON.parse(body.toString("utf8")) as ArchiveManifest;
+  if (parsed.format !== "cove-archive" || parsed.version !== 1)
+    throw new Error("unknown archive format version");
+  return parsed;
+}
+
+/**
+ * readManifestFromFd reads the manifest from an archive file open at offset 0 and leaves the
+ * descriptor's offset at the payload, so a child process given the descriptor reads the payload.
+ */
+export function readManifestFromFd(fd: number): ArchiveManifest {
+  const header = Buffer.alloc(512);
+  if (fs.readSync(fd, header, 0, 512, null) !== 512)
+    throw new Error("the archive ends before its manifest");
+  const size = manifestSize(header);
+  const body = Buffer.alloc(Math.ceil(size / 512) * 512);
+  if (fs.readSync(fd, body, 0, body.length, null) !== body.length)
+    throw new Error("the archive ends inside its manifest");
+  return parseManifest(body.subarray(0, size));
 }

@@ -27,10 +27,7 @@ export class LocalObjectStore implements ObjectStore {
     const dir = path.dirname(file);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     // Leftovers of a put that crashed.
-    for (const name of fs.readdirSync(dir)) {
-      if (name.startsWith(`${path.basename(file)}${partialSuffix}`))
-        fs.rmSync(path.join(dir, name), { force: true });
-    }
+    this.removePartials(file);
     const temp = `${file}${partialSuffix}${randomBytes(6).toString("hex")}`;
     let bytes = 0;
     const count = new Transform({
@@ -50,17 +47,64 @@ export class LocalObjectStore implements ObjectStore {
         fs.closeSync(fd);
       }
       fs.renameSync(temp, file);
-      const dirFd = fs.openSync(dir, "r");
-      try {
-        fs.fsyncSync(dirFd);
-      } finally {
-        fs.closeSync(dirFd);
-      }
+      this.syncDir(dir);
     } catch (err) {
       fs.rmSync(temp, { force: true });
       throw err;
     }
     return { size: bytes };
+  }
+
+  async putWithFd(key: string, write: (fd: number) => Promise<void>): Promise<StoredObject> {
+    const file = this.file(key);
+    const dir = path.dirname(file);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.removePartials(file);
+    const temp = `${file}${partialSuffix}${randomBytes(6).toString("hex")}`;
+    const fd = fs.openSync(temp, "wx", 0o600);
+    try {
+      await write(fd);
+      fs.fsyncSync(fd);
+      const size = fs.fstatSync(fd).size;
+      fs.closeSync(fd);
+      fs.renameSync(temp, file);
+      this.syncDir(dir);
+      return { size };
+    } catch (err) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // closed already
+      }
+      fs.rmSync(temp, { force: true });
+      throw err;
+    }
+  }
+
+  async openFd(key: string): Promise<number | undefined> {
+    try {
+      return fs.openSync(this.file(key), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  private removePartials(file: string): void {
+    const dir = path.dirname(file);
+    for (const name of fs.readdirSync(dir)) {
+      if (name.startsWith(`${path.basename(file)}${partialSuffix}`))
+        fs.rmSync(path.join(dir, name), { force: true });
+    }
+  }
+
+  private syncDir(dir: string): void {
+    const dirFd = fs.openSync(dir, "r");
+    try {
+      fs.fsyncSync(dirFd);
+    } finally {
+      fs.closeSync(dirFd);
+    }
   }
 
   async get(key: string): Promise<Readable | undefined> {

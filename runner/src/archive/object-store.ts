@@ -20,6 +20,13 @@ export interface ObjectStore {
   head(key: string): Promise<StoredObject | undefined>;
   /** delete removes the object (absent is fine) and any unfinished uploads of it. */
   delete(key: string): Promise<void>;
+  /**
+   * putWithFd, where a store offers it, lets `write` fill the object through a file descriptor
+   * (a child process writes straight into it, no copy through the runner); atomic like put.
+   */
+  putWithFd?(key: string, write: (fd: number) => Promise<void>): Promise<StoredObject>;
+  /** openFd, where a store offers it, opens the object for reading; undefined when absent. The caller closes it. */
+  openFd?(key: string): Promise<number | undefined>;
 }
 
 /** A parsed archive_uri: which store and which key. */

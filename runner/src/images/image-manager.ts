@@ -237,16 +237,24 @@ export class ImageManager {
         [IMAGE_LABELS.managed]: "image",
         [IMAGE_LABELS.snapshotId]: options.snapshotId,
       };
+      // The classic builder turns each `labels` entry into a step of its own (a container
+      // each); one LABEL line at the end of the last stage costs one step. A target stage
+      // cannot take a line at the end, so it gets the parameter.
+      const labelLine = plainLabels(labels);
+      const labelled =
+        build.target || !labelLine
+          ? build
+          : { ...build, content: `${build.content}\n${labelLine}\n` };
       let stream: NodeJS.ReadableStream;
       try {
         stream = await this.docker.buildImage(
-          contextTar(build, files) as unknown as NodeJS.ReadableStream,
+          contextTar(labelled, files) as unknown as NodeJS.ReadableStream,
           {
             t: formatReference(ref),
             dockerfile: DOCKERFILE_NAME,
             buildargs: build.buildArgs,
             ...(build.target ? { target: build.target } : {}),
-            labels,
+            ...(labelled === build ? { labels } : {}),
             rm: true,
             forcerm: true,
             networkmode: this.buildNetwork,
@@ -554,6 +562,14 @@ function toInfo(image: string, ref: ImageReference, info: Dockerode.ImageInspect
     id: info.Id,
     sizeMib: Math.ceil((info.Size ?? 0) / 1024 / 1024),
   };
+}
+
+/** plainLabels renders labels as one Dockerfile LABEL line, or "" when a value needs more than plain characters. */
+function plainLabels(labels: Record<string, string>): string {
+  const plain = /^[A-Za-z0-9._:/@+=-]*$/;
+  const entries = Object.entries(labels);
+  if (entries.some(([k, v]) => !plain.test(k) || !plain.test(v))) return "";
+  return `LABEL ${entries.map(([k, v]) => `"${k}"="${v}"`).join(" ")}`;
 }
 
 /** parseBaseRegistry finds the registry of the Dockerfile's first FROM (for build credentials). */
