@@ -123,6 +123,8 @@ export async function startRunner(
     driver,
     executor,
     logger.child({ part: "control" }),
+    undefined,
+    () => images.list(),
   );
   const control = stream;
   const events = watchContainerEvents(

@@ -132,6 +132,13 @@ describeWithDocker("any x86_64 image runs as a sandbox", () => {
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
+  test("the hello lists the runner's images", () => {
+    const hello = plane.hellos[0];
+    expect(hello?.images.some((i) => i.image === images.busybox && /^sha256:/.test(i.digest))).toBe(
+      true,
+    );
+  });
+
   test("the build log reached the control plane as CommandProgress lines", () => {
     const lines = plane.progress.flatMap((p) => p.logLines.map((l) => l.text));
     expect(lines.some((l) => /^Step \d+\/\d+ : COPY app \/app\//.test(l))).toBe(true);

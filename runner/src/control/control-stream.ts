@@ -68,6 +68,10 @@ export class ControlStream {
     private readonly executor: CommandExecutor,
     private readonly logger: Logger,
     private readonly timings: ControlStreamTimings = defaultTimings,
+    /** The images the runner holds, for the hello (none reported when absent). */
+    private readonly images?: () => Promise<
+      Array<{ image: string; digest: string; sizeMib: number }>
+    >,
   ) {
     this.heartbeatMs = timings.heartbeatMs;
     this.connectedOnce = new Promise((resolve) => {
@@ -144,6 +148,13 @@ export class ControlStream {
         value: {
           ...this.identity,
           runtimes: await this.driver.runtimes(),
+          images: this.images
+            ? (await this.images().catch(() => [])).map(({ image, digest, sizeMib }) => ({
+                image,
+                digest,
+                sizeMib,
+              }))
+            : [],
           sandboxes: inventory.map(toReport),
           runningCommandIds: this.executor.runningCommandIds(),
         },

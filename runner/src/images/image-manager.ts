@@ -154,6 +154,26 @@ export class ImageManager {
     }
   }
 
+  /** list describes every tagged image on the engine (the hello's image inventory), one entry per tag. */
+  async list(): Promise<ImageInfo[]> {
+    const images = await this.docker.listImages();
+    const out: ImageInfo[] = [];
+    for (const image of images) {
+      for (const tag of image.RepoTags ?? []) {
+        if (tag === "<none>:<none>") continue;
+        const name = tag.slice(0, tag.lastIndexOf(":"));
+        const repoDigest = (image.RepoDigests ?? []).find((d) => d.startsWith(`${name}@`));
+        out.push({
+          image: tag,
+          digest: repoDigest ? repoDigest.slice(repoDigest.indexOf("@") + 1) : image.Id,
+          id: image.Id,
+          sizeMib: Math.ceil((image.Size ?? 0) / 1024 / 1024),
+        });
+      }
+    }
+    return out;
+  }
+
   /**
    * pull fetches an image unless the runner already holds it (by digest when the reference has
    * one, else by tag). Progress: stage "pulling" with a byte percentage, status lines per layer.
