@@ -141,6 +141,8 @@ describeWithDocker("archive and restore through the runner", () => {
     // A restore of a sandbox that exists just starts it.
     ok(await h.run({ case: "restoreSandbox", value: { spec: spec(id), archiveUri: fileUri } }));
     ok(await h.run({ case: "destroySandbox", value: { sandboxId: id } }));
+    // Destroy removes the runner's local archive copy too.
+    expect(fs.existsSync(file)).toBe(false);
   }, 600_000);
 
   test("a runner without the base image pulls it from spec.image, or reports IMAGE_NOT_FOUND", async () => {

@@ -595,13 +595,17 @@ export class ArchiveManager {
     return fd;
   }
 
-  /** forget removes what a restore left beside the container (the image of an export restore). */
+  /**
+   * forget removes what the runner kept for a destroyed sandbox beside its container: the
+   * image of an export restore and the archive at the default local location.
+   */
   async forget(sandboxId: string): Promise<void> {
     validateSandboxId(sandboxId);
     await this.docker
       .getImage(`cove-restore/${sandboxId}:archive`)
       .remove()
       .catch(() => {});
+    await this.local.delete(`${sandboxId}.tar`);
   }
 
   /** baseImage finds the exact image a layer archive was made on, pulling spec.image if needed. */
