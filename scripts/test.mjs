@@ -26,9 +26,10 @@ ensureGo();
 // Server tests run against a real Redis too (jest's global setup starts a private one).
 ensureDebianPackages(["redis-server", "openssh-client"]);
 try {
-  // The daemon kit test runs a container from a static-busybox image built on the spot.
+  // The daemon kit test runs a container from a static-busybox image built on the spot; the
+  // runner's image tests push to and pull from a local registry (Debian's docker-registry).
   ensureDocker();
-  ensureDebianPackages(["busybox-static"]);
+  ensureDebianPackages(["busybox-static", "docker-registry"]);
 } catch (err) {
   process.stdout.write(`Docker is not available, container tests will skip: ${err.message}\n`);
 }

@@ -1,6 +1,7 @@
 // The daemon's entry point: read config, serve the toolbox on the unix socket, supervise the
 // image's own command, and shut down cleanly on SIGTERM/SIGINT.
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { createLogger, startGrpcServer } from "@cove/common";
 import { createDaemonApp } from "./app.js";
@@ -11,6 +12,11 @@ import { UserDirectory } from "./domain/users.js";
 
 const config = loadConfig(process.env, process.argv.slice(2));
 const logger = createLogger({ fields: { component: "daemon" } });
+// Images built FROM scratch may have no /tmp; sessions, code runs and kernels need one.
+if (!fs.existsSync(os.tmpdir())) {
+  fs.mkdirSync(os.tmpdir(), { recursive: true });
+  fs.chmodSync(os.tmpdir(), 0o1777);
+}
 const app = createDaemonApp(config, logger);
 fs.mkdirSync(path.dirname(config.socketPath), { recursive: true });
 // Only the runner's gateway (HTTP/2) talks to the daemon: no protocol sniffing on this hop.

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Logger } from "@cove/common";
 import Dockerode from "dockerode";
+import { ArchiveManager } from "./archive/archive-manager.js";
 import type { RunnerConfig } from "./config.js";
 import { CommandExecutor } from "./control/command-executor.js";
 import { ControlStream } from "./control/control-stream.js";
@@ -11,6 +12,8 @@ import { DockerDriver } from "./domain/docker-driver.js";
 import { SandboxDirectory, withDirectory } from "./domain/sandbox-directory.js";
 import type { SandboxDriver } from "./domain/sandbox-driver.js";
 import { startToolboxGateway, type ToolboxGateway } from "./gateway/toolbox-gateway.js";
+import { ImageManager } from "./images/image-manager.js";
+import { VolumeManager } from "./volumes/volume-manager.js";
 
 /** The runner's software version, sent in hello. */
 export const RUNNER_VERSION = "0.1.0";
@@ -53,6 +56,15 @@ export async function startRunner(
   // another runner's sandboxes on a shared engine (tests, or a migration between runners).
   const labels = { "dev.cove.runner-id": config.runnerId, ...deps.extraLabels };
   const directory = new SandboxDirectory();
+  const volumes = new VolumeManager({ dataDir: config.dataDir, docker, logger });
+  // Staging mounts a crashed runner left would otherwise outlive their sandboxes.
+  await volumes.releaseAll();
+  const images = new ImageManager({
+    docker,
+    logger,
+    buildNetwork: config.buildNetwork,
+    extraLabels: deps.extraLabels,
+  });
   const driver = withDirectory(
     new DockerDriver({
       docker,
@@ -62,9 +74,19 @@ export async function startRunner(
       defaultRuntime: config.defaultRuntime,
       logger: logger.child({ part: "driver" }),
       extraLabels: labels,
+      extraMounts: (spec) => volumes.mountsFor(spec),
     }),
     directory,
   );
+  const archives = new ArchiveManager({
+    docker,
+    driver,
+    images,
+    dataDir: config.dataDir,
+    archiveDir: config.archiveDir,
+    s3: config.s3,
+    logger,
+  });
   await driver.list();
   const gateway: ToolboxGateway = await startToolboxGateway({
     listen: config.gatewayListen,
@@ -86,6 +108,7 @@ export async function startRunner(
     driver,
     (out) => stream?.deliver(out),
     logger.child({ part: "executor" }),
+    { images, archives, volumes },
   );
   stream = new ControlStream(
     transport,
@@ -100,6 +123,8 @@ export async function startRunner(
     driver,
     executor,
     logger.child({ part: "control" }),
+    undefined,
+    () => images.list(),
   );
   const control = stream;
   const events = watchContainerEvents(

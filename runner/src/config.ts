@@ -1,5 +1,6 @@
 import * as os from "node:os";
 import * as path from "node:path";
+import type { S3Settings } from "./archive/s3-object-store.js";
 
 /** Everything a runner needs to know at start-up. */
 export interface RunnerConfig {
@@ -25,6 +26,12 @@ export interface RunnerConfig {
   kitDir: string;
   /** OCI runtime for sandboxes that ask for none ("runc" or "runsc"). */
   defaultRuntime: string;
+  /** Where file:// archives live (default <dataDir>/archives). */
+  archiveDir?: string;
+  /** The S3-API store for s3:// archives; unset refuses them. */
+  s3?: S3Settings;
+  /** The network of Dockerfile build steps ("none" by default; e.g. "cove-egress" or "bridge"). */
+  buildNetwork?: string;
   /** What this host offers the scheduler. */
   capacity: { cpuMillicores: number; memoryMib: number; diskMib: number; maxSandboxes: number };
 }
@@ -32,7 +39,10 @@ export interface RunnerConfig {
 /**
  * loadRunnerConfig reads COVE_RUNNER_* variables: ID, NAME, REGION, SERVER_URL, TOKEN,
  * GATEWAY_HOST/GATEWAY_PORT (default 127.0.0.1:3003), GATEWAY_URL, GATEWAY_TOKEN, DATA_DIR
- * (default ~/.cove/runner), KIT_DIR, RUNTIME (default runc), MAX_SANDBOXES (default 100).
+ * (default ~/.cove/runner), KIT_DIR, RUNTIME (default runc), MAX_SANDBOXES (default 100),
+ * ARCHIVE_DIR (default <DATA_DIR>/archives), BUILD_NETWORK (default none), and for s3:// archives
+ * S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE (default true
+ * with an endpoint).
  */
 export function loadRunnerConfig(env: NodeJS.ProcessEnv, repoRoot: string): RunnerConfig {
   const required = (name: string) => {
@@ -40,6 +50,18 @@ export function loadRunnerConfig(env: NodeJS.ProcessEnv, repoRoot: string): Runn
     if (!value) throw new Error(`${name} must be set`);
     return value;
   };
+  const s3Endpoint = env.COVE_RUNNER_S3_ENDPOINT ?? "";
+  const s3 =
+    s3Endpoint !== "" || env.COVE_RUNNER_S3_REGION
+      ? {
+          endpoint: s3Endpoint,
+          region: env.COVE_RUNNER_S3_REGION ?? "us-east-1",
+          accessKeyId: env.COVE_RUNNER_S3_ACCESS_KEY_ID ?? "",
+          secretAccessKey: env.COVE_RUNNER_S3_SECRET_ACCESS_KEY ?? "",
+          forcePathStyle:
+            (env.COVE_RUNNER_S3_FORCE_PATH_STYLE ?? (s3Endpoint ? "true" : "false")) === "true",
+        }
+      : undefined;
   return {
     runnerId: env.COVE_RUNNER_ID ?? `runner-${os.hostname()}`,
     name: env.COVE_RUNNER_NAME ?? os.hostname(),
@@ -55,6 +77,9 @@ export function loadRunnerConfig(env: NodeJS.ProcessEnv, repoRoot: string): Runn
     dataDir: env.COVE_RUNNER_DATA_DIR ?? path.join(os.homedir(), ".cove", "runner"),
     kitDir: env.COVE_RUNNER_KIT_DIR ?? path.join(repoRoot, "daemon", "dist", "kit"),
     defaultRuntime: env.COVE_RUNNER_RUNTIME ?? "runc",
+    archiveDir: env.COVE_RUNNER_ARCHIVE_DIR,
+    s3,
+    buildNetwork: env.COVE_RUNNER_BUILD_NETWORK,
     capacity: {
       cpuMillicores: os.availableParallelism() * 1000,
       memoryMib: Math.floor(os.totalmem() / 1024 / 1024),

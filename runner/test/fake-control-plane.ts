@@ -3,6 +3,7 @@ import { durationFromMs, timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AsyncQueue, type GrpcServer, startGrpcServer } from "@cove/common";
 import type {
+  CommandProgress,
   CommandResult,
   RunnerCommandSchema,
   RunnerHello,
@@ -31,6 +32,8 @@ export class FakeControlPlane {
   readonly results = new Map<string, CommandResult>();
   /** How many results arrived per command id. */
   readonly resultCounts = new Map<string, number>();
+  /** Progress messages received, in order. */
+  readonly progress: CommandProgress[] = [];
   /** Heartbeats received. */
   heartbeats = 0;
   private server: GrpcServer | undefined;
@@ -184,6 +187,9 @@ export class FakeControlPlane {
         break;
       case "sandboxState":
         this.reports.push(m.value);
+        break;
+      case "progress":
+        this.progress.push(m.value);
         break;
     }
     this.wake();

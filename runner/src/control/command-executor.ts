@@ -3,19 +3,24 @@ import { timestampDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { CoveError, type Logger } from "@cove/common";
 import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
 import type {
+  CommandProgressSchema,
   CommandResultSchema,
   RunnerCommand,
   SandboxReportSchema,
   SandboxSpec as SpecMessage,
 } from "@cove/gen-ts/cove/runner/v1/runner_pb.js";
 import { NetworkPolicyMode, SandboxState } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
+import { isMarkedRetryable } from "../domain/retryable.js";
 import type { SandboxDriver, SandboxObservation, SandboxSpec } from "../domain/sandbox-driver.js";
+import { createProgressReporter } from "./progress-reporter.js";
+import { applyStateCommand, type StateServices } from "./state-commands.js";
 
 /** A result or report the executor wants sent to the server. */
 export type ExecutorOutput =
   | { kind: "ack"; commandId: string }
   | { kind: "result"; result: MessageInitShape<typeof CommandResultSchema> }
-  | { kind: "report"; report: MessageInitShape<typeof SandboxReportSchema> };
+  | { kind: "report"; report: MessageInitShape<typeof SandboxReportSchema> }
+  | { kind: "progress"; progress: MessageInitShape<typeof CommandProgressSchema> };
 
 /** Finished results remembered for redelivered commands. */
 const REMEMBERED_RESULTS = 1000;
@@ -74,6 +79,12 @@ function toSpec(spec: SpecMessage | undefined): SandboxSpec {
     osUser: spec.osUser,
     network: mode === NetworkPolicyMode.ALLOW_ALL ? "all" : "none",
     runtime: spec.runtimeClass,
+    volumes: spec.volumes.map((v) => ({
+      volumeId: v.volumeId,
+      mountPath: v.mountPath,
+      readOnly: v.readOnly,
+      subPath: v.subPath,
+    })),
   };
 }
 
@@ -96,6 +107,7 @@ export class CommandExecutor {
     private readonly driver: SandboxDriver,
     private readonly emit: (output: ExecutorOutput) => void,
     private readonly logger: Logger,
+    private readonly services: StateServices = {},
   ) {}
 
   /** runningCommandIds lists commands still in flight (sent in hello after a reconnect). */
@@ -236,26 +248,58 @@ export class CommandExecutor {
           : DEFAULT_STOP_GRACE_MS;
         return sandboxResult(report(await this.driver.stop(c.value.sandboxId, graceMs)));
       }
-      case "destroySandbox":
-        return sandboxResult(report(await this.driver.destroy(c.value.sandboxId)));
+      case "destroySandbox": {
+        // Staging mounts go first: the sandbox's directory is deleted with everything in it.
+        await this.services.volumes?.release(c.value.sandboxId);
+        const destroyed = await this.driver.destroy(c.value.sandboxId);
+        await this.services.archives?.forget(c.value.sandboxId);
+        return sandboxResult(report(destroyed));
+      }
       case undefined:
         throw new CoveError(
           "invalidArgument",
           "RUNNER_PROTOCOL_VIOLATION",
           "the command names no operation",
         );
-      default:
+      default: {
+        const progress = createProgressReporter(command.commandId, (p) =>
+          this.emit({ kind: "progress", progress: p }),
+        );
+        try {
+          const outcome = await applyStateCommand(command, this.services, {
+            progress,
+            toSpec: (cmd) =>
+              toSpec(cmd.command.case === "restoreSandbox" ? cmd.command.value.spec : undefined),
+            start: async (id) => report(await this.startOrReport(id)),
+            sandboxResult,
+            reportState: (sandboxId, state) =>
+              this.emit({
+                kind: "report",
+                report: { sandboxId, state: SandboxState[state], observeTime: timestampNow() },
+              }),
+          });
+          if (outcome) return outcome;
+        } finally {
+          progress.close();
+        }
         throw new CoveError(
           "unimplemented",
           "RUNTIME_UNAVAILABLE",
           `this runner does not implement ${c.case} yet`,
         );
+      }
     }
   }
 
   private async startOrReport(sandboxId: string): Promise<SandboxObservation> {
     try {
-      return await this.driver.start(sandboxId);
+      // Volume sub paths are bind-mounted for the engine only while it starts the container.
+      const release = await this.services.volumes?.beforeStart(sandboxId);
+      try {
+        return await this.driver.start(sandboxId);
+      } finally {
+        await release?.();
+      }
     } catch (err) {
       // The failure is a state too: the server must see ERROR with the reason, not just a failed command.
       const obs = await this.driver.inspect(sandboxId).catch(() => undefined);
@@ -313,7 +357,10 @@ function toCommandError(err: unknown) {
       reason: reasonOf(err.reason),
       message: err.message,
       retryable:
-        err.code === "unavailable" || err.code === "resourceExhausted" || err.code === "aborted",
+        err.code === "unavailable" ||
+        err.code === "resourceExhausted" ||
+        err.code === "aborted" ||
+        isMarkedRetryable(err),
     };
   }
   return {

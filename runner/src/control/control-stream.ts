@@ -68,6 +68,10 @@ export class ControlStream {
     private readonly executor: CommandExecutor,
     private readonly logger: Logger,
     private readonly timings: ControlStreamTimings = defaultTimings,
+    /** The images the runner holds, for the hello (none reported when absent). */
+    private readonly images?: () => Promise<
+      Array<{ image: string; digest: string; sizeMib: number }>
+    >,
   ) {
     this.heartbeatMs = timings.heartbeatMs;
     this.connectedOnce = new Promise((resolve) => {
@@ -84,6 +88,9 @@ export class ControlStream {
         break;
       case "report":
         message = { message: { case: "sandboxState", value: output.report } };
+        break;
+      case "progress":
+        message = { message: { case: "progress", value: output.progress } };
         break;
       case "result":
         message = { message: { case: "result", value: output.result } };
@@ -141,6 +148,13 @@ export class ControlStream {
         value: {
           ...this.identity,
           runtimes: await this.driver.runtimes(),
+          images: this.images
+            ? (await this.images().catch(() => [])).map(({ image, digest, sizeMib }) => ({
+                image,
+                digest,
+                sizeMib,
+              }))
+            : [],
           sandboxes: inventory.map(toReport),
           runningCommandIds: this.executor.runningCommandIds(),
         },

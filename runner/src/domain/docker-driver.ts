@@ -58,6 +58,8 @@ export interface DockerDriverOptions {
    * different extra labels never report (and so never get told to reap) each other's containers.
    */
   extraLabels?: Record<string, string>;
+  /** Extra bind mounts of a sandbox being created (its volumes), after the kit's and the socket's. */
+  extraMounts?: (spec: SandboxSpec) => Promise<Dockerode.MountSettings[]>;
 }
 
 /** A user account from an image's /etc/passwd. */
@@ -238,7 +240,8 @@ export function resolveDaemonUser(
 ): DaemonUser {
   const root = (): DaemonUser => ({
     user: "",
-    home: passwd.find((e) => e.uid === "0")?.home ?? "/root",
+    // An image with no /etc/passwd (FROM scratch) may have no /root either.
+    home: passwd.find((e) => e.uid === "0")?.home ?? (passwd.length === 0 ? "/" : "/root"),
   });
   const wanted = osUser || imageUser.split(":")[0] || "";
   if (wanted === "") {
@@ -271,6 +274,7 @@ export class DockerDriver implements SandboxDriver {
   private readonly logger: Logger;
   private readonly startTimeoutMs: number;
   private readonly extraLabels: Record<string, string>;
+  private readonly extraMounts: DockerDriverOptions["extraMounts"];
   private policy: HardeningPolicy;
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly profiles = new Map<string, Promise<ImageProfile>>();
@@ -288,6 +292,7 @@ export class DockerDriver implements SandboxDriver {
     this.logger = options.logger.child({ component: "docker-driver" });
     this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
     this.extraLabels = { ...options.extraLabels };
+    this.extraMounts = options.extraMounts;
     this.policy = {
       ...defaultHardeningPolicy,
       pidsLimit: options.pidsLimit ?? defaultHardeningPolicy.pidsLimit,
@@ -357,8 +362,13 @@ export class DockerDriver implements SandboxDriver {
         policy: { ...this.policy, diskQuotaSupported: diskQuota },
         extraLabels: this.extraLabels,
       };
+      const mounts = this.extraMounts ? await this.extraMounts(spec) : [];
+      const withMounts = (options: ReturnType<typeof buildCreateOptions>) => {
+        options.HostConfig.Mounts = [...(options.HostConfig.Mounts ?? []), ...mounts];
+        return options;
+      };
       try {
-        await this.createContainer(buildCreateOptions(plan));
+        await this.createContainer(withMounts(buildCreateOptions(plan)));
       } catch (err) {
         if (statusCode(err) === 409) {
           // Someone (a retried command on another connection) created it meanwhile.
@@ -375,7 +385,7 @@ export class DockerDriver implements SandboxDriver {
           });
           this.diskQuota = Promise.resolve(false);
           const retry = { ...plan, policy: { ...plan.policy, diskQuotaSupported: false } };
-          await this.createContainer(buildCreateOptions(retry));
+          await this.createContainer(withMounts(buildCreateOptions(retry)));
         } else {
           throw err;
         }

@@ -22,6 +22,20 @@ export interface SandboxSpec {
   network: "none" | "all";
   /** OCI runtime: "" for the runner's default, "runc" or "runsc". */
   runtime: string;
+  /** Volumes to mount (absent or empty: none). */
+  volumes?: VolumeMountSpec[];
+}
+
+/** One volume mounted into a sandbox (cove.sandbox.v1.VolumeMount). */
+export interface VolumeMountSpec {
+  /** The volume's id; its data lives on this runner. */
+  volumeId: string;
+  /** Absolute path inside the sandbox. */
+  mountPath: string;
+  /** Mount read-only. */
+  readOnly: boolean;
+  /** A directory within the volume to mount instead of its root ("" = the root). */
+  subPath: string;
 }
 
 /** The state of a sandbox as the Docker engine shows it. */
