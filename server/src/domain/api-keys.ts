@@ -226,6 +226,36 @@ export async function countActiveApiKeys(
   return Number(row?.count ?? 0);
 }
 
+function organizationNotFound(organizationId: string): CoveError {
+  return notFound("ORGANIZATION_NOT_FOUND", `organization ${organizationId} not found`, {
+    organizationId,
+  });
+}
+
+/**
+ * firstKeyFromOutside allows a key of another organization to mint a key in `organizationId`
+ * only as its first key ever, for its OWNER (PERMISSION_DENIED otherwise); `lock` takes the
+ * organization's row lock for the rest of the transaction.
+ */
+async function firstKeyFromOutside(
+  db: Knex | Knex.Transaction,
+  organizationId: string,
+  role: RoleName | undefined,
+  lock = false,
+): Promise<void> {
+  const q = db("organizations").where({ id: organizationId }).whereNull("delete_time").first("id");
+  if (lock) q.forUpdate();
+  if (!(await q)) throw organizationNotFound(organizationId);
+  const issued = await db("api_keys").where({ organization_id: organizationId }).first("id");
+  if (role === "OWNER" && !issued) return;
+  throw permissionDenied(
+    "PERMISSION_DENIED",
+    `an API key acts only in its own organization; use a key of ${organizationId} ` +
+      "(a key of another organization may mint only the first key of one its user owns)",
+    { organizationId },
+  );
+}
+
 /** What the authenticator remembers about a usable key. */
 interface CachedKey {
   key: ApiKeyRecord;
@@ -399,7 +429,13 @@ export class ApiKeyManager {
       .catch((err: unknown) => this.options.onBackgroundError?.(err));
   }
 
-  /** create is ApiKeyService.CreateApiKey: a key acting as the calling user, and its secret. */
+  /**
+   * create is ApiKeyService.CreateApiKey: a key acting as the calling user, and its secret.
+   * A key mints keys for its own organization, never wider than itself nor than its user's
+   * role there. The one way into another organization is that organization's first key: the
+   * calling key's user must be its OWNER (as CreateOrganization makes its creator) and no key
+   * may ever have been issued in it; the new key is still bounded by the calling key's scopes.
+   */
   async create(
     principal: Principal | undefined,
     input: CreateApiKeyInput,
@@ -407,12 +443,10 @@ export class ApiKeyManager {
     const caller = userCaller(principal);
     // Another tenant's organization is NOT_FOUND before anything about the request is judged.
     const organizationId = input.organizationId || caller.organizationId;
+    const foreign = organizationId !== caller.organizationId;
     const role = await roleOf(this.options.db, organizationId, caller.userId);
-    if (!role && organizationId !== caller.organizationId) {
-      throw notFound("ORGANIZATION_NOT_FOUND", `organization ${organizationId} not found`, {
-        organizationId,
-      });
-    }
+    if (!role && foreign) throw organizationNotFound(organizationId);
+    if (foreign) await firstKeyFromOutside(this.options.db, organizationId, role);
     const name = validateName("name", input.name);
     if (input.scopes.length === 0) throw invalidArgument("scopes", "name at least one scope");
     for (const scope of input.scopes) {
@@ -441,12 +475,19 @@ export class ApiKeyManager {
         );
       }
     }
-    return issueApiKey(this.options.db, {
-      organizationId,
-      userId: caller.userId,
-      name,
-      scopes: input.scopes,
-      expireTime: input.expireTime ?? null,
+    const issue = (db: Knex | Knex.Transaction) =>
+      issueApiKey(db, {
+        organizationId,
+        userId: caller.userId,
+        name,
+        scopes: input.scopes,
+        expireTime: input.expireTime ?? null,
+      });
+    if (!foreign) return issue(this.options.db);
+    return this.options.db.transaction(async (trx) => {
+      // Checked again under the organization's row lock, so only one first key is ever minted.
+      await firstKeyFromOutside(trx, organizationId, role, true);
+      return issue(trx);
     });
   }
 
