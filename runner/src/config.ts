@@ -1,5 +1,6 @@
 import * as os from "node:os";
 import * as path from "node:path";
+import { type ListenOptions, listenTimeoutsFromEnv } from "@cove/common";
 
 /** Everything a runner needs to know at start-up. */
 export interface RunnerConfig {
@@ -27,12 +28,15 @@ export interface RunnerConfig {
   defaultRuntime: string;
   /** What this host offers the scheduler. */
   capacity: { cpuMillicores: number; memoryMib: number; diskMib: number; maxSandboxes: number };
+  /** Headers and idle timeouts of the gateway's listener; unset keeps the defaults. */
+  listenTimeouts?: Pick<ListenOptions, "headersTimeoutMs" | "idleTimeoutMs">;
 }
 
 /**
  * loadRunnerConfig reads COVE_RUNNER_* variables: ID, NAME, REGION, SERVER_URL, TOKEN,
  * GATEWAY_HOST/GATEWAY_PORT (default 127.0.0.1:3003), GATEWAY_URL, GATEWAY_TOKEN, DATA_DIR
- * (default ~/.cove/runner), KIT_DIR, RUNTIME (default runc), MAX_SANDBOXES (default 100).
+ * (default ~/.cove/runner), KIT_DIR, RUNTIME (default runc), MAX_SANDBOXES (default 100);
+ * and the gateway listener's COVE_HEADERS_TIMEOUT_MS and COVE_IDLE_TIMEOUT_MS.
  */
 export function loadRunnerConfig(env: NodeJS.ProcessEnv, repoRoot: string): RunnerConfig {
   const required = (name: string) => {
@@ -61,5 +65,6 @@ export function loadRunnerConfig(env: NodeJS.ProcessEnv, repoRoot: string): Runn
       diskMib: 0,
       maxSandboxes: Number(env.COVE_RUNNER_MAX_SANDBOXES ?? 100),
     },
+    listenTimeouts: listenTimeoutsFromEnv(env),
   };
 }

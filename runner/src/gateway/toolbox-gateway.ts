@@ -3,6 +3,7 @@ import type * as http from "node:http";
 import {
   createGrpcHandler,
   createHealthRegistry,
+  type ListenOptions,
   type Logger,
   listenDualProtocol,
 } from "@cove/common";
@@ -44,6 +45,8 @@ export interface ToolboxGatewayOptions {
   maxStreamsPerSandbox?: number;
   /** Close a daemon session after this long without calls. Default 60 s. */
   idleSessionMs?: number;
+  /** Headers and idle timeouts of the listener (see ListenOptions); defaults 30 s and 5 min. */
+  listenTimeouts?: Pick<ListenOptions, "headersTimeoutMs" | "idleTimeoutMs">;
 }
 
 /** A running toolbox gateway. */
@@ -193,7 +196,7 @@ export async function startToolboxGateway(options: ToolboxGatewayOptions): Promi
   const server = await listenDualProtocol(
     (req, res) => void handle(req, res),
     { host: options.listen.host ?? "127.0.0.1", port: options.listen.port },
-    { http2Settings: { initialWindowSize: 4 * 1024 * 1024 } },
+    { ...options.listenTimeouts, http2Settings: { initialWindowSize: 4 * 1024 * 1024 } },
   );
   logger.info("toolbox gateway listening", { url: server.url });
 
