@@ -3,7 +3,7 @@
 // COVE_HEADERS_TIMEOUT_MS passes, well before the idle timeout.
 import * as net from "node:net";
 import { CoveError, createLogger } from "@cove/common";
-import { type Proxy, startProxy } from "../src/app.js";
+import { type Proxy as CoveProxy, startProxy } from "../src/app.js";
 import { loadProxyConfig } from "../src/config.js";
 import type { RouteResolver } from "../src/domain/routes.js";
 
@@ -13,7 +13,7 @@ const resolver: RouteResolver = {
   recordActivity: () => {},
   close: async () => {},
 };
-let proxy: Proxy;
+let proxy: CoveProxy;
 
 beforeAll(async () => {
   const config = loadProxyConfig({
