@@ -4,7 +4,8 @@
 // sockets, called by raw HTTP/2 gRPC clients (so the client's own cost stays small), in
 // alternating rounds: UploadFile and ReadFile of a large file, and Stat round trips.
 // Run as root: `npm run bench:daemon-files` (BENCH_FILE_MIB, default 512; BENCH_ROUNDS, 3;
-// BENCH_VIA_GATEWAY=1 to call through the runner's toolbox gateway, as production calls go).
+// BENCH_VIA_GATEWAY=1 to call through the runner's toolbox gateway, as production calls go:
+// the gateway then reaches the helper on its own socket, with no relay through the daemon).
 import * as fs from "node:fs";
 import * as http2 from "node:http2";
 import * as net from "node:net";
@@ -16,6 +17,7 @@ import {
   StatRequestSchema,
   UploadFileRequestSchema,
 } from "@cove/gen-ts/cove/toolbox/v1/filesystem_service_pb.js";
+import { buildKit } from "../daemon/scripts/build-kit.mjs";
 import { startTestDaemon, type TestDaemon } from "../daemon/test/harness.js";
 import { startToolboxGateway } from "../runner/src/gateway/toolbox-gateway.js";
 
@@ -127,8 +129,16 @@ async function measure(d: TestDaemon, gatewayUrl?: string) {
 const median = (xs: number[]) =>
   [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
+// The helper as production runs it: the kit's bundle on plain Node (not TypeScript through tsx).
+const kit = await buildKit({ log: () => {} });
+for (const dir of [path.dirname(path.dirname(kit.dir)), path.dirname(kit.dir), kit.dir]) {
+  fs.chmodSync(dir, fs.statSync(dir).mode | 0o005); // let the helper's user reach the bundle
+}
 const plain = await startTestDaemon();
-const helped = await startTestDaemon({ defaultUser: "nobody" });
+const helped = await startTestDaemon({
+  defaultUser: "nobody",
+  filesystemHelper: [process.execPath, path.join(kit.dir, "app", "filesystem-helper.mjs")],
+});
 fs.chmodSync(path.dirname(helped.home), 0o711);
 fs.chownSync(helped.home, 65534, 65534);
 const gateways = viaGateway

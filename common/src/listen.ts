@@ -7,8 +7,11 @@ import { Duplex } from "node:stream";
 /** The bytes every HTTP/2 prior-knowledge connection starts with ("PRI * HTTP/2.0…"). */
 const H2_PREFACE_START = Buffer.from("PRI ");
 
-/** Where a server listens: a TCP host and port (0 picks a free one) or a unix socket path. */
-export type ListenAddress = { host?: string; port: number } | { path: string };
+/**
+ * Where a server listens: a TCP host and port (0 picks a free one), a unix socket path, or a
+ * unix socket that is already listening, by file descriptor (handed down by a parent process).
+ */
+export type ListenAddress = { host?: string; port: number } | { path: string } | { fd: number };
 
 /** A listening server that speaks HTTP/2 (h2c) and HTTP/1.1 on one socket. */
 export interface DualProtocolServer {
@@ -127,7 +130,7 @@ export async function listenDualProtocol(
       sockets.delete(socket);
     });
     // Small gRPC frames must not wait for Nagle's algorithm (a 40 ms stall per call).
-    if (!("path" in where)) socket.setNoDelay(true);
+    if ("port" in where) socket.setNoDelay(true);
     socket.setTimeout(idleTimeoutMs, () => socket.destroy());
     const toH2 = (stream: Duplex) => {
       handingOver = presented;
@@ -168,12 +171,13 @@ export async function listenDualProtocol(
   await new Promise<void>((resolve, reject) => {
     tcp.once("error", reject);
     if ("path" in where) tcp.listen(where.path, resolve);
+    else if ("fd" in where) tcp.listen({ fd: where.fd }, resolve);
     else tcp.listen(where.port, where.host ?? "127.0.0.1", resolve);
   });
   const bound = tcp.address();
   const address =
     typeof bound === "string" || bound === null
-      ? { path: "path" in where ? where.path : String(bound) }
+      ? { path: "path" in where ? where.path : String(bound ?? "") }
       : { host: bound.address, port: bound.port };
   const url =
     "path" in address

@@ -8,12 +8,12 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { FilesystemService } from "@cove/gen-ts/cove/toolbox/v1/filesystem_service_pb.js";
 import { ProcessService } from "@cove/gen-ts/cove/toolbox/v1/process_service_pb.js";
 import { ErrorInfoSchema } from "@cove/gen-ts/google/rpc/error_details_pb.js";
 import { defaultLimits } from "../src/config.js";
-import { startTestDaemon, type TestDaemon } from "./harness.js";
+import { createUnixTransport, startTestDaemon, type TestDaemon } from "./harness.js";
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot)
@@ -166,6 +166,18 @@ describeAsRoot("filesystem calls of a root daemon with a sandbox user", () => {
     expect(
       await failure(files.writeFile({ path: path.join(secrets, "x"), data: Buffer.from("x") })),
     ).toEqual(denied);
+  });
+
+  test("the helper's own socket (the gateway's way in) is root's only and acts as the user", async () => {
+    const socket = path.join(path.dirname(daemon.socketPath), "filesystem.sock");
+    const st = fs.lstatSync(socket);
+    expect([st.isSocket(), st.uid, st.mode & 0o777]).toEqual([true, 0, 0o600]);
+    const direct = createClient(FilesystemService, createUnixTransport(socket));
+    await sh(`ln -sf ${shadow} z`);
+    expect(await failure(direct.setPermissions({ path: "z", mode: 0o666 }))).toEqual(denied);
+    expect(mode(shadow)).toBe(0o600);
+    const { info } = await direct.writeFile({ path: "direct.txt", data: Buffer.from("d") });
+    expect(info?.owner).toBe("nobody");
   });
 
   test("an unused helper stops, and the next call starts it again", async () => {

@@ -3,6 +3,8 @@
 // privileges). The probe of the security review: sandbox code runs `ln -sf /etc/shadow ~/x`,
 // then SetPermissions ~/x mode 0666 must not make /etc/shadow world-writable. Files the API
 // creates belong to `cove`. Needs the Docker engine and the base image (`npm test` builds it).
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { FilesystemService } from "@cove/gen-ts/cove/toolbox/v1/filesystem_service_pb.js";
 import { ProcessService } from "@cove/gen-ts/cove/toolbox/v1/process_service_pb.js";
@@ -10,6 +12,7 @@ import { SANDBOX_CAPABILITIES } from "../../runner/src/domain/hardening.js";
 import { ensureBaseImage } from "../../scripts/build-base-image.mjs";
 import { buildKit } from "../scripts/build-kit.mjs";
 import { dockerUnreachableReason } from "./docker-images.js";
+import { createUnixTransport } from "./harness.js";
 import { type KitContainer, removeStartedContainers, startKitContainer } from "./kit-container.js";
 
 const unreachable = dockerUnreachableReason();
@@ -74,6 +77,11 @@ describeWithDocker("filesystem calls in a sandbox act as its user", () => {
     expect(
       await code(files.writeFile({ path: "x", data: Buffer.from("root::0:0::/:/bin/sh\n") })),
     ).toBe("PermissionDenied");
+    // The same through the helper's own socket, which the runner's gateway uses.
+    const socket = path.join(path.dirname(container.socketPath), "filesystem.sock");
+    expect(fs.lstatSync(socket).isSocket()).toBe(true);
+    const direct = createClient(FilesystemService, createUnixTransport(socket));
+    expect(await code(direct.setPermissions({ path: "x", mode: 0o666 }))).toBe("PermissionDenied");
     expect(await exec("stat -c %a /etc/shadow", "root")).toBe(before);
   });
 

@@ -1,8 +1,9 @@
 // The filesystem helper's entry point: the daemon starts one per sandbox user, with that user's
-// uid and gid (see helper-pool.ts), and relays FilesystemService calls to it over HTTP/2 on
-// the socket pair at fd 3. It serves FilesystemService with the same handler and domain as the
-// daemon, so the kernel checks every path against the user's own permissions. It exits when
-// the daemon closes the channel.
+// uid and gid (see helper-pool.ts). It serves FilesystemService with the same handler and
+// domain as the daemon, so the kernel checks every path against the user's own permissions:
+// over HTTP/2 on the socket pair at fd 3 (calls the daemon relays), and on the listening socket
+// at fd 4 when the daemon handed one down (calls from the runner's gateway). It exits when the
+// daemon closes the pair, and by itself once no call has been open for the idle time.
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import {
@@ -10,11 +11,17 @@ import {
   createGrpcHandler,
   createHealthRegistry,
   createLogger,
+  listenDualProtocol,
 } from "@cove/common";
 import type { DaemonConfig } from "../config.js";
 import { UserDirectory } from "../domain/users.js";
 import { createFilesystemModule } from "../handlers/filesystem-handler.js";
-import { HELPER_FRAME_BYTES, HELPER_WINDOW_BYTES, type HelperSettings } from "./helper-pool.js";
+import {
+  HELPER_FRAME_BYTES,
+  HELPER_IDLE_EXIT_CODE,
+  HELPER_WINDOW_BYTES,
+  type HelperSettings,
+} from "./helper-pool.js";
 
 const settings = JSON.parse(process.env.COVE_FS_HELPER ?? "null") as HelperSettings | null;
 if (!settings) {
@@ -37,7 +44,7 @@ const config: DaemonConfig = {
   limits: settings.limits,
 };
 const filesystem = createFilesystemModule({ config, logger, users: new UserDirectory() });
-const handler = createGrpcHandler(
+const connect = createGrpcHandler(
   {
     services: [filesystem.service],
     routes: (router) => router.service(filesystem.service, filesystem.impl as never),
@@ -47,7 +54,33 @@ const handler = createGrpcHandler(
   },
   createHealthRegistry(),
 );
-const server = http2.createServer(
+
+let stopping = false;
+const stop = (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  void filesystem.close().finally(() => process.exit(code));
+};
+
+// Idle: no call open on either channel for filesystemHelperIdleMs.
+let open = 0;
+let idle: NodeJS.Timeout | undefined;
+const armIdle = () => {
+  idle = setTimeout(() => stop(HELPER_IDLE_EXIT_CODE), settings.limits.filesystemHelperIdleMs);
+  idle.unref();
+};
+const handler: typeof connect = (req, res) => {
+  open++;
+  clearTimeout(idle);
+  res.once("close", () => {
+    open--;
+    if (open === 0) armIdle();
+  });
+  connect(req, res);
+};
+armIdle();
+
+const pair = http2.createServer(
   {
     settings: {
       maxConcurrentStreams: 1024,
@@ -57,16 +90,25 @@ const server = http2.createServer(
   },
   handler,
 );
-server.on("session", (session) => {
+pair.on("session", (session) => {
   session.once("localSettings", () => {
     if (!session.destroyed) session.setLocalWindowSize(HELPER_WINDOW_BYTES);
   });
 });
 const channel = new net.Socket({ fd: 3, readable: true, writable: true });
-const stop = () => {
-  void filesystem.close().finally(() => process.exit(0));
-};
-channel.on("close", stop);
-channel.on("error", stop);
-process.on("SIGTERM", stop);
-server.emit("connection", channel);
+channel.on("close", () => stop(0));
+channel.on("error", () => stop(0));
+process.on("SIGTERM", () => stop(0));
+pair.emit("connection", channel);
+
+if (settings.listenFd !== undefined) {
+  await listenDualProtocol(
+    handler,
+    { fd: settings.listenFd },
+    {
+      protocols: "h2c",
+      http2Settings: { initialWindowSize: 4 * 1024 * 1024 },
+      connectionWindowBytes: 4 * 1024 * 1024,
+    },
+  );
+}

@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as nodePath from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Duration, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
@@ -32,7 +34,7 @@ import { type ChangeType, Watches } from "../domain/file-watch.js";
 import { DEFAULT_UPLOAD_LIMIT_BYTES, Filesystem, type WriteRequest } from "../domain/filesystem.js";
 import type { EntryType, FileEntry } from "../domain/filesystem-info.js";
 import type { OsUser } from "../domain/users.js";
-import { FilesystemHelpers } from "../filesystem-helper/helper-pool.js";
+import { FILESYSTEM_SOCKET_NAME, FilesystemHelpers } from "../filesystem-helper/helper-pool.js";
 
 const fileTypes: Record<EntryType, FileType> = {
   file: FileType.FILE,
@@ -291,12 +293,16 @@ export function createFilesystemModule(ctx: DaemonContext): ServiceModule {
 
 function createRelayedFilesystemModule(ctx: DaemonContext, user: OsUser): ServiceModule {
   const command = ctx.config.filesystemHelper;
+  const directSocket = ctx.config.socketPath
+    ? nodePath.join(nodePath.dirname(ctx.config.socketPath), FILESYSTEM_SOCKET_NAME)
+    : undefined;
   const helpers = command
     ? new FilesystemHelpers({
         command,
         settings: () => ({ home: ctx.config.home, limits: ctx.config.limits }),
+        // The default user's helper also serves the runner's gateway on its own socket.
+        socketPath: (u) => (u.uid === user.uid ? directSocket : undefined),
         logger: ctx.logger,
-        idleMs: ctx.config.limits.filesystemHelperIdleMs,
       })
     : undefined;
   helpers?.warm(user);
@@ -316,6 +322,9 @@ function createRelayedFilesystemModule(ctx: DaemonContext, user: OsUser): Servic
       // When no helper can take the call, Connect answers it with the refusal.
       return helpers?.relay(user, req) ?? false;
     },
-    close: async () => helpers?.close(),
+    close: async () => {
+      await helpers?.close();
+      if (directSocket) fs.rmSync(directSocket, { force: true });
+    },
   };
 }

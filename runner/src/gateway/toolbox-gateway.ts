@@ -1,5 +1,6 @@
 import * as crypto from "node:crypto";
 import type * as http from "node:http";
+import * as path from "node:path";
 import {
   createGrpcHandler,
   createHealthRegistry,
@@ -7,6 +8,7 @@ import {
   type Logger,
   listenDualProtocol,
 } from "@cove/common";
+import { isUnixSocket } from "../domain/daemon-health.js";
 import { createDaemonSessionPool } from "./daemon-sessions.js";
 import { daemonUnavailable, forwardCall } from "./forward-call.js";
 import { GATEWAY_TOKEN_HEADER, SANDBOX_ID_HEADER } from "./forward-headers.js";
@@ -63,6 +65,9 @@ export interface ToolboxGateway {
 const PATH_PREFIX = "/sandbox/";
 /** Sandbox ids: what the server issues, and nothing that could escape a path or a header. */
 const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+/** Path prefix of FilesystemService calls, and the helper's socket next to the daemon's. */
+const FILESYSTEM_PATH = "/cove.toolbox.v1.FilesystemService/";
+const FILESYSTEM_SOCKET = "filesystem.sock";
 /** The gateway's own health service, answered without a sandbox id or token. */
 const HEALTH_PATH = "/grpc.health.v1.Health/";
 
@@ -139,7 +144,7 @@ export async function startToolboxGateway(options: ToolboxGatewayOptions): Promi
         else active.set(sandboxId, left);
       };
       try {
-        lease = await pool.acquire(socketPath);
+        lease = await acquireFor(target.path, socketPath);
       } catch (err) {
         release();
         logger.warn("daemon unreachable", { sandboxId, err });
@@ -172,6 +177,26 @@ export async function startToolboxGateway(options: ToolboxGatewayOptions): Promi
         new GatewayError("internal", "INTERNAL", "internal error; the gateway logged the cause"),
       );
     }
+  };
+
+  /**
+   * acquireFor picks the session for a call: filesystem calls go to the socket the daemon's
+   * filesystem helper serves next to the daemon's (it acts as the sandbox user, and bulk data
+   * then crosses no extra hop) when that is a socket (never a symlink) that answers, and to
+   * the daemon's socket otherwise (the daemon relays them to the helper itself).
+   */
+  const acquireFor = async (callPath: string, socketPath: string) => {
+    if (callPath.startsWith(FILESYSTEM_PATH)) {
+      const direct = path.join(path.dirname(socketPath), FILESYSTEM_SOCKET);
+      if (isUnixSocket(direct)) {
+        try {
+          return await pool.acquire(direct);
+        } catch {
+          // Its helper is stopped (idle) or restarting: the daemon starts it again.
+        }
+      }
+    }
+    return pool.acquire(socketPath);
   };
 
   const resolveSocket = (sandboxId: string): string => {
