@@ -15,8 +15,8 @@ const config = {
   filesystemHelper: [...nodeCommand(), helperEntry()],
 };
 const logger = createLogger({ fields: { component: "daemon" } });
-const app = createDaemonApp(config, logger);
 fs.mkdirSync(path.dirname(config.socketPath), { recursive: true });
+const app = createDaemonApp(config, logger);
 // Only the runner's gateway (HTTP/2) talks to the daemon: no protocol sniffing on this hop.
 const server = await startGrpcServer(app.server, { path: config.socketPath }, { protocols: "h2c" });
 fs.chmodSync(config.socketPath, 0o600);
