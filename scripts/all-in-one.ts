@@ -5,8 +5,9 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { createLogger } from "@cove/common";
+import { createLogger, listenTimeoutsFromEnv } from "@cove/common";
 import { startProxy } from "../proxy/src/app.js";
+import { sshTimeoutsFromEnv } from "../proxy/src/config.js";
 import { createEdgeRouteResolver } from "../proxy/src/domain/edge-route-resolver.js";
 import { startSshGateway } from "../proxy/src/ssh/ssh-gateway.js";
 import { startRunner } from "../runner/src/app.js";
@@ -78,6 +79,7 @@ const proxy = await startProxy({
   edge,
   gatewayToken: secrets.gatewayToken,
   previewDomain: process.env.COVE_PREVIEW_DOMAIN ?? `preview.${publicHost}`,
+  listenTimeouts: listenTimeoutsFromEnv(process.env),
   logger: logger.child({ component: "proxy" }),
 });
 const ssh = await startSshGateway({
@@ -86,6 +88,7 @@ const ssh = await startSshGateway({
   resolver: edge,
   gatewayToken: secrets.gatewayToken,
   logger: logger.child({ component: "ssh" }),
+  limits: sshTimeoutsFromEnv(process.env),
 });
 await runner.connected();
 

@@ -45,6 +45,14 @@ export interface GrpcServerOptions {
     headers: Record<string, string | string[] | undefined>;
     socket?: { remoteAddress?: string } | null;
   }) => void;
+  /**
+   * Answers a request itself instead of Connect when it returns true (e.g. to relay it to
+   * another process); called after beforeRequest.
+   */
+  intercept?: (
+    req: Parameters<ReturnType<typeof createGrpcHandler>>[0],
+    res: Parameters<ReturnType<typeof createGrpcHandler>>[1],
+  ) => boolean;
 }
 
 /** A Cove server that is listening, with its health registry to report readiness through. */
@@ -96,6 +104,7 @@ export async function startGrpcServer(
     )
       return;
     before?.(req as Parameters<NonNullable<typeof before>>[0]);
+    if (options.intercept?.(req, res)) return;
     connect(req, res);
   };
   const server = await listenDualProtocol(handler, where, listenOptions);

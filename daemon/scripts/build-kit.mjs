@@ -100,11 +100,14 @@ function compileInit(output) {
   if (result.status !== 0) throw new Error(`gcc ${args.join(" ")} failed`);
 }
 
-/** bundleDaemon writes app/daemon.mjs with esbuild: one ESM file, node-pty left external. */
-async function bundleDaemon(outfile) {
+/**
+ * bundleDaemon writes app/daemon.mjs (or another entry, e.g. the filesystem helper) with
+ * esbuild: one ESM file, node-pty left external.
+ */
+async function bundleDaemon(outfile, entry = path.join(root, "daemon", "src", "main.ts")) {
   const esbuild = await import("esbuild");
   await esbuild.build({
-    entryPoints: [path.join(root, "daemon", "src", "main.ts")],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     platform: "node",
@@ -179,6 +182,11 @@ export async function buildKit({ dir = defaultKitDir, log = (line) => console.lo
 
   log("kit: bundling daemon/src/main.ts (esbuild)");
   await bundleDaemon(path.join(tmp, "app", "daemon.mjs"));
+  log("kit: bundling daemon/src/filesystem-helper/main.ts (esbuild)");
+  await bundleDaemon(
+    path.join(tmp, "app", "filesystem-helper.mjs"),
+    path.join(root, "daemon", "src", "filesystem-helper", "main.ts"),
+  );
   log("kit: copying node-pty");
   copyPty(path.join(tmp, "app", "node_modules", "node-pty"));
 
@@ -197,7 +205,7 @@ export async function buildKit({ dir = defaultKitDir, log = (line) => console.lo
     notes: [
       "Mount the kit read-only at `mount` and run `entrypoint` followed by the image's command.",
       "Start the daemon with a clean environment: NODE_EXTRA_CA_CERTS alone costs ~90 ms per start.",
-      "process.execPath is the loader, not Node, under this entrypoint: the daemon must not fork itself.",
+      "process.execPath is the loader, not Node, under this entrypoint: the daemon starts Node (its filesystem helper) with the argv it was started with, from /proc/self/cmdline.",
     ],
     sizeBytes: files.reduce((sum, f) => sum + f.size, 0),
     files,

@@ -36,6 +36,7 @@ export function createDaemonApp(config: DaemonConfig, logger: Logger): DaemonApp
         for (const m of modules) router.service(m.service, m.impl as never);
       },
       interceptors: [createErrorInterceptor(logger)],
+      intercept: (req, res) => modules.some((m) => m.intercept?.(req, res)),
       readMaxBytes: config.limits.maxMessageBytes,
       writeMaxBytes: config.limits.maxMessageBytes,
     },

@@ -17,6 +17,8 @@ export interface DaemonLimits {
   keepaliveMs: number;
   /** Silence after which a client or bidi stream is ended, in ms. */
   clientStreamIdleMs: number;
+  /** A filesystem helper with no call open for this long is stopped (restarted on demand), in ms. */
+  filesystemHelperIdleMs: number;
 }
 
 /** Everything the daemon needs to know at start-up. */
@@ -35,6 +37,13 @@ export interface DaemonConfig {
   entrypoint: string[];
   /** Limits, see DaemonLimits. */
   limits: DaemonLimits;
+  /**
+   * argv that starts a filesystem helper (Node, its flags, the helper's entry). A daemon
+   * running as root with a default user other than root serves FilesystemService through
+   * one helper running as that user; without this it refuses filesystem calls (UNAVAILABLE)
+   * rather than make them as root.
+   */
+  filesystemHelper?: readonly string[];
 }
 
 /** The default limits. */
@@ -46,6 +55,7 @@ export const defaultLimits: DaemonLimits = {
   outputBufferBytes: 1024 * 1024,
   keepaliveMs: 15_000,
   clientStreamIdleMs: 60_000,
+  filesystemHelperIdleMs: 10 * 60_000,
 };
 
 /**

@@ -1,5 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
-import type { Logger } from "@cove/common";
+import type { GrpcServerOptions, Logger } from "@cove/common";
 import type { DaemonConfig } from "./config.js";
 import type { UserDirectory } from "./domain/users.js";
 
@@ -21,4 +21,6 @@ export interface ServiceModule {
   impl: object;
   /** close releases what the service holds (processes, watchers, sockets). */
   close(): Promise<void>;
+  /** Takes a request over before Connect (returning true), e.g. to relay it to a helper. */
+  intercept?: GrpcServerOptions["intercept"];
 }

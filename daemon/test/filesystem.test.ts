@@ -578,6 +578,9 @@ describe("WriteFile", () => {
   test("new files and directories belong to the sandbox user", async () => {
     const d = await startTestDaemon({ defaultUser: "nobody" });
     try {
+      // The sandbox user owns its home, as in a sandbox; the daemon acts with its identity.
+      fs.chmodSync(path.dirname(d.home), 0o711);
+      fs.chownSync(d.home, 65534, 65534);
       const c = clientOf(d);
       const { info } = await c.writeFile({ path: "sub/owned.txt", data: Buffer.from("x") });
       expect([info?.owner, fs.statSync(path.join(d.home, "sub")).uid]).toEqual(["nobody", 65534]);

@@ -2,10 +2,12 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { pathToFileURL } from "node:url";
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createLogger, type GrpcServer, startGrpcServer } from "@cove/common";
+import { defaultKitDir } from "../scripts/build-kit.mjs";
 import { createDaemonApp, type DaemonApp } from "../src/app.js";
 import { type DaemonConfig, defaultLimits } from "../src/config.js";
 
@@ -39,6 +41,7 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Pr
     initPath: undefined,
     entrypoint: [],
     limits: { ...defaultLimits },
+    filesystemHelper: testHelperCommand(),
     ...overrides,
   };
   const app = createDaemonApp(config, createLogger({ level: "silent" }));
@@ -60,6 +63,20 @@ export async function startTestDaemon(overrides: Partial<DaemonConfig> = {}): Pr
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * testHelperCommand starts the filesystem helper from source, as the daemon's main does from
+ * its bundle (used when the test daemon runs as root with a default user).
+ */
+export function testHelperCommand(): string[] {
+  const root = path.resolve(defaultKitDir, "..", "..", "..");
+  return [
+    process.execPath,
+    "--import",
+    pathToFileURL(path.join(root, "node_modules", "tsx", "dist", "loader.mjs")).href,
+    path.join(root, "daemon", "src", "filesystem-helper", "main.ts"),
+  ];
 }
 
 /** createUnixTransport speaks gRPC over HTTP/2 to a server on a unix socket. */

@@ -28,6 +28,8 @@ export interface KitContainerOptions {
   command?: string[];
   /** How long to wait for the daemon's health check, in ms. Default 30 s. */
   readyTimeoutMs?: number;
+  /** More `docker run` options (e.g. the runner's capability set). */
+  dockerArgs?: string[];
 }
 
 /** A running kit container and a transport to its daemon. */
@@ -86,6 +88,7 @@ export async function startKitContainer(options: KitContainerOptions): Promise<K
       "--volume",
       `${socketDir}:/run/cove`,
       ...env,
+      ...(options.dockerArgs ?? []),
       "--entrypoint",
       init,
       options.image,

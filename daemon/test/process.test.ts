@@ -352,6 +352,41 @@ describe("Start, Connect and input", () => {
     await waitFor(async () => !alive(pid));
   });
 
+  test("kill_on_disconnect kills the tree when the client resets a backpressured stream", async () => {
+    const abort = new AbortController();
+    const stream = client.start(
+      { program: { case: "argv", value: { args: ["yes"] } }, killOnDisconnect: true },
+      { signal: abort.signal },
+    );
+    const events = stream[Symbol.asyncIterator]();
+    const first = await events.next();
+    const start = first.value?.event?.event;
+    const pid = start?.case === "start" ? start.value.pid : 0;
+    expect(pid).toBeGreaterThan(0);
+    // Read nothing more: the flow-control windows fill and `yes` blocks on its pipe.
+    await waitForBlockedWrites(pid);
+    abort.abort(); // the client resets the stream
+    await events.return?.(undefined).catch(() => {});
+    await waitFor(() => !alive(pid));
+  });
+
+  test("a reset stream stops holding the process's pipe", async () => {
+    const abort = new AbortController();
+    const stream = client.start(
+      { program: { case: "argv", value: { args: ["head", "-c", "100000000", "/dev/zero"] } } },
+      { signal: abort.signal },
+    );
+    const events = stream[Symbol.asyncIterator]();
+    const first = await events.next();
+    const start = first.value?.event?.event;
+    const pid = start?.case === "start" ? start.value.pid : 0;
+    await waitForBlockedWrites(pid);
+    abort.abort();
+    await events.return?.(undefined).catch(() => {});
+    // With its only reader gone, nothing holds the pipe: the process runs to its end.
+    await waitFor(() => !alive(pid), 10_000);
+  });
+
   test("a flood of output reaches an attached client byte for byte", async () => {
     const out = await collect(
       client.start({ program: { case: "command", value: "head -c 20000000 /dev/zero" } }),
@@ -508,6 +543,20 @@ async function firstEvent(stream: AsyncIterable<StartResponse>): Promise<number>
     if (res.event?.event.case === "start") return res.event.event.value.pid;
   }
   throw new Error("no start event");
+}
+
+/** waitForBlockedWrites waits until a process has written a lot and then stopped (a held pipe). */
+async function waitForBlockedWrites(pid: number) {
+  const written = () =>
+    Number(/wchar: (\d+)/.exec(fs.readFileSync(`/proc/${pid}/io`, "utf8"))?.[1]);
+  let last = -1;
+  await waitFor(async () => {
+    const now = written();
+    const still = now === last && now > 2 * 1024 * 1024;
+    last = now;
+    await new Promise((r) => setTimeout(r, 250));
+    return still;
+  }, 15_000);
 }
 
 async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 5_000) {

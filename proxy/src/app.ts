@@ -6,6 +6,7 @@ import {
   type CorsPolicy,
   createGrpcHandler,
   createHealthRegistry,
+  type ListenOptions,
   type Logger,
   listenDualProtocol,
 } from "@cove/common";
@@ -47,6 +48,8 @@ export interface ProxyOptions {
   cors?: CorsPolicy;
   /** How long the daemon may take to connect to a preview port. Default 5 s. */
   tunnelConnectTimeoutMs?: number;
+  /** Headers and idle timeouts of the listener (see ListenOptions); defaults 30 s and 5 min. */
+  listenTimeouts?: Pick<ListenOptions, "headersTimeoutMs" | "idleTimeoutMs">;
 }
 
 /** A running proxy. */
@@ -185,6 +188,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       port: options.listen.port,
     },
     {
+      ...options.listenTimeouts,
       http2Settings: { initialWindowSize: WINDOW_BYTES },
       connectionWindowBytes: WINDOW_BYTES,
       onUpgrade,

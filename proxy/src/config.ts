@@ -1,4 +1,6 @@
 import * as os from "node:os";
+import { type ListenOptions, listenTimeoutsFromEnv } from "@cove/common";
+import type { SshGatewayLimits } from "./ssh/ssh-gateway.js";
 
 /** Everything the proxy needs to know at start-up. */
 export interface ProxyConfig {
@@ -18,13 +20,19 @@ export interface ProxyConfig {
   secure: boolean;
   /** Names this process in the server's logs. */
   proxyId: string;
+  /** Headers and idle timeouts of the HTTP listener; unset fields keep the defaults. */
+  listenTimeouts: Pick<ListenOptions, "headersTimeoutMs" | "idleTimeoutMs">;
+  /** The SSH listener's authentication and idle timeouts; unset fields keep the defaults. */
+  sshTimeouts: Partial<Pick<SshGatewayLimits, "authTimeoutMs" | "idleTimeoutMs">>;
 }
 
 /**
  * loadProxyConfig reads COVE_PROXY_* variables: HOST/PORT (default 127.0.0.1:4000),
  * SERVER_URL (default http://127.0.0.1:3000), TOKEN (required), GATEWAY_TOKEN (required),
  * PREVIEW_DOMAIN (default preview.localhost), PATH_PREVIEWS (default true; "false" turns the
- * /preview/<id>/<port>/ form off), SECURE (default false), ID (default <host>-<pid>).
+ * /preview/<id>/<port>/ form off), SECURE (default false), ID (default <host>-<pid>),
+ * and the listeners' timeouts: COVE_HEADERS_TIMEOUT_MS and COVE_IDLE_TIMEOUT_MS (HTTP, see
+ * listenTimeoutsFromEnv), COVE_PROXY_SSH_AUTH_TIMEOUT_MS and COVE_PROXY_SSH_IDLE_TIMEOUT_MS.
  */
 export function loadProxyConfig(env: NodeJS.ProcessEnv): ProxyConfig {
   const required = (name: string) => {
@@ -50,5 +58,31 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv): ProxyConfig {
     pathPreviews: flag("COVE_PROXY_PATH_PREVIEWS", true),
     secure: flag("COVE_PROXY_SECURE", false),
     proxyId: env.COVE_PROXY_ID ?? `${os.hostname()}-${process.pid}`,
+    listenTimeouts: listenTimeoutsFromEnv(env),
+    sshTimeouts: sshTimeoutsFromEnv(env),
   };
+}
+
+/**
+ * sshTimeoutsFromEnv reads COVE_PROXY_SSH_AUTH_TIMEOUT_MS (a connection must authenticate
+ * within it, default 30 s) and COVE_PROXY_SSH_IDLE_TIMEOUT_MS (default 30 min).
+ */
+export function sshTimeoutsFromEnv(
+  env: NodeJS.ProcessEnv,
+): Partial<Pick<SshGatewayLimits, "authTimeoutMs" | "idleTimeoutMs">> {
+  const out: Partial<Pick<SshGatewayLimits, "authTimeoutMs" | "idleTimeoutMs">> = {};
+  const read = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return undefined;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new Error(`${name} must be a positive number of milliseconds, not "${raw}"`);
+    }
+    return value;
+  };
+  const auth = read("COVE_PROXY_SSH_AUTH_TIMEOUT_MS");
+  const idle = read("COVE_PROXY_SSH_IDLE_TIMEOUT_MS");
+  if (auth !== undefined) out.authTimeoutMs = auth;
+  if (idle !== undefined) out.idleTimeoutMs = idle;
+  return out;
 }

@@ -25,6 +25,7 @@ const proxy = await startProxy({
   previewDomain: config.previewDomain,
   pathPreviews: config.pathPreviews,
   secure: config.secure,
+  listenTimeouts: config.listenTimeouts,
   logger,
 });
 const ssh = await startSshGateway({
@@ -36,6 +37,7 @@ const ssh = await startSshGateway({
   resolver: edge,
   gatewayToken: config.gatewayToken,
   logger: logger.child({ part: "ssh" }),
+  limits: config.sshTimeouts,
 });
 logger.info("proxy started", { url: proxy.url, sshPort: ssh.port, server: config.serverUrl });
 

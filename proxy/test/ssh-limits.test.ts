@@ -80,6 +80,19 @@ test("a connection that does not authenticate in time is dropped", async () => {
   expect(Date.now() - started).toBeLessThan(5_000);
 });
 
+test("a connection that sends part of its version line and then nothing is dropped in time", async () => {
+  const gateway = await world.startGateway({ authTimeoutMs: 300 });
+  const socket = net.connect(gateway.port, "127.0.0.1");
+  socket.on("error", () => {});
+  socket.resume();
+  await new Promise((resolve) => socket.once("connect", resolve));
+  socket.write("SSH-2.0-slow");
+  const started = Date.now();
+  await new Promise((resolve) => socket.on("close", resolve));
+  expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+  expect(Date.now() - started).toBeLessThan(5_000);
+});
+
 test("sessions per connection are capped; a closed one frees its slot", async () => {
   const gateway = await world.startGateway({ maxSessionsPerConnection: 2 });
   const client = await connect(gateway.port, "tok-a");

@@ -93,6 +93,7 @@ export async function startRunner(
     token: config.gatewayToken,
     resolve: (id) => directory.resolve(id),
     logger: logger.child({ part: "gateway" }),
+    listenTimeouts: config.listenTimeouts,
   });
   const transport = createGrpcTransport({
     baseUrl: config.serverUrl,

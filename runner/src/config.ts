@@ -1,5 +1,6 @@
 import * as os from "node:os";
 import * as path from "node:path";
+import { type ListenOptions, listenTimeoutsFromEnv } from "@cove/common";
 import type { S3Settings } from "./archive/s3-object-store.js";
 
 /** Everything a runner needs to know at start-up. */
@@ -34,6 +35,8 @@ export interface RunnerConfig {
   buildNetwork?: string;
   /** What this host offers the scheduler. */
   capacity: { cpuMillicores: number; memoryMib: number; diskMib: number; maxSandboxes: number };
+  /** Headers and idle timeouts of the gateway's listener; unset keeps the defaults. */
+  listenTimeouts?: Pick<ListenOptions, "headersTimeoutMs" | "idleTimeoutMs">;
 }
 
 /**
@@ -42,7 +45,8 @@ export interface RunnerConfig {
  * (default ~/.cove/runner), KIT_DIR, RUNTIME (default runc), MAX_SANDBOXES (default 100),
  * ARCHIVE_DIR (default <DATA_DIR>/archives), BUILD_NETWORK (default none), and for s3:// archives
  * S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE (default true
- * with an endpoint).
+ * with an endpoint);
+ * and the gateway listener's COVE_HEADERS_TIMEOUT_MS and COVE_IDLE_TIMEOUT_MS.
  */
 export function loadRunnerConfig(env: NodeJS.ProcessEnv, repoRoot: string): RunnerConfig {
   const required = (name: string) => {
@@ -86,5 +90,6 @@ export function loadRunnerConfig(env: NodeJS.ProcessEnv, repoRoot: string): Runn
       diskMib: 0,
       maxSandboxes: Number(env.COVE_RUNNER_MAX_SANDBOXES ?? 100),
     },
+    listenTimeouts: listenTimeoutsFromEnv(env),
   };
 }

@@ -18,7 +18,7 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
-import { AsyncQueue, createLogger } from "@cove/common";
+import { AsyncQueue, createLogger, type GrpcServer, startGrpcServer } from "@cove/common";
 import {
   FilesystemService,
   type UploadFileRequestSchema,
@@ -616,5 +616,68 @@ describe("what reaches the daemon", () => {
     expect(messages).toHaveLength(1);
     expect(err.code).toBe(Code.Internal);
     await waitFor(() => gateway.activeCalls("sbx-spy") === 0);
+  });
+});
+
+describe("filesystem calls and the filesystem helper's socket", () => {
+  // Fake daemon and helper sockets in one sandbox folder, each naming itself in Stat.
+  const servers: GrpcServer[] = [];
+  let dir: string;
+  const serve = async (socketPath: string, name: string) => {
+    const server = await startGrpcServer(
+      {
+        services: [FilesystemService, ProcessService],
+        routes: (router) => {
+          router.service(FilesystemService, { stat: async () => ({ info: { name } }) });
+          router.service(ProcessService, { listProcesses: async () => ({ processes: [] }) });
+        },
+      },
+      { path: socketPath },
+      { protocols: "h2c" },
+    );
+    servers.push(server);
+    return server;
+  };
+  const statName = async () =>
+    (await client(FilesystemService, "grpc", "sbx-fs").stat({ path: "." })).info?.name;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "cove-gateway-fs-"));
+    await serve(path.join(dir, "daemon.sock"), "daemon");
+    routes.set("sbx-fs", path.join(dir, "daemon.sock"));
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close(100)));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("go to filesystem.sock when it answers, to the daemon when it is absent or gone", async () => {
+    expect(await statName()).toBe("daemon");
+    const helper = await serve(path.join(dir, "filesystem.sock"), "helper");
+    expect(await statName()).toBe("helper");
+    // Other services never go there.
+    await client(ProcessService, "grpc", "sbx-fs").listProcesses({});
+    await helper.close(100); // closing a unix socket server removes its file: absent
+    expect(await statName()).toBe("daemon");
+    // A socket file nobody serves any more (its helper stopped): bound, renamed, closed.
+    const ghost = net.createServer();
+    await new Promise<void>((resolve) => ghost.listen(path.join(dir, "ghost.sock"), resolve));
+    fs.renameSync(path.join(dir, "ghost.sock"), path.join(dir, "filesystem.sock"));
+    await new Promise<void>((resolve) => ghost.close(() => resolve()));
+    expect(fs.lstatSync(path.join(dir, "filesystem.sock")).isSocket()).toBe(true);
+    expect(await statName()).toBe("daemon");
+  });
+
+  test("a filesystem.sock that is a symlink is never dialled", async () => {
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "cove-gateway-elsewhere-"));
+    try {
+      await serve(path.join(elsewhere, "host.sock"), "a host socket");
+      fs.rmSync(path.join(dir, "filesystem.sock"), { force: true });
+      fs.symlinkSync(path.join(elsewhere, "host.sock"), path.join(dir, "filesystem.sock"));
+      expect(await statName()).toBe("daemon");
+    } finally {
+      fs.rmSync(path.join(dir, "filesystem.sock"), { force: true });
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 });

@@ -59,7 +59,7 @@ export async function bootServer(
     const admin = await ensureAdmin(db, { dataDir: config.dataDir });
     app = createServerApp({ db, shared, logger, config, tuning });
     await app.start();
-    grpc = await startGrpcServer(app.server, config.listen);
+    grpc = await startGrpcServer(app.server, config.listen, config.listenTimeouts);
     const started = app;
     const listener = grpc;
     return {

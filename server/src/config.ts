@@ -1,5 +1,6 @@
 import * as os from "node:os";
 import * as path from "node:path";
+import { type ListenOptions, listenTimeoutsFromEnv } from "@cove/common";
 
 /** Everything the API server needs to know at start-up. */
 export interface ServerConfig {
@@ -28,6 +29,8 @@ export interface ServerConfig {
   corsOrigins: readonly string[] | "*";
   /** The proxy's public addresses, for URLs handed to users. */
   urls: { toolboxUrl: string; previewUrlTemplate: string; sshHost: string; sshPort: number };
+  /** Headers and idle timeouts of the listener; unset keeps the defaults (30 s, 5 min). */
+  listenTimeouts?: Pick<ListenOptions, "headersTimeoutMs" | "idleTimeoutMs">;
 }
 
 /**
@@ -43,7 +46,7 @@ export function defaultDataDir(): string {
  * COVE_EMBEDDED_POSTGRES_PORT, REDIS_URL, COVE_DATA_DIR, COVE_RUNNER_REGISTRATION_TOKEN,
  * COVE_PROXY_TOKEN, COVE_DEFAULT_IMAGE, COVE_PROXY_URL, COVE_PREVIEW_URL_TEMPLATE,
  * COVE_SSH_HOST, COVE_SSH_PORT, COVE_CORS_ORIGINS, COVE_RATE_LIMIT_READS, COVE_RATE_LIMIT_WRITES,
- * COVE_RATE_LIMIT_AUTH_FAILURES.
+ * COVE_RATE_LIMIT_AUTH_FAILURES, COVE_HEADERS_TIMEOUT_MS, COVE_IDLE_TIMEOUT_MS.
  */
 export function loadServerConfig(env: NodeJS.ProcessEnv): ServerConfig {
   const proxyUrl = env.COVE_PROXY_URL ?? "http://localhost:4000";
@@ -70,6 +73,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv): ServerConfig {
       sshHost: env.COVE_SSH_HOST ?? "localhost",
       sshPort: Number(env.COVE_SSH_PORT ?? 2222),
     },
+    listenTimeouts: listenTimeoutsFromEnv(env),
   };
 }
 

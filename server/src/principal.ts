@@ -13,6 +13,8 @@ export type Principal =
       userId: string | undefined;
       /** Scopes such as "sandboxes:write", "*" or "operator". */
       scopes: readonly string[];
+      /** When the key stops working; undefined when it never expires. */
+      expireTime?: Date;
     }
   | {
       /** A runner on its command stream. */

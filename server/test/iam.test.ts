@@ -386,7 +386,7 @@ describe("tenancy", () => {
 
 describe("organizations", () => {
   test("CreateOrganization makes the caller OWNER; Get returns the role", async () => {
-    const owner = await seedOrg(t.db, { scopes: ["organization:read"] });
+    const owner = await seedOrg(t.db, { scopes: ["organization:read", "organization:write"] });
     const c = clientsFor(url, owner.secret);
     const created = await c.orgs.createOrganization({ name: "Acme" });
     expect(created.organization?.name).toBe("Acme");

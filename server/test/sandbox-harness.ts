@@ -46,7 +46,7 @@ export class CountingEventBus implements EventBus {
 
   constructor(private readonly inner: EventBus) {}
 
-  publish(channel: string, event: unknown): Promise<void> {
+  publish(channel: string, event: unknown): Promise<number> {
     return this.inner.publish(channel, event);
   }
 

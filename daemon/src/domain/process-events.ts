@@ -45,6 +45,9 @@ export function processEvents(
   const stop = aborted(signal);
   return (async function* () {
     const detach = proc.attachReader(offsets);
+    // A reader whose stream went away must stop holding the pipe at once, even while this
+    // generator is suspended on a yield nobody will resume.
+    signal?.addEventListener("abort", detach, { once: true });
     try {
       yield { kind: "start", pid: proc.pid, tag: proc.description.tag };
       for (;;) {
@@ -74,6 +77,7 @@ export function processEvents(
         await Promise.race([changed, stop]);
       }
     } finally {
+      signal?.removeEventListener("abort", detach);
       detach();
     }
   })();

@@ -1,7 +1,9 @@
+import * as fs from "node:fs";
+import * as nodePath from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Duration, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { invalidArgument, withKeepalive } from "@cove/common";
+import { invalidArgument, unavailable, withKeepalive } from "@cove/common";
 import {
   FileEventType,
   type FileInfo,
@@ -31,6 +33,8 @@ import { findInFiles, replaceInFiles, searchFiles } from "../domain/file-search.
 import { type ChangeType, Watches } from "../domain/file-watch.js";
 import { DEFAULT_UPLOAD_LIMIT_BYTES, Filesystem, type WriteRequest } from "../domain/filesystem.js";
 import type { EntryType, FileEntry } from "../domain/filesystem-info.js";
+import type { OsUser } from "../domain/users.js";
+import { FILESYSTEM_SOCKET_NAME, FilesystemHelpers } from "../filesystem-helper/helper-pool.js";
 
 const fileTypes: Record<EntryType, FileType> = {
   file: FileType.FILE,
@@ -231,8 +235,47 @@ export class FilesystemHandler implements ServiceImpl<typeof FilesystemService> 
   }
 }
 
-/** createFilesystemModule mounts FilesystemService; close() ends every open WatchDir stream. */
+/** The path prefix of every FilesystemService call. */
+const FILESYSTEM_PATH = `/${FilesystemService.typeName}/`;
+
+/**
+ * filesystemUser is the user whose identity filesystem calls must take when it is not the
+ * daemon's own: the default user (COVE_DAEMON_USER) of a daemon running as root.
+ */
+function filesystemUser(ctx: DaemonContext): OsUser | undefined {
+  const name = ctx.config.defaultUser;
+  if (name === undefined || process.getuid?.() !== 0) return undefined;
+  const user = ctx.users.lookup(name);
+  return user.uid === 0 ? undefined : user;
+}
+
+/** refusingImpl answers every FilesystemService method with `error()`. */
+function refusingImpl(error: () => Error): object {
+  return Object.fromEntries(
+    FilesystemService.methods.map((m) => [
+      m.localName,
+      m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming"
+        ? // biome-ignore lint/correctness/useYield: it refuses before yielding anything.
+          async function* () {
+            throw error();
+          }
+        : async () => {
+            throw error();
+          },
+    ]),
+  );
+}
+
+/**
+ * createFilesystemModule mounts FilesystemService. A daemon that must act as another user
+ * (root with a default user) relays every call to a helper process running as that user
+ * (see filesystem-helper/), started now so the first call does not wait for it; when no
+ * helper can run, calls fail UNAVAILABLE and nothing is done as root. Otherwise the calls are
+ * served here. close() ends every open WatchDir stream, or stops the helper.
+ */
 export function createFilesystemModule(ctx: DaemonContext): ServiceModule {
+  const user = filesystemUser(ctx);
+  if (user) return createRelayedFilesystemModule(ctx, user);
   const fsys = new Filesystem({
     home: ctx.config.home,
     defaultUser: ctx.config.defaultUser,
@@ -245,5 +288,43 @@ export function createFilesystemModule(ctx: DaemonContext): ServiceModule {
     service: FilesystemService,
     impl: new FilesystemHandler(fsys, watches, ctx.config.limits.keepaliveMs),
     close: async () => watches.closeAll(),
+  };
+}
+
+function createRelayedFilesystemModule(ctx: DaemonContext, user: OsUser): ServiceModule {
+  const command = ctx.config.filesystemHelper;
+  const directSocket = ctx.config.socketPath
+    ? nodePath.join(nodePath.dirname(ctx.config.socketPath), FILESYSTEM_SOCKET_NAME)
+    : undefined;
+  const helpers = command
+    ? new FilesystemHelpers({
+        command,
+        settings: () => ({ home: ctx.config.home, limits: ctx.config.limits }),
+        // The default user's helper also serves the runner's gateway on its own socket.
+        socketPath: (u) => (u.uid === user.uid ? directSocket : undefined),
+        logger: ctx.logger,
+      })
+    : undefined;
+  helpers?.warm(user);
+  const refusal = () =>
+    unavailable(
+      "DAEMON_UNAVAILABLE",
+      helpers
+        ? `the filesystem helper for user ${user.name} is not running; try again`
+        : `no filesystem helper is configured, and filesystem calls are never made as root`,
+      { user: user.name },
+    );
+  return {
+    service: FilesystemService,
+    impl: refusingImpl(refusal),
+    intercept: (req) => {
+      if (!req.url?.startsWith(FILESYSTEM_PATH) || !("stream" in req)) return false;
+      // When no helper can take the call, Connect answers it with the refusal.
+      return helpers?.relay(user, req) ?? false;
+    },
+    close: async () => {
+      await helpers?.close();
+      if (directSocket) fs.rmSync(directSocket, { force: true });
+    },
   };
 }

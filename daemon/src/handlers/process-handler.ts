@@ -236,6 +236,13 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
   ) {
     const events = processEvents(proc, from, signal);
     let ended = false;
+    // The disconnect may come while this generator waits on a write that never completes (the
+    // client stopped reading): the abort, not the generator's finally, is what always runs.
+    const onDisconnect = () => {
+      if (!ended && killOnDisconnect) proc.kill("SIGKILL");
+    };
+    if (signal.aborted) onDisconnect();
+    else signal.addEventListener("abort", onDisconnect, { once: true });
     try {
       for await (const event of withKeepalive(
         events,
@@ -250,7 +257,8 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
         yield { event: toEvent(event) };
       }
     } finally {
-      if (!ended && killOnDisconnect) proc.kill("SIGKILL");
+      signal.removeEventListener("abort", onDisconnect);
+      onDisconnect();
     }
   }
 

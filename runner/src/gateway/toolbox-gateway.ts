@@ -1,11 +1,14 @@
 import * as crypto from "node:crypto";
 import type * as http from "node:http";
+import * as path from "node:path";
 import {
   createGrpcHandler,
   createHealthRegistry,
+  type ListenOptions,
   type Logger,
   listenDualProtocol,
 } from "@cove/common";
+import { isUnixSocket } from "../domain/daemon-health.js";
 import { createDaemonSessionPool } from "./daemon-sessions.js";
 import { daemonUnavailable, forwardCall } from "./forward-call.js";
 import { GATEWAY_TOKEN_HEADER, SANDBOX_ID_HEADER } from "./forward-headers.js";
@@ -44,6 +47,8 @@ export interface ToolboxGatewayOptions {
   maxStreamsPerSandbox?: number;
   /** Close a daemon session after this long without calls. Default 60 s. */
   idleSessionMs?: number;
+  /** Headers and idle timeouts of the listener (see ListenOptions); defaults 30 s and 5 min. */
+  listenTimeouts?: Pick<ListenOptions, "headersTimeoutMs" | "idleTimeoutMs">;
 }
 
 /** A running toolbox gateway. */
@@ -60,6 +65,9 @@ export interface ToolboxGateway {
 const PATH_PREFIX = "/sandbox/";
 /** Sandbox ids: what the server issues, and nothing that could escape a path or a header. */
 const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+/** Path prefix of FilesystemService calls, and the helper's socket next to the daemon's. */
+const FILESYSTEM_PATH = "/cove.toolbox.v1.FilesystemService/";
+const FILESYSTEM_SOCKET = "filesystem.sock";
 /** The gateway's own health service, answered without a sandbox id or token. */
 const HEALTH_PATH = "/grpc.health.v1.Health/";
 
@@ -136,7 +144,7 @@ export async function startToolboxGateway(options: ToolboxGatewayOptions): Promi
         else active.set(sandboxId, left);
       };
       try {
-        lease = await pool.acquire(socketPath);
+        lease = await acquireFor(target.path, socketPath);
       } catch (err) {
         release();
         logger.warn("daemon unreachable", { sandboxId, err });
@@ -171,6 +179,26 @@ export async function startToolboxGateway(options: ToolboxGatewayOptions): Promi
     }
   };
 
+  /**
+   * acquireFor picks the session for a call: filesystem calls go to the socket the daemon's
+   * filesystem helper serves next to the daemon's (it acts as the sandbox user, and bulk data
+   * then crosses no extra hop) when that is a socket (never a symlink) that answers, and to
+   * the daemon's socket otherwise (the daemon relays them to the helper itself).
+   */
+  const acquireFor = async (callPath: string, socketPath: string) => {
+    if (callPath.startsWith(FILESYSTEM_PATH)) {
+      const direct = path.join(path.dirname(socketPath), FILESYSTEM_SOCKET);
+      if (isUnixSocket(direct)) {
+        try {
+          return await pool.acquire(direct);
+        } catch {
+          // Its helper is stopped (idle) or restarting: the daemon starts it again.
+        }
+      }
+    }
+    return pool.acquire(socketPath);
+  };
+
   const resolveSocket = (sandboxId: string): string => {
     const resolution = options.resolve(sandboxId);
     if (typeof resolution === "string") return resolution;
@@ -193,7 +221,7 @@ export async function startToolboxGateway(options: ToolboxGatewayOptions): Promi
   const server = await listenDualProtocol(
     (req, res) => void handle(req, res),
     { host: options.listen.host ?? "127.0.0.1", port: options.listen.port },
-    { http2Settings: { initialWindowSize: 4 * 1024 * 1024 } },
+    { ...options.listenTimeouts, http2Settings: { initialWindowSize: 4 * 1024 * 1024 } },
   );
   logger.info("toolbox gateway listening", { url: server.url });
 

@@ -226,6 +226,36 @@ export async function countActiveApiKeys(
   return Number(row?.count ?? 0);
 }
 
+function organizationNotFound(organizationId: string): CoveError {
+  return notFound("ORGANIZATION_NOT_FOUND", `organization ${organizationId} not found`, {
+    organizationId,
+  });
+}
+
+/**
+ * firstKeyFromOutside allows a key of another organization to mint a key in `organizationId`
+ * only as its first key ever, for its OWNER (PERMISSION_DENIED otherwise); `lock` takes the
+ * organization's row lock for the rest of the transaction.
+ */
+async function firstKeyFromOutside(
+  db: Knex | Knex.Transaction,
+  organizationId: string,
+  role: RoleName | undefined,
+  lock = false,
+): Promise<void> {
+  const q = db("organizations").where({ id: organizationId }).whereNull("delete_time").first("id");
+  if (lock) q.forUpdate();
+  if (!(await q)) throw organizationNotFound(organizationId);
+  const issued = await db("api_keys").where({ organization_id: organizationId }).first("id");
+  if (role === "OWNER" && !issued) return;
+  throw permissionDenied(
+    "PERMISSION_DENIED",
+    `an API key acts only in its own organization; use a key of ${organizationId} ` +
+      "(a key of another organization may mint only the first key of one its user owns)",
+    { organizationId },
+  );
+}
+
 /** What the authenticator remembers about a usable key. */
 interface CachedKey {
   key: ApiKeyRecord;
@@ -245,12 +275,30 @@ export interface ApiKeyManagerOptions {
   cacheMax?: number;
   /** Least time between two last_used_time writes of one key, ms. Default 60 000. */
   lastUseIntervalMs?: number;
-  /** Reports background failures (last_used_time writes). */
+  /** Reports background failures (last_used_time writes, replicas slow to apply a change). */
   onBackgroundError?: (err: unknown) => void;
+  /** How long announce waits for every replica to apply a change, ms. Default 3000. */
+  applyTimeoutMs?: number;
 }
 
 /** The channel credential changes travel on, so every replica drops its cached lookups. */
 export const CREDENTIALS_CHANNEL = "cove.iam.credentials";
+
+/** The channel replicas confirm on that they applied a change (by its fence id). */
+export const CREDENTIALS_APPLIED_CHANNEL = "cove.iam.credentials.applied";
+
+/**
+ * Something on this replica that must learn of credential changes before they are confirmed
+ * (the EdgeService's WatchRoutes streams); it resolves once it has passed the change on.
+ */
+export type CredentialWatcher = (change: CredentialChange) => Promise<void>;
+
+/** A change announced here, waiting for the replicas that received it to confirm it. */
+interface Fence {
+  confirmed: number;
+  receivers: number;
+  done: () => void;
+}
 
 /**
  * ApiKeyManager implements ApiKeyService's rules and authenticates API key secrets.
@@ -258,7 +306,8 @@ export const CREDENTIALS_CHANNEL = "cove.iam.credentials";
  * Cache: a successful lookup (key, its user's role) is reused for cacheTtlMs (5 s) so that a
  * busy SDK does not cost one query per call. Revocation, removal of a member and role changes
  * drop the affected entries at once on this replica and announce it on CREDENTIALS_CHANNEL
- * for the others; should that message be lost, the TTL still bounds how long a revoked key
+ * for the others, which confirm once they and their watchers (the proxy's route streams)
+ * have applied it; should that message be lost, the TTL still bounds how long a revoked key
  * keeps working to 5 s. Expiry is checked on every call against the cached expire_time.
  * Unknown secrets are never cached (no memory for an attacker to fill).
  */
@@ -268,20 +317,53 @@ export class ApiKeyManager {
   private readonly ttlMs: number;
   private readonly cacheMax: number;
   private readonly lastUseIntervalMs: number;
+  private readonly applyTimeoutMs: number;
+  private readonly watchers = new Set<CredentialWatcher>();
+  private readonly fences = new Map<string, Fence>();
   private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(private readonly options: ApiKeyManagerOptions) {
     this.ttlMs = options.cacheTtlMs ?? 5_000;
     this.cacheMax = options.cacheMax ?? 10_000;
     this.lastUseIntervalMs = options.lastUseIntervalMs ?? 60_000;
+    this.applyTimeoutMs = options.applyTimeoutMs ?? 3_000;
   }
 
-  /** start listens for credential changes announced by other replicas. */
+  /**
+   * start listens for credential changes announced by any replica (this one included): each is
+   * applied to the cache, passed to this replica's watchers, and then confirmed.
+   */
   async start(): Promise<void> {
-    if (!this.options.events || this.unsubscribe) return;
-    this.unsubscribe = await this.options.events.subscribe(CREDENTIALS_CHANNEL, (event) => {
-      if (typeof event === "object" && event !== null) this.invalidate(event as CredentialChange);
+    const events = this.options.events;
+    if (!events || this.unsubscribe) return;
+    const offApplied = await events.subscribe(CREDENTIALS_APPLIED_CHANNEL, (event) => {
+      const fence = (event as { fence?: unknown } | null)?.fence;
+      if (typeof fence === "string") this.confirm(fence);
     });
+    const offChanges = await events.subscribe(CREDENTIALS_CHANNEL, (event) => {
+      if (typeof event !== "object" || event === null) return;
+      const { fence, ...change } = event as CredentialChange & { fence?: unknown };
+      this.invalidate(change);
+      void this.tellWatchers(change).then(async () => {
+        if (typeof fence !== "string") return;
+        await events
+          .publish(CREDENTIALS_APPLIED_CHANNEL, { fence })
+          .catch((err: unknown) => this.options.onBackgroundError?.(err));
+      });
+    });
+    this.unsubscribe = async () => {
+      await offChanges();
+      await offApplied();
+    };
+  }
+
+  /**
+   * watch registers a watcher of credential changes on this replica until the returned
+   * function is called; announce (on any replica) waits for it, up to applyTimeoutMs.
+   */
+  watch(watcher: CredentialWatcher): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
   }
 
   /** close stops listening. */
@@ -301,10 +383,75 @@ export class ApiKeyManager {
     }
   }
 
-  /** announce invalidates here at once and tells the other replicas. */
+  /**
+   * announce invalidates here at once, tells every replica, and returns once each replica that
+   * received the change has applied it and passed it to its watchers (so a proxy watching
+   * routes on any replica has been told before the caller is answered), or after
+   * applyTimeoutMs: a replica that is slow or gone must not hold a revocation up for longer.
+   */
   async announce(change: CredentialChange): Promise<void> {
     this.invalidate(change);
-    await this.options.events?.publish(CREDENTIALS_CHANNEL, change);
+    const events = this.options.events;
+    if (!events || !this.unsubscribe) {
+      // Not listening (a single node without a bus, or not started): tell the watchers here.
+      await this.tellWatchers(change);
+      if (events) await events.publish(CREDENTIALS_CHANNEL, change);
+      return;
+    }
+    const id = randomBytes(12).toString("base64url");
+    let timer: NodeJS.Timeout | undefined;
+    const confirmed = new Promise<boolean>((resolve) => {
+      this.fences.set(id, {
+        confirmed: 0,
+        receivers: Number.POSITIVE_INFINITY,
+        done: () => resolve(true),
+      });
+      timer = setTimeout(() => resolve(false), this.applyTimeoutMs);
+    });
+    try {
+      const receivers = await events.publish(CREDENTIALS_CHANNEL, { ...change, fence: id });
+      const fence = this.fences.get(id);
+      if (fence) {
+        fence.receivers = receivers;
+        if (fence.confirmed >= receivers) fence.done();
+      }
+      if (!(await confirmed)) {
+        this.options.onBackgroundError?.(
+          new Error(
+            `a credential change was not confirmed by every replica within ${this.applyTimeoutMs} ms`,
+          ),
+        );
+      }
+    } finally {
+      clearTimeout(timer);
+      this.fences.delete(id);
+    }
+  }
+
+  private confirm(id: string): void {
+    const fence = this.fences.get(id);
+    if (!fence) return;
+    fence.confirmed++;
+    if (fence.confirmed >= fence.receivers) fence.done();
+  }
+
+  /** tellWatchers passes a change to this replica's watchers, waiting up to applyTimeoutMs. */
+  private async tellWatchers(change: CredentialChange): Promise<void> {
+    if (this.watchers.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.applyTimeoutMs);
+    });
+    const told = Promise.all(
+      [...this.watchers].map((watcher) =>
+        watcher(change).catch((err: unknown) => this.options.onBackgroundError?.(err)),
+      ),
+    );
+    try {
+      await Promise.race([told, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -351,6 +498,7 @@ export class ApiKeyManager {
       apiKeyId: key.id,
       userId: key.userId ?? undefined,
       scopes: effectiveScopes(key.scopes, entry.role),
+      expireTime: key.expireTime ?? undefined,
     };
   }
 
@@ -399,7 +547,13 @@ export class ApiKeyManager {
       .catch((err: unknown) => this.options.onBackgroundError?.(err));
   }
 
-  /** create is ApiKeyService.CreateApiKey: a key acting as the calling user, and its secret. */
+  /**
+   * create is ApiKeyService.CreateApiKey: a key acting as the calling user, and its secret.
+   * A key mints keys for its own organization, never wider than itself nor than its user's
+   * role there. The one way into another organization is that organization's first key: the
+   * calling key's user must be its OWNER (as CreateOrganization makes its creator) and no key
+   * may ever have been issued in it; the new key is still bounded by the calling key's scopes.
+   */
   async create(
     principal: Principal | undefined,
     input: CreateApiKeyInput,
@@ -407,12 +561,10 @@ export class ApiKeyManager {
     const caller = userCaller(principal);
     // Another tenant's organization is NOT_FOUND before anything about the request is judged.
     const organizationId = input.organizationId || caller.organizationId;
+    const foreign = organizationId !== caller.organizationId;
     const role = await roleOf(this.options.db, organizationId, caller.userId);
-    if (!role && organizationId !== caller.organizationId) {
-      throw notFound("ORGANIZATION_NOT_FOUND", `organization ${organizationId} not found`, {
-        organizationId,
-      });
-    }
+    if (!role && foreign) throw organizationNotFound(organizationId);
+    if (foreign) await firstKeyFromOutside(this.options.db, organizationId, role);
     const name = validateName("name", input.name);
     if (input.scopes.length === 0) throw invalidArgument("scopes", "name at least one scope");
     for (const scope of input.scopes) {
@@ -441,12 +593,19 @@ export class ApiKeyManager {
         );
       }
     }
-    return issueApiKey(this.options.db, {
-      organizationId,
-      userId: caller.userId,
-      name,
-      scopes: input.scopes,
-      expireTime: input.expireTime ?? null,
+    const issue = (db: Knex | Knex.Transaction) =>
+      issueApiKey(db, {
+        organizationId,
+        userId: caller.userId,
+        name,
+        scopes: input.scopes,
+        expireTime: input.expireTime ?? null,
+      });
+    if (!foreign) return issue(this.options.db);
+    return this.options.db.transaction(async (trx) => {
+      // Checked again under the organization's row lock, so only one first key is ever minted.
+      await firstKeyFromOutside(trx, organizationId, role, true);
+      return issue(trx);
     });
   }
 

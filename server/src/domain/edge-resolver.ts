@@ -13,7 +13,7 @@ import {
 } from "@cove/common";
 import type { Knex } from "knex";
 import { verifyAccessToken } from "./access-tokens.js";
-import type { ApiKeyManager } from "./api-keys.js";
+import type { ApiKeyManager, CredentialWatcher } from "./api-keys.js";
 import type { SandboxStateName } from "./lifecycle-ports.js";
 import { isRunnerAlive } from "./runner-registry.js";
 import { hasScope } from "./scopes.js";
@@ -192,7 +192,8 @@ export class EdgeResolver {
           sandboxId: undefined,
           port: 0,
           credentialId: caller.apiKeyId,
-          expireTime: undefined,
+          // The proxy caches the answer no longer than this, so expiry is exact there too.
+          expireTime: caller.expireTime,
         };
       }
       case "sandboxToken": {
@@ -232,6 +233,15 @@ export class EdgeResolver {
         };
       }
     }
+  }
+
+  /**
+   * watchCredentials calls `watcher` with every credential change (revoked keys, removed
+   * members, deleted organizations) until the returned function is called; the change is
+   * confirmed to whoever announced it only once every watcher's promise has settled.
+   */
+  watchCredentials(watcher: CredentialWatcher): () => void {
+    return this.deps.apiKeys.watch(watcher);
   }
 
   /** recordActivity moves last_activity_time forward (never back, never past now + 1 min). */

@@ -128,12 +128,12 @@ export type MethodRule =
   /** Anyone, no credential (health, reflection). */
   | { readonly auth: "public" }
   /**
-   * An organization's API key. `scope` null means any valid key acting as a user
-   * (CreateOrganization). `mutating` calls are audited and rate-limited as writes.
+   * An organization's API key holding `scope` (every such method names one; there is no
+   * "any valid key"). `mutating` calls are audited and rate-limited as writes.
    */
   | {
       readonly auth: "apiKey";
-      readonly scope: Scope | null;
+      readonly scope: Scope;
       readonly mutating: boolean;
       readonly resourceType: ResourceType;
     }
@@ -154,7 +154,7 @@ const read = (scope: Scope, resourceType: ResourceType): MethodRule => ({
   mutating: false,
   resourceType,
 });
-const write = (scope: Scope | null, resourceType: ResourceType): MethodRule => ({
+const write = (scope: Scope, resourceType: ResourceType): MethodRule => ({
   auth: "apiKey",
   scope,
   mutating: true,
@@ -216,7 +216,7 @@ export const METHOD_RULES: Readonly<Record<string, MethodRule>> = Object.freeze(
   }),
 
   ...service("cove.iam.v1.OrganizationService", {
-    CreateOrganization: write(null, "organization"),
+    CreateOrganization: write("organization:write", "organization"),
     GetOrganization: read("organization:read", "organization"),
     ListOrganizations: read("organization:read", "organization"),
     UpdateOrganization: write("organization:write", "organization"),

@@ -10,7 +10,6 @@ import {
   type WatchRoutesResponseSchema,
 } from "@cove/gen-ts/cove/edge/v1/edge_service_pb.js";
 import { SandboxState } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
-import { CREDENTIALS_CHANNEL } from "../domain/api-keys.js";
 import type { EdgeAccess, EdgeCredential, EdgeResolver } from "../domain/edge-resolver.js";
 import {
   ACCESS_REVOKED_CHANNEL,
@@ -64,10 +63,36 @@ export class EdgeHandler implements ServiceImpl<typeof EdgeService> {
     };
   }
 
+  /**
+   * watchRoutes streams route invalidations to one proxy. Credential changes are confirmed to
+   * whoever announced them (RevokeApiKey …) only once this stream has written them, so a
+   * revoked key's routes are gone from the proxy's cache before the revocation is answered.
+   */
   async *watchRoutes(_req: unknown, ctx: HandlerContext): AsyncGenerator<WatchMessage> {
-    const queue = new AsyncQueue<WatchMessage>();
-    const invalidate = (value: MessageInitShape<typeof WatchRoutesResponseSchema>["event"]) =>
-      queue.push({ event: value });
+    const queue = new AsyncQueue<{ message: WatchMessage; written?: () => void }>();
+    const unwritten = new Set<() => void>();
+    const invalidate = (value: WatchMessage["event"], written?: () => void) =>
+      queue.push({ message: { event: value }, written });
+    const stopWatchingCredentials = this.edge.watchCredentials(
+      (change) =>
+        new Promise<void>((resolve) => {
+          unwritten.add(resolve);
+          // Organization- or user-wide changes cannot be named by one id: the proxy drops everything.
+          invalidate(
+            change.apiKeyId
+              ? {
+                  case: "invalidation",
+                  value: {
+                    kind: RouteChangeKind.CREDENTIAL_REVOKED,
+                    credentialId: change.apiKeyId,
+                    eventTime: timestampNow(),
+                  },
+                }
+              : { case: "reset", value: { serverTime: timestampNow() } },
+            resolve,
+          );
+        }),
+    );
     const unsubscribe = await Promise.all([
       this.events.subscribe(ALL_SANDBOXES_CHANNEL, (message) => {
         const event = parseSandboxEvent(message);
@@ -96,32 +121,31 @@ export class EdgeHandler implements ServiceImpl<typeof EdgeService> {
           });
         }
       }),
-      this.events.subscribe(CREDENTIALS_CHANNEL, (message) => {
-        const change = message as { apiKeyId?: string };
-        // Organization- or user-wide changes cannot be named by one id: the proxy drops everything.
-        if (change.apiKeyId) {
-          invalidate({
-            case: "invalidation",
-            value: {
-              kind: RouteChangeKind.CREDENTIAL_REVOKED,
-              credentialId: change.apiKeyId,
-              eventTime: timestampNow(),
-            },
-          });
-        } else {
-          invalidate({ case: "reset", value: { serverTime: timestampNow() } });
-        }
-      }),
-    ]);
+    ]).catch((err: unknown) => {
+      stopWatchingCredentials();
+      throw err;
+    });
     const onAbort = () => queue.close();
     ctx.signal.addEventListener("abort", onAbort, { once: true });
     try {
       yield { event: { case: "reset", value: { serverTime: timestampNow() } } };
-      for await (const message of withKeepalive(queue, this.keepaliveMs, () => null)) {
-        yield message ?? { event: { case: "keepalive", value: { serverTime: timestampNow() } } };
+      for await (const item of withKeepalive(queue, this.keepaliveMs, () => null)) {
+        if (!item) {
+          yield { event: { case: "keepalive", value: { serverTime: timestampNow() } } };
+          continue;
+        }
+        yield item.message;
+        // Resumed: the message has been handed to the proxy's stream.
+        if (item.written) {
+          unwritten.delete(item.written);
+          item.written();
+        }
       }
     } finally {
       ctx.signal.removeEventListener("abort", onAbort);
+      stopWatchingCredentials();
+      // A closed stream has nothing left to protect: its proxy drops its whole cache.
+      for (const written of unwritten) written();
       await Promise.all(unsubscribe.map((off) => off()));
     }
   }

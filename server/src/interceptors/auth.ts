@@ -150,11 +150,7 @@ export function createAuthInterceptor(options: AuthOptions): Interceptor {
       }
       return options.apiKeys.authenticate(token);
     });
-    if (rule.scope === null) {
-      if (!principal.userId) {
-        throw permissionDenied("PERMISSION_DENIED", "this call needs an API key acting as a user");
-      }
-    } else if (!hasScope(principal.scopes, rule.scope)) {
+    if (!hasScope(principal.scopes, rule.scope)) {
       throw permissionDenied(
         "PERMISSION_DENIED",
         `${procedure} needs scope "${rule.scope}" (within your role)`,

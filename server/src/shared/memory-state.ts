@@ -70,10 +70,11 @@ class MemoryLocks implements LockManager {
 class MemoryEvents implements EventBus {
   private readonly handlers = new Map<string, Set<(event: unknown) => void>>();
 
-  async publish(channel: string, event: unknown): Promise<void> {
+  async publish(channel: string, event: unknown): Promise<number> {
     // A copy through JSON, as Redis would deliver it.
     const copy = JSON.parse(JSON.stringify(event)) as unknown;
-    for (const handler of this.handlers.get(channel) ?? []) {
+    const handlers = this.handlers.get(channel) ?? new Set();
+    for (const handler of handlers) {
       queueMicrotask(() => {
         try {
           handler(copy);
@@ -82,6 +83,7 @@ class MemoryEvents implements EventBus {
         }
       });
     }
+    return handlers.size;
   }
 
   async subscribe(

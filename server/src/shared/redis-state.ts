@@ -215,11 +215,11 @@ class RedisEvents implements EventBus {
     );
   }
 
-  async publish(channel: string, event: unknown): Promise<void> {
+  async publish(channel: string, event: unknown): Promise<number> {
     const payload = JSON.stringify(event);
     if (payload === undefined) throw new TypeError(`event on ${channel} is not JSON-serializable`);
     try {
-      await this.publisher.publish(`${this.prefix}${channel}`, payload);
+      return await this.publisher.publish(`${this.prefix}${channel}`, payload);
     } catch (err) {
       throw storeDown(`publish on ${channel}`, err);
     }

@@ -33,8 +33,11 @@ export interface LockManager {
 
 /** EventBus publishes small JSON events to every replica (including this one). */
 export interface EventBus {
-  /** publish sends an event on a channel. */
-  publish(channel: string, event: unknown): Promise<void>;
+  /**
+   * publish sends an event on a channel and says how many receivers got it: replicas
+   * subscribed to the channel on Redis (one connection each), subscriptions in process.
+   */
+  publish(channel: string, event: unknown): Promise<number>;
   /** subscribe calls handler for each event on the channel until the returned function is called. */
   subscribe(channel: string, handler: (event: unknown) => void): Promise<() => Promise<void>>;
 }

@@ -240,8 +240,8 @@ type ResolveSandboxResponse struct {
 	// key's api_key_id, or the token's id. Empty when no credential was needed (public
 	// preview). WatchRoutes names revoked credentials by this id; the proxy also logs it.
 	CredentialId string `protobuf:"bytes,10,opt,name=credential_id,json=credentialId,proto3" json:"credential_id,omitempty"`
-	// credential_expire_time is when the credential stops working; unset when it does
-	// not expire (an API key without expire_time) or no credential was used. The proxy
+	// credential_expire_time is when the credential (an API key's expire_time, or the
+	// token's) stops working; unset when it does not expire or no credential was used. The proxy
 	// stops using this answer then; SSH sessions already open survive it (but not
 	// revocation), other requests are checked again.
 	CredentialExpireTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=credential_expire_time,json=credentialExpireTime,proto3" json:"credential_expire_time,omitempty"`

@@ -32,10 +32,13 @@ type CreateApiKeyRequest struct {
 	// expire_time is when the key stops working; unset means never. Must be in the future.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// organization_id is the organization the new key acts in. Empty means the calling key's
-	// own organization. Another organization works only when the calling key's user is a
-	// member of it (e.g. right after CreateOrganization made them its OWNER); the user's role
-	// there and the calling key's scopes bound the new key. Returns NOT_FOUND (reason
-	// ORGANIZATION_NOT_FOUND) when the user is not a member.
+	// own organization. A key acts only in the organization it was issued in, so another
+	// organization is accepted for one purpose: minting that organization's first key right
+	// after CreateOrganization. It works only while no key has ever been issued in it and the
+	// calling key's user is its OWNER; otherwise it returns PERMISSION_DENIED (reason
+	// PERMISSION_DENIED), and NOT_FOUND (reason ORGANIZATION_NOT_FOUND) when the user is not
+	// a member. Either way the new key never has more than the calling key's scopes and the
+	// user's role allow; later keys are minted with the organization's own keys.
 	OrganizationId string `protobuf:"bytes,4,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache

@@ -127,8 +127,8 @@ export interface ResolveSandboxResponse {
    */
   credentialId: string;
   /**
-   * credential_expire_time is when the credential stops working; unset when it does
-   * not expire (an API key without expire_time) or no credential was used. The proxy
+   * credential_expire_time is when the credential (an API key's expire_time, or the
+   * token's) stops working; unset when it does not expire or no credential was used. The proxy
    * stops using this answer then; SSH sessions already open survive it (but not
    * revocation), other requests are checked again.
    */
@@ -1284,7 +1284,9 @@ export const EdgeServiceService = {
    * stream ends, the proxy drops its whole cache. The proxy treats 45 s without a
    * message as a broken stream and reconnects with jittered backoff (1 s to 30 s). The
    * server ends the stream with UNAVAILABLE when it shuts down. Any number of proxy
-   * processes may watch at once, each on any API server replica.
+   * processes may watch at once, each on any API server replica. API key revocations
+   * (RevokeApiKey, RemoveMember, DeleteOrganization) are written to every open stream, on
+   * every replica, before the revoking call returns (each replica waits at most 3 s).
    */
   watchRoutes: {
     path: "/cove.edge.v1.EdgeService/WatchRoutes" as const,
@@ -1362,7 +1364,9 @@ export interface EdgeServiceServer extends UntypedServiceImplementation {
    * stream ends, the proxy drops its whole cache. The proxy treats 45 s without a
    * message as a broken stream and reconnects with jittered backoff (1 s to 30 s). The
    * server ends the stream with UNAVAILABLE when it shuts down. Any number of proxy
-   * processes may watch at once, each on any API server replica.
+   * processes may watch at once, each on any API server replica. API key revocations
+   * (RevokeApiKey, RemoveMember, DeleteOrganization) are written to every open stream, on
+   * every replica, before the revoking call returns (each replica waits at most 3 s).
    */
   watchRoutes: handleServerStreamingCall<WatchRoutesRequest, WatchRoutesResponse>;
   /**
@@ -1436,7 +1440,9 @@ export interface EdgeServiceClient extends Client {
    * stream ends, the proxy drops its whole cache. The proxy treats 45 s without a
    * message as a broken stream and reconnects with jittered backoff (1 s to 30 s). The
    * server ends the stream with UNAVAILABLE when it shuts down. Any number of proxy
-   * processes may watch at once, each on any API server replica.
+   * processes may watch at once, each on any API server replica. API key revocations
+   * (RevokeApiKey, RemoveMember, DeleteOrganization) are written to every open stream, on
+   * every replica, before the revoking call returns (each replica waits at most 3 s).
    */
   watchRoutes(request: WatchRoutesRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchRoutesResponse>;
   watchRoutes(

@@ -2331,7 +2331,8 @@ export type OrganizationServiceService = typeof OrganizationServiceService;
 export const OrganizationServiceService = {
   /**
    * CreateOrganization creates an organization with the server's default quota and makes
-   * the calling user its OWNER. Needs no scope beyond a valid user credential.
+   * the calling user its OWNER. Needs scope "organization:write" on a key that acts as a
+   * user (any role). Its first key is then minted with CreateApiKey and organization_id.
    */
   createOrganization: {
     path: "/cove.iam.v1.OrganizationService/CreateOrganization" as const,
@@ -2519,7 +2520,8 @@ export const OrganizationServiceService = {
 export interface OrganizationServiceServer extends UntypedServiceImplementation {
   /**
    * CreateOrganization creates an organization with the server's default quota and makes
-   * the calling user its OWNER. Needs no scope beyond a valid user credential.
+   * the calling user its OWNER. Needs scope "organization:write" on a key that acts as a
+   * user (any role). Its first key is then minted with CreateApiKey and organization_id.
    */
   createOrganization: handleUnaryCall<CreateOrganizationRequest, CreateOrganizationResponse>;
   /**
@@ -2598,7 +2600,8 @@ export interface OrganizationServiceServer extends UntypedServiceImplementation 
 export interface OrganizationServiceClient extends Client {
   /**
    * CreateOrganization creates an organization with the server's default quota and makes
-   * the calling user its OWNER. Needs no scope beyond a valid user credential.
+   * the calling user its OWNER. Needs scope "organization:write" on a key that acts as a
+   * user (any role). Its first key is then minted with CreateApiKey and organization_id.
    */
   createOrganization(
     request: CreateOrganizationRequest,

@@ -45,10 +45,13 @@ export type CreateApiKeyRequest = Message<"cove.iam.v1.CreateApiKeyRequest"> & {
 
   /**
    * organization_id is the organization the new key acts in. Empty means the calling key's
-   * own organization. Another organization works only when the calling key's user is a
-   * member of it (e.g. right after CreateOrganization made them its OWNER); the user's role
-   * there and the calling key's scopes bound the new key. Returns NOT_FOUND (reason
-   * ORGANIZATION_NOT_FOUND) when the user is not a member.
+   * own organization. A key acts only in the organization it was issued in, so another
+   * organization is accepted for one purpose: minting that organization's first key right
+   * after CreateOrganization. It works only while no key has ever been issued in it and the
+   * calling key's user is its OWNER; otherwise it returns PERMISSION_DENIED (reason
+   * PERMISSION_DENIED), and NOT_FOUND (reason ORGANIZATION_NOT_FOUND) when the user is not
+   * a member. Either way the new key never has more than the calling key's scopes and the
+   * user's role allow; later keys are minted with the organization's own keys.
    *
    * @generated from field: string organization_id = 4;
    */
@@ -253,8 +256,10 @@ export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@_
 export const ApiKeyService: GenService<{
   /**
    * CreateApiKey creates an API key acting as the calling user and returns its secret,
-   * which is never shown again. Returns PERMISSION_DENIED (reason PERMISSION_DENIED) when
-   * scopes ask for more than the calling key's own scopes or the user's role allow;
+   * which is never shown again. The key acts in the calling key's organization (see
+   * organization_id for a new organization's first key). Returns PERMISSION_DENIED (reason
+   * PERMISSION_DENIED) when scopes ask for more than the calling key's own scopes or the
+   * user's role allow, or for another organization;
    * INVALID_ARGUMENT (reason INVALID_FIELD) for an unknown scope or an expire_time in the
    * past; RESOURCE_EXHAUSTED (reason QUOTA_EXCEEDED) beyond max_api_keys.
    *

@@ -685,7 +685,8 @@ export const UpdateQuotaResponseSchema: GenMessage<UpdateQuotaResponse> = /*@__P
 export const OrganizationService: GenService<{
   /**
    * CreateOrganization creates an organization with the server's default quota and makes
-   * the calling user its OWNER. Needs no scope beyond a valid user credential.
+   * the calling user its OWNER. Needs scope "organization:write" on a key that acts as a
+   * user (any role). Its first key is then minted with CreateApiKey and organization_id.
    *
    * @generated from rpc cove.iam.v1.OrganizationService.CreateOrganization
    */

@@ -82,7 +82,9 @@ type EdgeServiceClient interface {
 	// stream ends, the proxy drops its whole cache. The proxy treats 45 s without a
 	// message as a broken stream and reconnects with jittered backoff (1 s to 30 s). The
 	// server ends the stream with UNAVAILABLE when it shuts down. Any number of proxy
-	// processes may watch at once, each on any API server replica.
+	// processes may watch at once, each on any API server replica. API key revocations
+	// (RevokeApiKey, RemoveMember, DeleteOrganization) are written to every open stream, on
+	// every replica, before the revoking call returns (each replica waits at most 3 s).
 	WatchRoutes(context.Context, *connect.Request[v1.WatchRoutesRequest]) (*connect.ServerStreamForClient[v1.WatchRoutesResponse], error)
 	// RecordActivity refreshes the auto-stop clocks of sandboxes that the proxy saw
 	// traffic for (toolbox calls, preview requests and WebSocket frames, SSH data), so
@@ -192,7 +194,9 @@ type EdgeServiceHandler interface {
 	// stream ends, the proxy drops its whole cache. The proxy treats 45 s without a
 	// message as a broken stream and reconnects with jittered backoff (1 s to 30 s). The
 	// server ends the stream with UNAVAILABLE when it shuts down. Any number of proxy
-	// processes may watch at once, each on any API server replica.
+	// processes may watch at once, each on any API server replica. API key revocations
+	// (RevokeApiKey, RemoveMember, DeleteOrganization) are written to every open stream, on
+	// every replica, before the revoking call returns (each replica waits at most 3 s).
 	WatchRoutes(context.Context, *connect.Request[v1.WatchRoutesRequest], *connect.ServerStream[v1.WatchRoutesResponse]) error
 	// RecordActivity refreshes the auto-stop clocks of sandboxes that the proxy saw
 	// traffic for (toolbox calls, preview requests and WebSocket frames, SSH data), so

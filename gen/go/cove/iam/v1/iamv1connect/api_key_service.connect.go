@@ -49,8 +49,10 @@ const (
 // ApiKeyServiceClient is a client for the cove.iam.v1.ApiKeyService service.
 type ApiKeyServiceClient interface {
 	// CreateApiKey creates an API key acting as the calling user and returns its secret,
-	// which is never shown again. Returns PERMISSION_DENIED (reason PERMISSION_DENIED) when
-	// scopes ask for more than the calling key's own scopes or the user's role allow;
+	// which is never shown again. The key acts in the calling key's organization (see
+	// organization_id for a new organization's first key). Returns PERMISSION_DENIED (reason
+	// PERMISSION_DENIED) when scopes ask for more than the calling key's own scopes or the
+	// user's role allow, or for another organization;
 	// INVALID_ARGUMENT (reason INVALID_FIELD) for an unknown scope or an expire_time in the
 	// past; RESOURCE_EXHAUSTED (reason QUOTA_EXCEEDED) beyond max_api_keys.
 	CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error)
@@ -135,8 +137,10 @@ func (c *apiKeyServiceClient) RevokeApiKey(ctx context.Context, req *connect.Req
 // ApiKeyServiceHandler is an implementation of the cove.iam.v1.ApiKeyService service.
 type ApiKeyServiceHandler interface {
 	// CreateApiKey creates an API key acting as the calling user and returns its secret,
-	// which is never shown again. Returns PERMISSION_DENIED (reason PERMISSION_DENIED) when
-	// scopes ask for more than the calling key's own scopes or the user's role allow;
+	// which is never shown again. The key acts in the calling key's organization (see
+	// organization_id for a new organization's first key). Returns PERMISSION_DENIED (reason
+	// PERMISSION_DENIED) when scopes ask for more than the calling key's own scopes or the
+	// user's role allow, or for another organization;
 	// INVALID_ARGUMENT (reason INVALID_FIELD) for an unknown scope or an expire_time in the
 	// past; RESOURCE_EXHAUSTED (reason QUOTA_EXCEEDED) beyond max_api_keys.
 	CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error)

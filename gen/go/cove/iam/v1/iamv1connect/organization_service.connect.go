@@ -74,7 +74,8 @@ const (
 // OrganizationServiceClient is a client for the cove.iam.v1.OrganizationService service.
 type OrganizationServiceClient interface {
 	// CreateOrganization creates an organization with the server's default quota and makes
-	// the calling user its OWNER. Needs no scope beyond a valid user credential.
+	// the calling user its OWNER. Needs scope "organization:write" on a key that acts as a
+	// user (any role). Its first key is then minted with CreateApiKey and organization_id.
 	CreateOrganization(context.Context, *connect.Request[v1.CreateOrganizationRequest]) (*connect.Response[v1.CreateOrganizationResponse], error)
 	// GetOrganization returns one organization the caller is a member of.
 	// Returns NOT_FOUND (reason ORGANIZATION_NOT_FOUND).
@@ -292,7 +293,8 @@ func (c *organizationServiceClient) UpdateQuota(ctx context.Context, req *connec
 // OrganizationServiceHandler is an implementation of the cove.iam.v1.OrganizationService service.
 type OrganizationServiceHandler interface {
 	// CreateOrganization creates an organization with the server's default quota and makes
-	// the calling user its OWNER. Needs no scope beyond a valid user credential.
+	// the calling user its OWNER. Needs scope "organization:write" on a key that acts as a
+	// user (any role). Its first key is then minted with CreateApiKey and organization_id.
 	CreateOrganization(context.Context, *connect.Request[v1.CreateOrganizationRequest]) (*connect.Response[v1.CreateOrganizationResponse], error)
 	// GetOrganization returns one organization the caller is a member of.
 	// Returns NOT_FOUND (reason ORGANIZATION_NOT_FOUND).

@@ -146,7 +146,9 @@ class EdgeServiceServicer(object):
         stream ends, the proxy drops its whole cache. The proxy treats 45 s without a
         message as a broken stream and reconnects with jittered backoff (1 s to 30 s). The
         server ends the stream with UNAVAILABLE when it shuts down. Any number of proxy
-        processes may watch at once, each on any API server replica.
+        processes may watch at once, each on any API server replica. API key revocations
+        (RevokeApiKey, RemoveMember, DeleteOrganization) are written to every open stream, on
+        every replica, before the revoking call returns (each replica waits at most 3 s).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -75,8 +75,10 @@ class ApiKeyServiceServicer(object):
 
     def CreateApiKey(self, request, context):
         """CreateApiKey creates an API key acting as the calling user and returns its secret,
-        which is never shown again. Returns PERMISSION_DENIED (reason PERMISSION_DENIED) when
-        scopes ask for more than the calling key's own scopes or the user's role allow;
+        which is never shown again. The key acts in the calling key's organization (see
+        organization_id for a new organization's first key). Returns PERMISSION_DENIED (reason
+        PERMISSION_DENIED) when scopes ask for more than the calling key's own scopes or the
+        user's role allow, or for another organization;
         INVALID_ARGUMENT (reason INVALID_FIELD) for an unknown scope or an expire_time in the
         past; RESOURCE_EXHAUSTED (reason QUOTA_EXCEEDED) beyond max_api_keys.
         """

@@ -117,7 +117,8 @@ class OrganizationServiceServicer(object):
 
     def CreateOrganization(self, request, context):
         """CreateOrganization creates an organization with the server's default quota and makes
-        the calling user its OWNER. Needs no scope beyond a valid user credential.
+        the calling user its OWNER. Needs scope "organization:write" on a key that acts as a
+        user (any role). Its first key is then minted with CreateApiKey and organization_id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
