@@ -327,7 +327,8 @@ export class LspServer {
    */
   async diagnostics(path: string, options: { wait?: number } = {}): Promise<Diagnostics> {
     const id = this.sid;
-    const res = await this.toolbox.call({ idempotent: true }, (a) =>
+    const timeoutMs = ((options.wait ?? 10) + 30) * 1000;
+    const res = await this.toolbox.call({ idempotent: true, timeoutMs }, (a) =>
       this.toolbox.lsp.diagnostics(
         {
           serverId: id,
