@@ -56,6 +56,21 @@ const user = { name: "cove", uid: 1000, gid: 1000, home: "/home/cove", shell: "/
 const tsxVersion = "4.23.15";
 
 /**
+ * Global npm packages besides npm and tsx, pinned: the language servers the daemon's LspService
+ * starts (pyright for Python; typescript-language-server, which finds the global typescript next
+ * to it, for TypeScript and JavaScript), and typescript, which the daemon's JavaScript and
+ * TypeScript interpreter kernels also use to parse and transpile each cell. typescript 5.9 and
+ * typescript-language-server 4.4 are the last lines that run on Node 18.
+ */
+const npmGlobals = ["pyright@1.1.414", "typescript@5.9.3", "typescript-language-server@4.4.1"];
+
+/**
+ * Python packages installed with pip into the system Python (/usr/local/lib/python3.11), pinned:
+ * what the code interpreter's charts and data work need. Their test suites are removed.
+ */
+const pythonPackages = ["numpy==2.3.5", "pandas==2.3.3", "matplotlib==3.10.8"];
+
+/**
  * npm is installed from the npm registry rather than Debian's `npm` package: Debian's npm 9.2 is
  * split into ~400 node-* packages plus node-gyp's -dev packages (~150 MB and a minute of apt),
  * while the registry's npm bundles its dependencies (~10 MB). 10.9 is the last line that
@@ -91,6 +106,17 @@ apt-get install -y -q ${packages.join(" ")}
 `;
 
 /**
+ * Runs in the chroot after the apt installs: the pinned Python packages into the system Python
+ * (bookworm marks it externally managed; these are the image's own), without their tests.
+ */
+const pipScript = `set -eu
+python3 -m pip install --break-system-packages --no-cache-dir --root-user-action=ignore \\
+  --disable-pip-version-check ${pythonPackages.join(" ")}
+find /usr/local/lib/python3*/dist-packages -depth -type d -name tests \\
+  -path '*/dist-packages/*/tests' -exec rm -rf {} +
+`;
+
+/**
  * Runs in the chroot last: the user, the daemon's socket directory, the locale, and removal of
  * everything that only makes the image bigger (apt lists and caches, docs, npm's cache).
  * Setuid/setgid bits are removed: user code runs unprivileged and must have no way to root.
@@ -99,6 +125,8 @@ const configureScript = `set -eu
 groupadd --gid ${user.gid} ${user.name}
 useradd --uid ${user.uid} --gid ${user.gid} --home-dir ${user.home} --create-home \\
   --shell ${user.shell} --comment "Cove sandbox user" ${user.name}
+# matplotlib's font cache, built once here rather than on every sandbox's first chart.
+runuser -u ${user.name} -- env HOME=${user.home} python3 -c 'import matplotlib.font_manager'
 install -d -m 0755 /run/cove
 printf 'LANG=C.UTF-8\\n' > /etc/default/locale
 printf '%s\\n' sandbox > /etc/hostname
@@ -117,6 +145,8 @@ find / -xdev -type f -perm /6000 -exec chmod ug-s {} +
 const imageChanges = [
   "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
   "ENV LANG=C.UTF-8",
+  // A pip install by the sandbox user goes to ~/.local instead of failing on PEP 668.
+  "ENV PIP_BREAK_SYSTEM_PACKAGES=1",
   `WORKDIR ${user.home}`,
   'CMD ["sleep","infinity"]',
 ];
@@ -130,7 +160,10 @@ const recipe = {
   user,
   npmVersion,
   tsxVersion,
+  npmGlobals,
+  pythonPackages,
   installScript,
+  pipScript,
   configureScript,
   imageChanges,
 };
@@ -336,23 +369,19 @@ function hostNpm(dir, spec, log) {
 }
 
 /**
- * installNodeTools installs npm and tsx globally into the rootfs's /usr/local. The image has no
- * npm yet, so npm comes from the host's npm with `--prefix <rootfs>/usr/local` (pure JavaScript,
- * run by the image's own Node). tsx is then installed by that npm in the chroot, given the
- * host's npm registry, proxy variables and extra CA file for the duration of the install (the
- * CA file is removed afterwards); if that fails, by the host's npm the same way as npm (tsx and
- * esbuild have no native code that depends on the libc).
+ * chrootNetwork copies the host's CA bundle into the rootfs for the duration of `work` and
+ * passes work the environment that lets npm and pip in the chroot reach their registries as the
+ * host does: the host's npm registry, proxy variables and extra CA file.
  */
-async function installNodeTools(dir, log) {
-  const npmSeconds = await hostNpm(dir, `npm@${npmVersion}`, log);
-  // npm's builtin config: `npm install -g` as root in a sandbox goes to /usr/local, as here.
-  fs.writeFileSync(path.join(dir, "usr/local/lib/node_modules/npm/npmrc"), "prefix=/usr/local\n");
-  const spec = `tsx@${tsxVersion}`;
+async function chrootNetwork(dir, work) {
   const registry =
     spawnSync("npm", ["config", "get", "registry"], { encoding: "utf8" }).stdout?.trim() ||
     "https://registry.npmjs.org/";
   const extra = { npm_config_registry: registry, npm_config_update_notifier: "false" };
   for (const name of ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy"]) {
+    if (process.env[name]) extra[name] = process.env[name];
+  }
+  for (const name of ["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_DEFAULT_TIMEOUT"]) {
     if (process.env[name]) extra[name] = process.env[name];
   }
   const caInRoot = "/tmp/cove-build-ca.pem";
@@ -362,20 +391,47 @@ async function installNodeTools(dir, log) {
       fs.copyFileSync(ca, path.join(dir, caInRoot));
       extra.NODE_EXTRA_CA_CERTS = caInRoot;
     }
-    const took = await logged(
-      `npm install -g ${spec} (in the chroot)`,
-      "chroot",
-      [dir, "npm", "install", "-g", "--no-audit", "--no-fund", spec],
-      { log, env: cleanEnv(extra) },
+    // pip replaces its bundle with PIP_CERT: the host's full bundle, so nothing is lost.
+    const bundle = [process.env.PIP_CERT, process.env.SSL_CERT_FILE].find(
+      (file) => file && fs.existsSync(file),
     );
-    return { how: "tsx with the image's npm in the chroot", seconds: npmSeconds + took };
-  } catch (err) {
-    log(`   the image's npm could not install ${spec}: ${err.message.split("\n")[0]}`);
-    log("   installing it with the host's npm into the rootfs's /usr/local instead");
-    const took = await hostNpm(dir, spec, log);
-    return { how: "tsx with the host's npm (--prefix)", seconds: npmSeconds + took };
+    if (bundle) {
+      fs.copyFileSync(bundle, path.join(dir, "tmp/cove-build-bundle.pem"));
+      extra.PIP_CERT = "/tmp/cove-build-bundle.pem";
+    }
+    return await work(cleanEnv(extra));
   } finally {
     fs.rmSync(path.join(dir, caInRoot), { force: true });
+    fs.rmSync(path.join(dir, "tmp/cove-build-bundle.pem"), { force: true });
+  }
+}
+
+/**
+ * installNodeTools installs npm, tsx and the npm globals into the rootfs's /usr/local. The image
+ * has no npm yet, so npm comes from the host's npm with `--prefix <rootfs>/usr/local` (pure
+ * JavaScript, run by the image's own Node). The rest is then installed by that npm in the
+ * chroot (see chrootNetwork); if that fails, by the host's npm the same way as npm (none of
+ * them has native code that depends on the libc).
+ */
+async function installNodeTools(dir, env, log) {
+  const npmSeconds = await hostNpm(dir, `npm@${npmVersion}`, log);
+  // npm's builtin config: `npm install -g` as root in a sandbox goes to /usr/local, as here.
+  fs.writeFileSync(path.join(dir, "usr/local/lib/node_modules/npm/npmrc"), "prefix=/usr/local\n");
+  const specs = [`tsx@${tsxVersion}`, ...npmGlobals];
+  try {
+    const took = await logged(
+      `npm install -g ${specs.join(" ")} (in the chroot)`,
+      "chroot",
+      [dir, "npm", "install", "-g", "--no-audit", "--no-fund", ...specs],
+      { log, env },
+    );
+    return { how: "with the image's npm in the chroot", seconds: npmSeconds + took };
+  } catch (err) {
+    log(`   the image's npm could not install them: ${err.message.split("\n")[0]}`);
+    log("   installing them with the host's npm into the rootfs's /usr/local instead");
+    let took = 0;
+    for (const spec of specs) took += await hostNpm(dir, spec, log);
+    return { how: "with the host's npm (--prefix)", seconds: npmSeconds + took };
   }
 }
 
@@ -560,6 +616,8 @@ async function build(log) {
   removeStaleRootfs(log);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${rootfsPrefix}${process.pid}-`));
   currentRootfs = dir;
+  // mkdtemp makes it 0700; as the image's / it must be searchable by the sandbox user.
+  fs.chmodSync(dir, 0o755);
   try {
     log(`debootstrap --variant=${recipe.variant} ${recipe.suite} from ${mirror}`);
     log(`   log: ${baseImageLog}`);
@@ -599,9 +657,20 @@ async function build(log) {
     );
     log(`   done in ${install} s`);
 
-    log(`npm install -g npm@${npmVersion} tsx@${tsxVersion} (from the npm registry)`);
-    const tools = await installNodeTools(dir, log);
-    log(`   done in ${Math.round(tools.seconds * 10) / 10} s (${tools.how})`);
+    await chrootNetwork(dir, async (env) => {
+      log(`pip install ${pythonPackages.join(" ")} (from PyPI)`);
+      fs.writeFileSync(path.join(dir, "tmp/cove-pip.sh"), pipScript);
+      const pip = await logged(
+        "pip install (in the chroot)",
+        "chroot",
+        [dir, "/bin/sh", "/tmp/cove-pip.sh"],
+        { log, env },
+      );
+      log(`   done in ${pip} s`);
+      log(`npm install -g npm@${npmVersion} tsx@${tsxVersion} ${npmGlobals.join(" ")}`);
+      const tools = await installNodeTools(dir, env, log);
+      log(`   done in ${Math.round(tools.seconds * 10) / 10} s (${tools.how})`);
+    });
 
     log(`configuring: user ${user.name} (${user.uid}:${user.gid}), /run/cove, C.UTF-8, cleanup`);
     fs.writeFileSync(path.join(dir, "tmp/cove-configure.sh"), configureScript);

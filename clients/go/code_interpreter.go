@@ -52,7 +52,7 @@ func contextOf(m *toolboxv1.CodeContext) *CodeContext {
 
 // CreateContextOptions tune CreateContext.
 type CreateContextOptions struct {
-	// Language is the context's language. Default Python (the only one with a kernel yet).
+	// Language is the context's language: Python (the default), JavaScript or TypeScript.
 	Language Language
 	// Cwd is the working directory. Default the user's home.
 	Cwd string
@@ -123,6 +123,71 @@ type ExecutionResult struct {
 	Data map[string]string
 	// Binary holds the binary representations by MIME type ("image/png", …), raw bytes.
 	Binary map[string][]byte
+	// Chart is the data of a drawn chart when the sandbox could read it (PNG holds the
+	// image), or nil.
+	Chart *Chart
+}
+
+// Chart is the data of a chart the code drew (a matplotlib figure with one Axes), E2B's chart.
+type Chart struct {
+	// Type is "line", "bar", "scatter" or "pie".
+	Type string
+	// Title is the chart's title, or "".
+	Title string
+	// XAxis and YAxis are the axes (nil for pies).
+	XAxis, YAxis *ChartAxis
+	// Series are the lines, bar groups or point sets; a pie has one.
+	Series []ChartSeries
+	// Horizontal is true for horizontal bars.
+	Horizontal bool
+}
+
+// ChartAxis is one axis of a Chart.
+type ChartAxis struct {
+	// Label is the axis label; Scale matplotlib's scale name ("linear", "log", …).
+	Label, Scale string
+	// Ticks are the major tick positions and TickLabels their texts.
+	Ticks      []float64
+	TickLabels []string
+}
+
+// ChartSeries is one line, bar group, point set or pie of a Chart (NaN marks gaps).
+type ChartSeries struct {
+	// Label is the legend label, or "".
+	Label string
+	// X are the x coordinates (bar centres; empty for a pie); dates as matplotlib date numbers.
+	X []float64
+	// XLabels name the x values when they were not numbers (dates in ISO 8601, categories,
+	// pie wedges).
+	XLabels []string
+	// Y are the values (bar lengths; for a pie each wedge's fraction, summing to 1).
+	Y []float64
+}
+
+var chartTypes = map[toolboxv1.ChartType]string{
+	toolboxv1.ChartType_CHART_TYPE_LINE:    "line",
+	toolboxv1.ChartType_CHART_TYPE_BAR:     "bar",
+	toolboxv1.ChartType_CHART_TYPE_SCATTER: "scatter",
+	toolboxv1.ChartType_CHART_TYPE_PIE:     "pie",
+}
+
+func axisOf(m *toolboxv1.ChartAxis) *ChartAxis {
+	if m == nil {
+		return nil
+	}
+	return &ChartAxis{Label: m.GetLabel(), Scale: m.GetScale(), Ticks: m.GetTicks(), TickLabels: m.GetTickLabels()}
+}
+
+func chartOf(m *toolboxv1.Chart) *Chart {
+	kind, ok := chartTypes[m.GetType()]
+	if m == nil || !ok {
+		return nil
+	}
+	out := &Chart{Type: kind, Title: m.GetTitle(), XAxis: axisOf(m.GetXAxis()), YAxis: axisOf(m.GetYAxis()), Horizontal: m.GetHorizontal()}
+	for _, s := range m.GetSeries() {
+		out.Series = append(out.Series, ChartSeries{Label: s.GetLabel(), X: s.GetX(), XLabels: s.GetXLabels(), Y: s.GetY()})
+	}
+	return out
 }
 
 // Text is the text/plain representation.
@@ -240,7 +305,7 @@ func (ci *CodeInterpreter) RunCode(ctx context.Context, code string, opts RunCod
 				opts.OnStderr(ev.Stderr.GetText())
 			}
 		case *toolboxv1.ExecutionEvent_Result:
-			r := ExecutionResult{IsMainResult: ev.Result.GetIsMainResult(), Data: ev.Result.GetTextData(), Binary: ev.Result.GetBinaryData()}
+			r := ExecutionResult{IsMainResult: ev.Result.GetIsMainResult(), Data: ev.Result.GetTextData(), Binary: ev.Result.GetBinaryData(), Chart: chartOf(ev.Result.GetChart())}
 			out.Results = append(out.Results, r)
 			if opts.OnResult != nil {
 				opts.OnResult(r)

@@ -68,6 +68,7 @@ type Sandbox struct {
 	files       toolboxv1connect.FilesystemServiceClient
 	git         toolboxv1connect.GitServiceClient
 	interpreter toolboxv1connect.InterpreterServiceClient
+	lsp         toolboxv1connect.LspServiceClient
 }
 
 func (c *Client) newSandbox(sb *sandboxv1.Sandbox) *Sandbox {
@@ -92,6 +93,7 @@ func (c *Client) newSandbox(sb *sandboxv1.Sandbox) *Sandbox {
 	s.files = toolboxv1connect.NewFilesystemServiceClient(c.httpClient, toolboxURL, opts...)
 	s.git = toolboxv1connect.NewGitServiceClient(c.httpClient, toolboxURL, opts...)
 	s.interpreter = toolboxv1connect.NewInterpreterServiceClient(c.httpClient, toolboxURL, opts...)
+	s.lsp = toolboxv1connect.NewLspServiceClient(c.httpClient, toolboxURL, opts...)
 	return s
 }
 

@@ -6,6 +6,7 @@ import { UserDirectory } from "./domain/users.js";
 import { createFilesystemModule } from "./handlers/filesystem-handler.js";
 import { createGitModule } from "./handlers/git-handler.js";
 import { createInterpreterModule } from "./handlers/interpreter-handler.js";
+import { createLspModule } from "./handlers/lsp-handler.js";
 import { createPortModule } from "./handlers/port-handler.js";
 import { createProcessModule } from "./handlers/process-handler.js";
 import { createPtyModule } from "./handlers/pty-handler.js";
@@ -28,6 +29,7 @@ export function createDaemonApp(config: DaemonConfig, logger: Logger): DaemonApp
     createPortModule(ctx),
     createGitModule(ctx),
     createInterpreterModule(ctx),
+    createLspModule(ctx),
   ];
   return {
     server: {

@@ -1,3 +1,6 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExecutionEvent } from "@cove/gen-ts/cove/toolbox/v1/interpreter_pb.js";
 import { InterpreterService } from "@cove/gen-ts/cove/toolbox/v1/interpreter_service_pb.js";
@@ -275,11 +278,25 @@ test("ListContexts lists contexts oldest first", async () => {
   expect(listed?.cwd).toBe(daemon.home);
 });
 
-test("JavaScript contexts answer UNIMPLEMENTED", async () => {
-  const err = await client
-    .createContext({ language: CodeLanguage.JAVASCRIPT })
-    .catch((e: unknown) => e);
-  expect((err as ConnectError).code).toBe(Code.Unimplemented);
+test("JavaScript and TypeScript contexts need node in the sandbox: RUNTIME_NOT_INSTALLED", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cove-interp-env-"));
+  const envFile = path.join(dir, "sandbox.env");
+  // A sandbox environment whose PATH has no node on it.
+  fs.writeFileSync(envFile, `PATH=${dir}/empty-bin\0`);
+  const bare = await startTestDaemon({ sandboxEnvFile: envFile });
+  try {
+    for (const language of [CodeLanguage.JAVASCRIPT, CodeLanguage.TYPESCRIPT]) {
+      const err = await bare
+        .client(InterpreterService)
+        .createContext({ language })
+        .catch((e: unknown) => e);
+      expect((err as ConnectError).code).toBe(Code.FailedPrecondition);
+      expect(reasonOf(err)).toContain("RUNTIME_NOT_INSTALLED");
+    }
+  } finally {
+    await bare.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("a missing cwd is NOT_FOUND", async () => {

@@ -75,6 +75,7 @@ describeWithDocker(`sandbox base image ${BASE_IMAGE}`, () => {
     expect(image.Config.Env).toEqual([
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       "LANG=C.UTF-8",
+      "PIP_BREAK_SYSTEM_PACKAGES=1",
     ]);
     expect(image.Config.WorkingDir).toBe("/home/cove");
     expect(image.Config.Cmd).toEqual(["sleep", "infinity"]);
@@ -97,6 +98,32 @@ describeWithDocker(`sandbox base image ${BASE_IMAGE}`, () => {
     expect(ok("tsx --version")).toMatch(/^tsx v\d+\.\d+\.\d+/m);
     const ts = `printf 'const n: number = 3 + 4;\\nconsole.log("Sum:", n);\\n' > /tmp/a.ts && tsx /tmp/a.ts`;
     expect(ok(ts, "cove")).toBe("Sum: 7");
+  });
+
+  test("numpy, pandas and matplotlib are installed; matplotlib draws a PNG as the cove user", () => {
+    const versions = ok(
+      `python3 -c 'import numpy, pandas, matplotlib; print(numpy.__version__, pandas.__version__, matplotlib.__version__)'`,
+    );
+    expect(versions).toBe("2.3.5 2.3.3 3.10.8");
+    const draw = [
+      "import matplotlib.pyplot as plt, pandas as pd",
+      "pd.Series([1, 3, 2]).plot(title='t')",
+      "plt.savefig('/tmp/c.png')",
+      "print(open('/tmp/c.png', 'rb').read(4))",
+    ].join("\n");
+    expect(ok(`printf '%s' "${draw}" | python3 -`, "cove")).toBe("b'\\x89PNG'");
+  });
+
+  test("pip install by the cove user is not refused as an externally managed environment", () => {
+    const result = run("pip install --no-index --no-deps /nonexistent.whl", "cove");
+    expect(result.err).not.toContain("externally-managed-environment");
+  });
+
+  test("the language servers and typescript are on PATH", () => {
+    expect(ok("pyright --version")).toMatch(/^pyright 1\.1\.414/);
+    expect(ok("typescript-language-server --version")).toBe("4.4.1");
+    expect(ok("tsc --version")).toBe("Version 5.9.3");
+    expect(ok("command -v pyright-langserver")).toBe("/usr/local/bin/pyright-langserver");
   });
 
   test("gcc and make build and run a C program", () => {

@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { failedPrecondition } from "@cove/common";
 import { findOnPath } from "./code-runner.js";
+import { PYTHON_FIGURES_SOURCE } from "./interpreter-figures.js";
 import type { ManagedProcess } from "./managed-process.js";
 import { processEvents } from "./process-events.js";
 import type { ProcessManager } from "./process-manager.js";
@@ -15,7 +16,7 @@ import type { OsUser } from "./users.js";
  * User code never sees the protocol pipes: fd 0 is /dev/null and fd 1 goes to stderr (the
  * daemon forwards fd-level output of the kernel as stderr). SIGINT raises KeyboardInterrupt
  * only while user code runs; it is deferred while a message is being written and ignored
- * when idle.
+ * when idle. Matplotlib figures are shown as results (see PYTHON_FIGURES_SOURCE).
  */
 export const KERNEL_SOURCE = String.raw`
 import ast, base64, builtins, io, json, linecache, os, signal, sys, threading, traceback
@@ -232,8 +233,9 @@ def _main_loop():
         except ValueError:
             continue
         _run(req)
+        _flush_figures()
         _emit({"type": "done"})
-
+${PYTHON_FIGURES_SOURCE}
 
 _main_loop()
 `;
@@ -242,7 +244,13 @@ _main_loop()
 export type KernelMessage =
   | { type: "ready" | "started" | "done" }
   | { type: "stdout" | "stderr"; text: string }
-  | { type: "result"; main: boolean; text: Record<string, string>; binary: Record<string, string> }
+  | {
+      type: "result";
+      main: boolean;
+      text: Record<string, string>;
+      binary: Record<string, string>;
+      chart?: unknown;
+    }
   | { type: "error"; name: string; value: string; traceback: string };
 
 /** What a kernel reports to whoever drives it. */
@@ -256,7 +264,7 @@ export interface KernelListener {
 /** How long a new kernel may take to say it is ready, in ms. */
 const READY_TIMEOUT_MS = 30_000;
 
-/** KernelProcess is one running Python kernel and the pipe protocol to it. */
+/** KernelProcess is one running kernel (Python, or Node for JavaScript and TypeScript) and the pipe protocol to it. */
 export class KernelProcess {
   /** listener gets the kernel's messages; set by the execution that is running. */
   listener: KernelListener | undefined;
@@ -267,6 +275,8 @@ export class KernelProcess {
   constructor(
     private readonly proc: ManagedProcess,
     private readonly removeFiles: () => void,
+    /** Names the kernel's language in errors. */
+    private readonly language = "python",
   ) {
     let onReady!: () => void;
     this.ready = new Promise((resolve) => {
@@ -311,7 +321,7 @@ export class KernelProcess {
     const detail = this.proc.stderr.tail().data.toString("utf8").trim().slice(-2000);
     throw failedPrecondition(
       "INTERNAL",
-      `the python kernel did not start (${outcome === "timeout" ? "no answer in 30 s" : outcome})${detail ? `: ${detail}` : ""}`,
+      `the ${this.language} kernel did not start (${outcome === "timeout" ? "no answer in 30 s" : outcome})${detail ? `: ${detail}` : ""}`,
     );
   }
 

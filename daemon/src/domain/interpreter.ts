@@ -1,6 +1,8 @@
 import { randomInt } from "node:crypto";
 import { AsyncQueue, CoveError, notFound, resourceExhausted } from "@cove/common";
+import { type ChartData, parseChart } from "./interpreter-figures.js";
 import { type KernelMessage, type KernelProcess, startPythonKernel } from "./interpreter-kernel.js";
+import { startNodeKernel } from "./interpreter-node-kernel.js";
 import type { ProcessManager } from "./process-manager.js";
 import type { OsUser } from "./users.js";
 
@@ -24,6 +26,7 @@ export type ExecutionEventData =
       main: boolean;
       text: Record<string, string>;
       binary: Record<string, Uint8Array>;
+      chart?: ChartData;
     }
   | { kind: "error"; name: string; value: string; traceback: string }
   | { kind: "end"; executionCount: number; timedOut: boolean };
@@ -297,7 +300,13 @@ export class InterpreterContext {
         const binary: Record<string, Uint8Array> = {};
         for (const [mime, data] of Object.entries(msg.binary ?? {}))
           binary[mime] = Buffer.from(data, "base64");
-        execution.push({ kind: "result", main: msg.main, text: msg.text ?? {}, binary });
+        execution.push({
+          kind: "result",
+          main: msg.main,
+          text: msg.text ?? {},
+          binary,
+          chart: parseChart(msg.chart),
+        });
         return;
       }
       case "error":
@@ -402,11 +411,13 @@ export class InterpreterManager {
   }
 
   private startKernel(spec: ContextSpec): Promise<KernelProcess> {
-    return startPythonKernel(this.processes, {
+    const kernel = {
       cwd: spec.cwd,
       env: spec.env,
       user: spec.user,
       bufferBytes: this.bufferBytes,
-    });
+    };
+    if (spec.language === "python") return startPythonKernel(this.processes, kernel);
+    return startNodeKernel(this.processes, spec.language, kernel);
   }
 }

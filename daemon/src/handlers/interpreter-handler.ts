@@ -1,9 +1,11 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { CoveError, invalidArgument, withKeepalive } from "@cove/common";
-import type {
-  CodeContextSchema,
-  ExecutionEventSchema,
+import { invalidArgument, withKeepalive } from "@cove/common";
+import {
+  type ChartSchema,
+  ChartType,
+  type CodeContextSchema,
+  type ExecutionEventSchema,
 } from "@cove/gen-ts/cove/toolbox/v1/interpreter_pb.js";
 import {
   type CreateContextRequest,
@@ -19,6 +21,7 @@ import {
   type InterpreterLanguage,
   InterpreterManager,
 } from "../domain/interpreter.js";
+import type { ChartData } from "../domain/interpreter-figures.js";
 import { resolvePath } from "../domain/paths.js";
 import { ProcessManager, readSandboxEnv } from "../domain/process-manager.js";
 import type { OsUser } from "../domain/users.js";
@@ -42,18 +45,10 @@ const languageValues: Record<InterpreterLanguage, CodeLanguage> = {
   typescript: CodeLanguage.TYPESCRIPT,
 };
 
-/** language reads a CodeLanguage; only Python has a kernel so far (UNIMPLEMENTED otherwise). */
+/** language reads a CodeLanguage (unspecified is Python). */
 function language(value: CodeLanguage): InterpreterLanguage {
   const name = languageNames[value];
   if (!name) throw invalidArgument("language", "choose PYTHON, JAVASCRIPT or TYPESCRIPT");
-  if (name !== "python") {
-    throw new CoveError(
-      "unimplemented",
-      "INVALID_FIELD",
-      `language: ${name} contexts are not implemented yet; use PYTHON (or ProcessService.CodeRun for one-off ${name})`,
-      { field: "language", language: name },
-    );
-  }
   return name;
 }
 
@@ -75,6 +70,25 @@ function contextProto(context: InterpreterContext): MessageInitShape<typeof Code
   };
 }
 
+const chartTypes: Record<ChartData["type"], ChartType> = {
+  line: ChartType.LINE,
+  bar: ChartType.BAR,
+  scatter: ChartType.SCATTER,
+  pie: ChartType.PIE,
+};
+
+/** chartProto maps a chart description to the Chart message. */
+function chartProto(chart: ChartData): MessageInitShape<typeof ChartSchema> {
+  return {
+    type: chartTypes[chart.type],
+    title: chart.title,
+    horizontal: chart.horizontal,
+    xAxis: chart.xAxis,
+    yAxis: chart.yAxis,
+    series: chart.series,
+  };
+}
+
 /** toExecutionEvent maps a domain execution event to the ExecutionEvent message. */
 export function toExecutionEvent(
   event: ExecutionEventData,
@@ -87,7 +101,12 @@ export function toExecutionEvent(
       return {
         event: {
           case: "result",
-          value: { isMainResult: event.main, textData: event.text, binaryData: event.binary },
+          value: {
+            isMainResult: event.main,
+            textData: event.text,
+            binaryData: event.binary,
+            chart: event.chart ? chartProto(event.chart) : undefined,
+          },
         },
       };
     case "error":

@@ -10,7 +10,7 @@ from cove.toolbox.v1 import interpreter_pb2, interpreter_service_pb2, language_p
 
 from . import _convert as cv
 from .errors import CoveUnavailableError
-from .models import CodeContext, Execution, ExecutionError, ExecutionResult
+from .models import Chart, ChartAxis, ChartSeries, CodeContext, Execution, ExecutionError, ExecutionResult
 
 #: Characters of each printed stream an Execution keeps (callbacks still get everything).
 MAX_EXECUTION_LOG_CHARS = 8 * 1024 * 1024
@@ -65,9 +65,44 @@ def run_code_request(
     return request
 
 
+_CHART_TYPES = {
+    interpreter_pb2.CHART_TYPE_LINE: "line",
+    interpreter_pb2.CHART_TYPE_BAR: "bar",
+    interpreter_pb2.CHART_TYPE_SCATTER: "scatter",
+    interpreter_pb2.CHART_TYPE_PIE: "pie",
+}
+
+
+def _axis(m: interpreter_pb2.Chart, name: str) -> Optional[ChartAxis]:
+    if not m.HasField(name):
+        return None
+    a = getattr(m, name)
+    return ChartAxis(label=a.label, scale=a.scale, ticks=list(a.ticks), tick_labels=list(a.tick_labels))
+
+
+def chart(m: interpreter_pb2.Chart) -> Optional[Chart]:
+    """Converts Chart (None for a kind this SDK does not know)."""
+    kind = _CHART_TYPES.get(m.type)
+    if kind is None:
+        return None
+    return Chart(
+        type=kind,
+        title=m.title,
+        x_axis=_axis(m, "x_axis"),
+        y_axis=_axis(m, "y_axis"),
+        series=[ChartSeries(label=s.label, x=list(s.x), x_labels=list(s.x_labels), y=list(s.y)) for s in m.series],
+        horizontal=m.horizontal,
+    )
+
+
 def execution_result(m: interpreter_pb2.ExecutionResult) -> ExecutionResult:
     """Converts ExecutionResult."""
-    return ExecutionResult(is_main_result=m.is_main_result, data=dict(m.text_data), binary=dict(m.binary_data))
+    return ExecutionResult(
+        is_main_result=m.is_main_result,
+        data=dict(m.text_data),
+        binary=dict(m.binary_data),
+        chart=chart(m.chart) if m.HasField("chart") else None,
+    )
 
 
 class _Log:

@@ -17,6 +17,7 @@ from .errors import CoveError
 from .filesystem import FileSystem
 from .git import Git
 from .iam import ApiKeys, Audit, Organizations
+from .lsp import Lsp, LspServer
 from .models import PreviewLink, Resources, SshAccess
 from .process import Process
 
@@ -30,7 +31,7 @@ class Sandbox(SandboxData):
     """One sandbox: its record (id, state, labels, ...) and its toolbox.
 
     ``process`` runs commands and code, ``fs`` handles files, ``git`` repositories,
-    ``code_interpreter`` stateful code contexts.
+    ``code_interpreter`` stateful code contexts, ``lsp`` language servers.
     """
 
     def __init__(self, cove: Cove, message: sandbox_pb2.Sandbox) -> None:
@@ -40,6 +41,7 @@ class Sandbox(SandboxData):
         self._fs: Optional[FileSystem] = None
         self._git: Optional[Git] = None
         self._code_interpreter: Optional[CodeInterpreter] = None
+        self._lsp: Optional[Lsp] = None
 
     def _toolbox(self) -> tuple[Any, Any]:
         # What the caller configured (proxy_url, COVE_PROXY_URL) wins over what the server reports.
@@ -75,6 +77,18 @@ class Sandbox(SandboxData):
         if self._code_interpreter is None:
             self._code_interpreter = CodeInterpreter(self._cove._rpc, *self._toolbox())
         return self._code_interpreter
+
+    @property
+    def lsp(self) -> Lsp:
+        """Language servers: completions, hover, definitions, symbols, diagnostics."""
+        if self._lsp is None:
+            self._lsp = Lsp(self._cove._rpc, *self._toolbox())
+        return self._lsp
+
+    def create_lsp_server(self, language_id: str, path_to_project: str) -> LspServer:
+        """A language server ("python", "typescript" or "javascript") for a project (relative to
+        the user's home, or absolute); call start() on it. Daytona's name for lsp.create_server."""
+        return self.lsp.create_server(language_id, path_to_project)
 
     def refresh_data(self) -> None:
         """Re-reads the sandbox's record from the server."""

@@ -257,6 +257,44 @@ class CodeContext:
 
 
 @dataclass(frozen=True)
+class ChartAxis:
+    """One axis of a Chart: its label, matplotlib's scale name and its major ticks."""
+
+    label: str
+    #: "linear", "log", "symlog" or "logit".
+    scale: str
+    ticks: list[float] = field(default_factory=list)
+    tick_labels: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    """One line, bar group, point set or pie of a Chart (NaN marks gaps)."""
+
+    label: str
+    #: x coordinates (bar centres; empty for a pie); dates as matplotlib date numbers.
+    x: list[float] = field(default_factory=list)
+    #: Names of the x values when they were not numbers: dates in ISO 8601, categories, wedges.
+    x_labels: list[str] = field(default_factory=list)
+    #: The values: y coordinates, bar lengths, or each pie wedge's fraction (summing to 1).
+    y: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """The data of a chart the code drew (a matplotlib figure with one Axes), E2B's chart."""
+
+    #: "line", "bar", "scatter" or "pie".
+    type: str
+    title: str
+    x_axis: Optional[ChartAxis]
+    y_axis: Optional[ChartAxis]
+    series: list[ChartSeries] = field(default_factory=list)
+    #: True for horizontal bars (barh).
+    horizontal: bool = False
+
+
+@dataclass(frozen=True)
 class ExecutionResult:
     """A displayed value (a MIME bundle): the last expression's value, or one shown with display()."""
 
@@ -265,6 +303,8 @@ class ExecutionResult:
     data: dict[str, str] = field(default_factory=dict)
     #: Every binary representation by MIME type ("image/png", ...), as raw bytes.
     binary: dict[str, bytes] = field(default_factory=dict)
+    #: The data of a drawn chart, when the sandbox could read it (``png`` holds the image).
+    chart: Optional[Chart] = None
 
     @property
     def text(self) -> Optional[str]:
@@ -448,3 +488,111 @@ class AuditEvent:
     client_ip: str
     user_agent: str
     details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Position:
+    """A position in a document: zero-based line and character (UTF-16 code units), as in LSP."""
+
+    line: int
+    character: int
+
+
+@dataclass(frozen=True)
+class Range:
+    """A range in a document, end exclusive."""
+
+    start: Position
+    end: Position
+
+
+@dataclass(frozen=True)
+class CompletionItem:
+    """One completion proposal; kind is LSP's CompletionItemKind (0 for none)."""
+
+    label: str
+    kind: int
+    detail: str
+    documentation: str
+    insert_text: str
+    sort_text: str
+    filter_text: str
+
+
+@dataclass(frozen=True)
+class CompletionList:
+    """What completions returns (Daytona's CompletionList)."""
+
+    is_incomplete: bool
+    items: list[CompletionItem]
+
+
+@dataclass(frozen=True)
+class LspSymbol:
+    """A symbol of a document or the project; kind is LSP's SymbolKind (0 for none)."""
+
+    name: str
+    kind: int
+    #: The absolute path of the file that defines it.
+    path: str
+    range: Range
+    #: The enclosing symbol's name, or "".
+    container_name: str
+
+    @property
+    def location(self) -> dict[str, object]:
+        """Daytona's form: {"uri": file URI, "range": range}."""
+        return {"uri": _file_uri(self.path), "range": self.range}
+
+
+@dataclass(frozen=True)
+class LspLocation:
+    """A place in a file (the path, or the server's URI when it is not a file)."""
+
+    path: str
+    range: Range
+
+
+@dataclass(frozen=True)
+class HoverInfo:
+    """What hover says about a symbol: Markdown (or plain text when markdown is False)."""
+
+    contents: str
+    markdown: bool
+    range: Optional[Range]
+
+
+@dataclass(frozen=True)
+class LspDiagnostic:
+    """One problem; severity is "error", "warning", "information", "hint" or ""."""
+
+    range: Range
+    severity: str
+    code: str
+    source: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """What diagnostics returns; current is False when the wait ran out first."""
+
+    diagnostics: list[LspDiagnostic]
+    current: bool
+
+
+@dataclass(frozen=True)
+class LspServerInfo:
+    """A running language server."""
+
+    id: str
+    language_id: str
+    root_path: str
+    pid: int
+    started_at: Optional[datetime]
+
+
+def _file_uri(path: str) -> str:
+    from urllib.parse import quote
+
+    return "file://" + quote(path) if path.startswith("/") else path

@@ -4,9 +4,12 @@
 // execution's output, rich results and error. Variables, imports and definitions survive from
 // one runCode to the next in the same context.
 import { Code } from "@connectrpc/connect";
-import type {
-  CodeContext as CodeContextMessage,
-  ExecutionResult as ExecutionResultMessage,
+import {
+  type ChartAxis as ChartAxisMessage,
+  type Chart as ChartMessage,
+  ChartType,
+  type CodeContext as CodeContextMessage,
+  type ExecutionResult as ExecutionResultMessage,
 } from "@cove/gen-ts/cove/toolbox/v1/interpreter_pb.js";
 import type { RunCodeResponse } from "@cove/gen-ts/cove/toolbox/v1/interpreter_service_pb.js";
 import { CodeLanguage } from "@cove/gen-ts/cove/toolbox/v1/language_pb.js";
@@ -21,7 +24,7 @@ export const MAX_EXECUTION_LOG_CHARS = 8 * 1024 * 1024;
 export interface CodeContext {
   /** id names the context ("ctx_…"). */
   id: string;
-  /** language is the context's language ("python"). */
+  /** language is the context's language ("python", "javascript" or "typescript"). */
   language: CodeLanguageName | "unspecified";
   /** cwd is the absolute directory the context started in. */
   cwd: string;
@@ -55,10 +58,52 @@ export interface ExecutionResult {
   jpeg?: Uint8Array;
   /** pdf is application/pdf as raw bytes. */
   pdf?: Uint8Array;
+  /** chart is the data of a drawn chart, when the sandbox could read it (png holds the image). */
+  chart?: Chart;
   /** data holds every textual representation by MIME type. */
   data: Record<string, string>;
   /** binary holds every binary representation by MIME type. */
   binary: Record<string, Uint8Array>;
+}
+
+/** One axis of a Chart. */
+export interface ChartAxis {
+  /** label is the axis label, or "". */
+  label: string;
+  /** scale is matplotlib's scale name: "linear", "log", "symlog", "logit". */
+  scale: string;
+  /** ticks are the major tick positions, in data coordinates. */
+  ticks: number[];
+  /** tickLabels are the major tick texts, one per tick. */
+  tickLabels: string[];
+}
+
+/** One line, bar group, point set or pie of a Chart (NaN marks gaps). */
+export interface ChartSeries {
+  /** label is the legend label, or "". */
+  label: string;
+  /** x are the x coordinates (bar centres; empty for a pie); dates as matplotlib date numbers. */
+  x: number[];
+  /** xLabels name the x values when they were not numbers (dates in ISO 8601, categories, wedges). */
+  xLabels: string[];
+  /** y are the values (bar lengths; for a pie each wedge's fraction, summing to 1). */
+  y: number[];
+}
+
+/** The data of a chart the code drew (E2B's chart): matplotlib figures with one Axes. */
+export interface Chart {
+  /** type is the kind of chart. */
+  type: "line" | "bar" | "scatter" | "pie";
+  /** title is the chart's title, or "". */
+  title: string;
+  /** xAxis is the horizontal axis (undefined for pies). */
+  xAxis: ChartAxis | undefined;
+  /** yAxis is the vertical axis (undefined for pies). */
+  yAxis: ChartAxis | undefined;
+  /** series are the lines, bar groups or point sets; a pie has one. */
+  series: ChartSeries[];
+  /** horizontal is true for horizontal bars. */
+  horizontal: boolean;
 }
 
 /** The exception that stopped an execution. */
@@ -119,7 +164,7 @@ export interface RunCodeOptions {
 
 /** Options of createContext. */
 export interface CreateContextOptions {
-  /** language is the context's language (default "python"; only Python has a kernel yet). */
+  /** language is the context's language: "python" (default), "javascript" or "typescript". */
   language?: CodeLanguageName | string;
   /** cwd is the working directory (default the user's home). */
   cwd?: string;
@@ -136,6 +181,37 @@ function contextOf(m: CodeContextMessage | undefined): CodeContext {
     executionCount: Number(m?.executionCount ?? 0n),
     busy: m?.busy ?? false,
     createdAt: toDate(m?.createTime),
+  };
+}
+
+const CHART_TYPES = {
+  [ChartType.LINE]: "line",
+  [ChartType.BAR]: "bar",
+  [ChartType.SCATTER]: "scatter",
+  [ChartType.PIE]: "pie",
+} as const;
+
+function axisOf(a: ChartAxisMessage | undefined): ChartAxis | undefined {
+  return a
+    ? { label: a.label, scale: a.scale, ticks: [...a.ticks], tickLabels: [...a.tickLabels] }
+    : undefined;
+}
+
+function chartOf(c: ChartMessage): Chart | undefined {
+  const type = CHART_TYPES[c.type as keyof typeof CHART_TYPES];
+  if (type === undefined) return undefined;
+  return {
+    type,
+    title: c.title,
+    xAxis: axisOf(c.xAxis),
+    yAxis: axisOf(c.yAxis),
+    series: c.series.map((s) => ({
+      label: s.label,
+      x: [...s.x],
+      xLabels: [...s.xLabels],
+      y: [...s.y],
+    })),
+    horizontal: c.horizontal,
   };
 }
 
@@ -161,6 +237,7 @@ function resultOf(m: ExecutionResultMessage): ExecutionResult {
     png: binary["image/png"],
     jpeg: binary["image/jpeg"],
     pdf: binary["application/pdf"],
+    chart: m.chart ? chartOf(m.chart) : undefined,
     data,
     binary,
   };

@@ -1,5 +1,8 @@
 // Everything both entry points export besides `Cove` itself.
 export type {
+  Chart,
+  ChartAxis,
+  ChartSeries,
   CodeContext,
   CreateContextOptions,
   Execution,
@@ -59,6 +62,20 @@ export type {
   Usage,
 } from "./iam.js";
 export { ApiKeys, Audit, Organizations } from "./iam.js";
+export type {
+  CompletionItem,
+  CompletionList,
+  Diagnostics,
+  HoverInfo,
+  LspDiagnostic,
+  LspLanguageId,
+  LspLocation,
+  LspServerInfo,
+  LspSymbol,
+  Position,
+  Range,
+} from "./lsp.js";
+export { Lsp, LspServer } from "./lsp.js";
 export type { OutputChunk, OutputHandlers, OutputStream } from "./output.js";
 export type {
   CodeRunOptions,

@@ -1,5 +1,5 @@
 // A sandbox as the SDK presents it (Daytona's Sandbox shape): its record, lifecycle methods, and
-// the toolbox APIs (process, fs, git, pty, codeInterpreter) reached through the proxy.
+// the toolbox APIs (process, fs, git, pty, codeInterpreter, lsp) reached through the proxy.
 import { Code } from "@connectrpc/connect";
 import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
 import {
@@ -12,6 +12,7 @@ import type { SandboxHost } from "./cove.js";
 import { sdkError } from "./errors.js";
 import { FileSystem } from "./filesystem.js";
 import { Git } from "./git.js";
+import { Lsp, type LspLanguageId, type LspServer } from "./lsp.js";
 import { Process } from "./process.js";
 import { Pty } from "./pty.js";
 import type { Toolbox } from "./toolbox.js";
@@ -71,6 +72,7 @@ export class Sandbox {
   private gitApi: Git | undefined;
   private ptyApi: Pty | undefined;
   private interpreterApi: CodeInterpreter | undefined;
+  private lspApi: Lsp | undefined;
 
   constructor(
     /** host is the client the sandbox belongs to. */
@@ -164,6 +166,21 @@ export class Sandbox {
   get codeInterpreter(): CodeInterpreter {
     this.interpreterApi ??= new CodeInterpreter(this.toolbox);
     return this.interpreterApi;
+  }
+
+  /** lsp runs language servers in the sandbox (completions, symbols, diagnostics …). */
+  get lsp(): Lsp {
+    this.lspApi ??= new Lsp(this.toolbox);
+    return this.lspApi;
+  }
+
+  /**
+   * createLspServer makes a language server for a project in the sandbox ("python",
+   * "typescript" or "javascript"; the path relative to the user's home or absolute); call
+   * start() on it. Daytona's name for sandbox.lsp.createServer.
+   */
+  createLspServer(languageId: LspLanguageId | string, pathToProject: string): LspServer {
+    return this.lsp.createServer(languageId, pathToProject);
   }
 
   /** createFileSystem lets a platform entry point supply its own fs (Node adds local files). */

@@ -6,6 +6,7 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { FilesystemService } from "@cove/gen-ts/cove/toolbox/v1/filesystem_service_pb.js";
 import { GitService } from "@cove/gen-ts/cove/toolbox/v1/git_service_pb.js";
 import { InterpreterService } from "@cove/gen-ts/cove/toolbox/v1/interpreter_service_pb.js";
+import { LspService } from "@cove/gen-ts/cove/toolbox/v1/lsp_service_pb.js";
 import { ProcessService } from "@cove/gen-ts/cove/toolbox/v1/process_service_pb.js";
 import { PtyService } from "@cove/gen-ts/cove/toolbox/v1/pty_service_pb.js";
 import {
@@ -21,7 +22,7 @@ import {
 /** The header that names the sandbox on toolbox calls through the proxy. */
 export const SANDBOX_ID_HEADER = "cove-sandbox-id";
 
-/** Everything a toolbox API (process, fs, git, pty, codeInterpreter) needs to call one sandbox. */
+/** Everything a toolbox API (process, fs, git, pty, codeInterpreter, lsp) needs to call one sandbox. */
 export class Toolbox {
   /** process is the ProcessService client. */
   readonly process: Client<typeof ProcessService>;
@@ -33,6 +34,8 @@ export class Toolbox {
   readonly pty: Client<typeof PtyService>;
   /** interpreter is the InterpreterService client. */
   readonly interpreter: Client<typeof InterpreterService>;
+  /** lsp is the LspService client. */
+  readonly lsp: Client<typeof LspService>;
   /** headers name the sandbox on every call. */
   readonly headers: Record<string, string>;
 
@@ -50,6 +53,7 @@ export class Toolbox {
     this.git = createClient(GitService, transport);
     this.pty = createClient(PtyService, transport);
     this.interpreter = createClient(InterpreterService, transport);
+    this.lsp = createClient(LspService, transport);
     this.headers = { [SANDBOX_ID_HEADER]: sandboxId };
   }
 

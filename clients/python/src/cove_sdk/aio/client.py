@@ -15,6 +15,7 @@ from ..errors import CoveError
 from ..models import PreviewLink, Resources, SshAccess
 from ._rpc import AsyncRpc
 from .code_interpreter import AsyncCodeInterpreter
+from .lsp import AsyncLsp, AsyncLspServer
 from .filesystem import AsyncFileSystem
 from .git import AsyncGit
 from .iam import AsyncApiKeys, AsyncAudit, AsyncOrganizations
@@ -30,7 +31,7 @@ class AsyncSandbox(SandboxData):
     """One sandbox: its record (id, state, labels, ...) and its toolbox.
 
     ``process`` runs commands and code, ``fs`` handles files, ``git`` repositories,
-    ``code_interpreter`` stateful code contexts.
+    ``code_interpreter`` stateful code contexts, ``lsp`` language servers.
     """
 
     def __init__(self, cove: AsyncCove, message: sandbox_pb2.Sandbox) -> None:
@@ -40,6 +41,7 @@ class AsyncSandbox(SandboxData):
         self._fs: Optional[AsyncFileSystem] = None
         self._git: Optional[AsyncGit] = None
         self._code_interpreter: Optional[AsyncCodeInterpreter] = None
+        self._lsp: Optional[AsyncLsp] = None
 
     def _toolbox(self) -> tuple[Any, Any]:
         # What the caller configured (proxy_url, COVE_PROXY_URL) wins over what the server reports.
@@ -75,6 +77,18 @@ class AsyncSandbox(SandboxData):
         if self._code_interpreter is None:
             self._code_interpreter = AsyncCodeInterpreter(self._cove._rpc, *self._toolbox())
         return self._code_interpreter
+
+    @property
+    def lsp(self) -> AsyncLsp:
+        """Language servers: completions, hover, definitions, symbols, diagnostics."""
+        if self._lsp is None:
+            self._lsp = AsyncLsp(self._cove._rpc, *self._toolbox())
+        return self._lsp
+
+    def create_lsp_server(self, language_id: str, path_to_project: str) -> AsyncLspServer:
+        """A language server ("python", "typescript" or "javascript") for a project (relative to
+        the user's home, or absolute); call start() on it. Daytona's name for lsp.create_server."""
+        return self.lsp.create_server(language_id, path_to_project)
 
     async def refresh_data(self) -> None:
         """Re-reads the sandbox's record from the server."""

@@ -313,6 +313,19 @@ const (
 	// whose stdin was never opened (start it with open_stdin) or was already closed.
 	// Metadata: sandboxId, pid.
 	ErrorReason_ERROR_REASON_STDIN_CLOSED ErrorReason = 163
+	// ERROR_REASON_LSP_REQUEST_FAILED goes with FAILED_PRECONDITION when a language server
+	// answered an LspService request with a JSON-RPC error (the message is the server's),
+	// and with DEADLINE_EXCEEDED when it did not answer within 30 s. Metadata: sandboxId,
+	// serverId, method, and lspCode (the JSON-RPC error code) for an error answer.
+	ErrorReason_ERROR_REASON_LSP_REQUEST_FAILED ErrorReason = 164
+	// ERROR_REASON_LSP_SERVER_EXITED goes with UNAVAILABLE: the language server process
+	// ended (crashed or was killed). It is not restarted: stop it and start another.
+	// Metadata: sandboxId, serverId, exitStatus.
+	ErrorReason_ERROR_REASON_LSP_SERVER_EXITED ErrorReason = 165
+	// ERROR_REASON_LSP_DOCUMENT_NOT_OPEN goes with FAILED_PRECONDITION: LspService.DidChange
+	// or Diagnostics named a document that was not opened with DidOpen. Metadata:
+	// sandboxId, serverId, path.
+	ErrorReason_ERROR_REASON_LSP_DOCUMENT_NOT_OPEN ErrorReason = 166
 )
 
 // Enum value maps for ErrorReason.
@@ -400,6 +413,9 @@ var (
 		161: "ERROR_REASON_RUNTIME_NOT_INSTALLED",
 		162: "ERROR_REASON_TAG_IN_USE",
 		163: "ERROR_REASON_STDIN_CLOSED",
+		164: "ERROR_REASON_LSP_REQUEST_FAILED",
+		165: "ERROR_REASON_LSP_SERVER_EXITED",
+		166: "ERROR_REASON_LSP_DOCUMENT_NOT_OPEN",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                0,
@@ -484,6 +500,9 @@ var (
 		"ERROR_REASON_RUNTIME_NOT_INSTALLED":      161,
 		"ERROR_REASON_TAG_IN_USE":                 162,
 		"ERROR_REASON_STDIN_CLOSED":               163,
+		"ERROR_REASON_LSP_REQUEST_FAILED":         164,
+		"ERROR_REASON_LSP_SERVER_EXITED":          165,
+		"ERROR_REASON_LSP_DOCUMENT_NOT_OPEN":      166,
 	}
 )
 
@@ -518,7 +537,7 @@ var File_cove_errors_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_cove_errors_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"!cove/errors/v1/error_reason.proto\x12\x0ecove.errors.v1*\xa7\x17\n" +
+	"!cove/errors/v1/error_reason.proto\x12\x0ecove.errors.v1*\x9b\x18\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ERROR_REASON_INTERNAL\x10\x01\x12\x1e\n" +
@@ -601,7 +620,10 @@ const file_cove_errors_v1_error_reason_proto_rawDesc = "" +
 	"\x1dERROR_REASON_TUNNEL_NOT_FOUND\x10\xa0\x01\x12'\n" +
 	"\"ERROR_REASON_RUNTIME_NOT_INSTALLED\x10\xa1\x01\x12\x1c\n" +
 	"\x17ERROR_REASON_TAG_IN_USE\x10\xa2\x01\x12\x1e\n" +
-	"\x19ERROR_REASON_STDIN_CLOSED\x10\xa3\x01B&Z$cove.dev/gen/cove/errors/v1;errorsv1b\x06proto3"
+	"\x19ERROR_REASON_STDIN_CLOSED\x10\xa3\x01\x12$\n" +
+	"\x1fERROR_REASON_LSP_REQUEST_FAILED\x10\xa4\x01\x12#\n" +
+	"\x1eERROR_REASON_LSP_SERVER_EXITED\x10\xa5\x01\x12'\n" +
+	"\"ERROR_REASON_LSP_DOCUMENT_NOT_OPEN\x10\xa6\x01B&Z$cove.dev/gen/cove/errors/v1;errorsv1b\x06proto3"
 
 var (
 	file_cove_errors_v1_error_reason_proto_rawDescOnce sync.Once

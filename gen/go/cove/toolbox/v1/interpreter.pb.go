@@ -22,6 +22,67 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ChartType is the kind of a Chart.
+type ChartType int32
+
+const (
+	// CHART_TYPE_UNSPECIFIED is never sent.
+	ChartType_CHART_TYPE_UNSPECIFIED ChartType = 0
+	// CHART_TYPE_LINE is a line chart (e.g. matplotlib's plot).
+	ChartType_CHART_TYPE_LINE ChartType = 1
+	// CHART_TYPE_BAR is a bar chart (bar or barh).
+	ChartType_CHART_TYPE_BAR ChartType = 2
+	// CHART_TYPE_SCATTER is a scatter plot (scatter).
+	ChartType_CHART_TYPE_SCATTER ChartType = 3
+	// CHART_TYPE_PIE is a pie chart (pie).
+	ChartType_CHART_TYPE_PIE ChartType = 4
+)
+
+// Enum value maps for ChartType.
+var (
+	ChartType_name = map[int32]string{
+		0: "CHART_TYPE_UNSPECIFIED",
+		1: "CHART_TYPE_LINE",
+		2: "CHART_TYPE_BAR",
+		3: "CHART_TYPE_SCATTER",
+		4: "CHART_TYPE_PIE",
+	}
+	ChartType_value = map[string]int32{
+		"CHART_TYPE_UNSPECIFIED": 0,
+		"CHART_TYPE_LINE":        1,
+		"CHART_TYPE_BAR":         2,
+		"CHART_TYPE_SCATTER":     3,
+		"CHART_TYPE_PIE":         4,
+	}
+)
+
+func (x ChartType) Enum() *ChartType {
+	p := new(ChartType)
+	*p = x
+	return p
+}
+
+func (x ChartType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChartType) Descriptor() protoreflect.EnumDescriptor {
+	return file_cove_toolbox_v1_interpreter_proto_enumTypes[0].Descriptor()
+}
+
+func (ChartType) Type() protoreflect.EnumType {
+	return &file_cove_toolbox_v1_interpreter_proto_enumTypes[0]
+}
+
+func (x ChartType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChartType.Descriptor instead.
+func (ChartType) EnumDescriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_interpreter_proto_rawDescGZIP(), []int{0}
+}
+
 // CodeContext is a stateful interpreter (a kernel): variables, imports and
 // definitions survive from one RunCode to the next, as in a Jupyter notebook.
 type CodeContext struct {
@@ -331,7 +392,11 @@ type ExecutionResult struct {
 	TextData map[string]string `protobuf:"bytes,2,rep,name=text_data,json=textData,proto3" json:"text_data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// binary_data maps binary MIME types to raw bytes (not base64), e.g. "image/png",
 	// "image/jpeg", "application/pdf".
-	BinaryData    map[string][]byte `protobuf:"bytes,3,rep,name=binary_data,json=binaryData,proto3" json:"binary_data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	BinaryData map[string][]byte `protobuf:"bytes,3,rep,name=binary_data,json=binaryData,proto3" json:"binary_data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// chart describes the data of a chart the code drew, when the daemon could read it
+	// (Python contexts: a matplotlib figure with one Axes holding only lines, only bars,
+	// only scatter points or only a pie); the image itself is in binary_data "image/png".
+	Chart         *Chart `protobuf:"bytes,4,opt,name=chart,proto3" json:"chart,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -387,6 +452,258 @@ func (x *ExecutionResult) GetBinaryData() map[string][]byte {
 	return nil
 }
 
+func (x *ExecutionResult) GetChart() *Chart {
+	if x != nil {
+		return x.Chart
+	}
+	return nil
+}
+
+// Chart is the data behind a drawn chart, for programs to read without looking at the
+// image.
+type Chart struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// type is the kind of chart.
+	Type ChartType `protobuf:"varint,1,opt,name=type,proto3,enum=cove.toolbox.v1.ChartType" json:"type,omitempty"`
+	// title is the chart's title (the Axes title, else the figure's), or empty.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// x_axis is the horizontal axis; unset for pie charts.
+	XAxis *ChartAxis `protobuf:"bytes,3,opt,name=x_axis,json=xAxis,proto3" json:"x_axis,omitempty"`
+	// y_axis is the vertical axis; unset for pie charts.
+	YAxis *ChartAxis `protobuf:"bytes,4,opt,name=y_axis,json=yAxis,proto3" json:"y_axis,omitempty"`
+	// series are the lines, bar groups or point sets in drawing order; a pie has one.
+	// At most 100, each with at most 10000 values.
+	Series []*ChartSeries `protobuf:"bytes,5,rep,name=series,proto3" json:"series,omitempty"`
+	// horizontal is true for bar charts whose bars grow along the x axis (barh).
+	Horizontal    bool `protobuf:"varint,6,opt,name=horizontal,proto3" json:"horizontal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Chart) Reset() {
+	*x = Chart{}
+	mi := &file_cove_toolbox_v1_interpreter_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Chart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Chart) ProtoMessage() {}
+
+func (x *Chart) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_toolbox_v1_interpreter_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Chart.ProtoReflect.Descriptor instead.
+func (*Chart) Descriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_interpreter_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Chart) GetType() ChartType {
+	if x != nil {
+		return x.Type
+	}
+	return ChartType_CHART_TYPE_UNSPECIFIED
+}
+
+func (x *Chart) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Chart) GetXAxis() *ChartAxis {
+	if x != nil {
+		return x.XAxis
+	}
+	return nil
+}
+
+func (x *Chart) GetYAxis() *ChartAxis {
+	if x != nil {
+		return x.YAxis
+	}
+	return nil
+}
+
+func (x *Chart) GetSeries() []*ChartSeries {
+	if x != nil {
+		return x.Series
+	}
+	return nil
+}
+
+func (x *Chart) GetHorizontal() bool {
+	if x != nil {
+		return x.Horizontal
+	}
+	return false
+}
+
+// ChartAxis is one axis of a Chart.
+type ChartAxis struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// label is the axis label, or empty.
+	Label string `protobuf:"bytes,1,opt,name=label,proto3" json:"label,omitempty"`
+	// scale is the axis scale by matplotlib's name: "linear", "log", "symlog", "logit".
+	Scale string `protobuf:"bytes,2,opt,name=scale,proto3" json:"scale,omitempty"`
+	// ticks are the positions of the major ticks, in data coordinates.
+	Ticks []float64 `protobuf:"fixed64,3,rep,packed,name=ticks,proto3" json:"ticks,omitempty"`
+	// tick_labels are the texts of the major ticks, one per tick.
+	TickLabels    []string `protobuf:"bytes,4,rep,name=tick_labels,json=tickLabels,proto3" json:"tick_labels,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChartAxis) Reset() {
+	*x = ChartAxis{}
+	mi := &file_cove_toolbox_v1_interpreter_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChartAxis) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChartAxis) ProtoMessage() {}
+
+func (x *ChartAxis) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_toolbox_v1_interpreter_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChartAxis.ProtoReflect.Descriptor instead.
+func (*ChartAxis) Descriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_interpreter_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ChartAxis) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *ChartAxis) GetScale() string {
+	if x != nil {
+		return x.Scale
+	}
+	return ""
+}
+
+func (x *ChartAxis) GetTicks() []float64 {
+	if x != nil {
+		return x.Ticks
+	}
+	return nil
+}
+
+func (x *ChartAxis) GetTickLabels() []string {
+	if x != nil {
+		return x.TickLabels
+	}
+	return nil
+}
+
+// ChartSeries is one line, bar group, point set or pie of a Chart. Values that are not
+// finite numbers (gaps) are NaN.
+type ChartSeries struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// label is the series' legend label, or empty.
+	Label string `protobuf:"bytes,1,opt,name=label,proto3" json:"label,omitempty"`
+	// x are the x coordinates: of the points (line, scatter) or of the bar centres (bar;
+	// y coordinates for horizontal bars); empty for a pie. Dates are matplotlib date
+	// numbers (days since 1970-01-01) and categories their positions; see x_labels.
+	X []float64 `protobuf:"fixed64,2,rep,packed,name=x,proto3" json:"x,omitempty"`
+	// x_labels name each x when the data were not plain numbers: dates in ISO 8601 and
+	// categories (line, scatter, bar); for a bar chart the category of each bar; for a pie
+	// the label of each wedge. Empty when the x were plain numbers.
+	XLabels []string `protobuf:"bytes,3,rep,name=x_labels,json=xLabels,proto3" json:"x_labels,omitempty"`
+	// y are the values: the y coordinates (line, scatter), the bar lengths (bar), or each
+	// wedge's fraction of the whole (pie; they sum to 1).
+	Y             []float64 `protobuf:"fixed64,4,rep,packed,name=y,proto3" json:"y,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChartSeries) Reset() {
+	*x = ChartSeries{}
+	mi := &file_cove_toolbox_v1_interpreter_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChartSeries) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChartSeries) ProtoMessage() {}
+
+func (x *ChartSeries) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_toolbox_v1_interpreter_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChartSeries.ProtoReflect.Descriptor instead.
+func (*ChartSeries) Descriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_interpreter_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ChartSeries) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *ChartSeries) GetX() []float64 {
+	if x != nil {
+		return x.X
+	}
+	return nil
+}
+
+func (x *ChartSeries) GetXLabels() []string {
+	if x != nil {
+		return x.XLabels
+	}
+	return nil
+}
+
+func (x *ChartSeries) GetY() []float64 {
+	if x != nil {
+		return x.Y
+	}
+	return nil
+}
+
 // ExecutionError is an exception raised by executed code.
 type ExecutionError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -404,7 +721,7 @@ type ExecutionError struct {
 
 func (x *ExecutionError) Reset() {
 	*x = ExecutionError{}
-	mi := &file_cove_toolbox_v1_interpreter_proto_msgTypes[4]
+	mi := &file_cove_toolbox_v1_interpreter_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +733,7 @@ func (x *ExecutionError) String() string {
 func (*ExecutionError) ProtoMessage() {}
 
 func (x *ExecutionError) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_toolbox_v1_interpreter_proto_msgTypes[4]
+	mi := &file_cove_toolbox_v1_interpreter_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +746,7 @@ func (x *ExecutionError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutionError.ProtoReflect.Descriptor instead.
 func (*ExecutionError) Descriptor() ([]byte, []int) {
-	return file_cove_toolbox_v1_interpreter_proto_rawDescGZIP(), []int{4}
+	return file_cove_toolbox_v1_interpreter_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ExecutionError) GetName() string {
@@ -466,7 +783,7 @@ type ExecutionEnd struct {
 
 func (x *ExecutionEnd) Reset() {
 	*x = ExecutionEnd{}
-	mi := &file_cove_toolbox_v1_interpreter_proto_msgTypes[5]
+	mi := &file_cove_toolbox_v1_interpreter_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -478,7 +795,7 @@ func (x *ExecutionEnd) String() string {
 func (*ExecutionEnd) ProtoMessage() {}
 
 func (x *ExecutionEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_toolbox_v1_interpreter_proto_msgTypes[5]
+	mi := &file_cove_toolbox_v1_interpreter_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -491,7 +808,7 @@ func (x *ExecutionEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutionEnd.ProtoReflect.Descriptor instead.
 func (*ExecutionEnd) Descriptor() ([]byte, []int) {
-	return file_cove_toolbox_v1_interpreter_proto_rawDescGZIP(), []int{5}
+	return file_cove_toolbox_v1_interpreter_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ExecutionEnd) GetExecutionCount() int64 {
@@ -531,25 +848,52 @@ const file_cove_toolbox_v1_interpreter_proto_rawDesc = "" +
 	"\tkeepalive\x18\x06 \x01(\v2\x1a.cove.toolbox.v1.KeepaliveH\x00R\tkeepaliveB\a\n" +
 	"\x05event\"#\n" +
 	"\rExecutionText\x12\x12\n" +
-	"\x04text\x18\x01 \x01(\tR\x04text\"\xd3\x02\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\"\x81\x03\n" +
 	"\x0fExecutionResult\x12$\n" +
 	"\x0eis_main_result\x18\x01 \x01(\bR\fisMainResult\x12K\n" +
 	"\ttext_data\x18\x02 \x03(\v2..cove.toolbox.v1.ExecutionResult.TextDataEntryR\btextData\x12Q\n" +
 	"\vbinary_data\x18\x03 \x03(\v20.cove.toolbox.v1.ExecutionResult.BinaryDataEntryR\n" +
-	"binaryData\x1a;\n" +
+	"binaryData\x12,\n" +
+	"\x05chart\x18\x04 \x01(\v2\x16.cove.toolbox.v1.ChartR\x05chart\x1a;\n" +
 	"\rTextDataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
 	"\x0fBinaryDataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"X\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\x89\x02\n" +
+	"\x05Chart\x12.\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1a.cove.toolbox.v1.ChartTypeR\x04type\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x121\n" +
+	"\x06x_axis\x18\x03 \x01(\v2\x1a.cove.toolbox.v1.ChartAxisR\x05xAxis\x121\n" +
+	"\x06y_axis\x18\x04 \x01(\v2\x1a.cove.toolbox.v1.ChartAxisR\x05yAxis\x124\n" +
+	"\x06series\x18\x05 \x03(\v2\x1c.cove.toolbox.v1.ChartSeriesR\x06series\x12\x1e\n" +
+	"\n" +
+	"horizontal\x18\x06 \x01(\bR\n" +
+	"horizontal\"n\n" +
+	"\tChartAxis\x12\x14\n" +
+	"\x05label\x18\x01 \x01(\tR\x05label\x12\x14\n" +
+	"\x05scale\x18\x02 \x01(\tR\x05scale\x12\x14\n" +
+	"\x05ticks\x18\x03 \x03(\x01R\x05ticks\x12\x1f\n" +
+	"\vtick_labels\x18\x04 \x03(\tR\n" +
+	"tickLabels\"Z\n" +
+	"\vChartSeries\x12\x14\n" +
+	"\x05label\x18\x01 \x01(\tR\x05label\x12\f\n" +
+	"\x01x\x18\x02 \x03(\x01R\x01x\x12\x19\n" +
+	"\bx_labels\x18\x03 \x03(\tR\axLabels\x12\f\n" +
+	"\x01y\x18\x04 \x03(\x01R\x01y\"X\n" +
 	"\x0eExecutionError\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x1c\n" +
 	"\ttraceback\x18\x03 \x01(\tR\ttraceback\"T\n" +
 	"\fExecutionEnd\x12'\n" +
 	"\x0fexecution_count\x18\x01 \x01(\x03R\x0eexecutionCount\x12\x1b\n" +
-	"\ttimed_out\x18\x02 \x01(\bR\btimedOutB(Z&cove.dev/gen/cove/toolbox/v1;toolboxv1b\x06proto3"
+	"\ttimed_out\x18\x02 \x01(\bR\btimedOut*|\n" +
+	"\tChartType\x12\x1a\n" +
+	"\x16CHART_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fCHART_TYPE_LINE\x10\x01\x12\x12\n" +
+	"\x0eCHART_TYPE_BAR\x10\x02\x12\x16\n" +
+	"\x12CHART_TYPE_SCATTER\x10\x03\x12\x12\n" +
+	"\x0eCHART_TYPE_PIE\x10\x04B(Z&cove.dev/gen/cove/toolbox/v1;toolboxv1b\x06proto3"
 
 var (
 	file_cove_toolbox_v1_interpreter_proto_rawDescOnce sync.Once
@@ -563,36 +907,46 @@ func file_cove_toolbox_v1_interpreter_proto_rawDescGZIP() []byte {
 	return file_cove_toolbox_v1_interpreter_proto_rawDescData
 }
 
-var file_cove_toolbox_v1_interpreter_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_cove_toolbox_v1_interpreter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_cove_toolbox_v1_interpreter_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_cove_toolbox_v1_interpreter_proto_goTypes = []any{
-	(*CodeContext)(nil),           // 0: cove.toolbox.v1.CodeContext
-	(*ExecutionEvent)(nil),        // 1: cove.toolbox.v1.ExecutionEvent
-	(*ExecutionText)(nil),         // 2: cove.toolbox.v1.ExecutionText
-	(*ExecutionResult)(nil),       // 3: cove.toolbox.v1.ExecutionResult
-	(*ExecutionError)(nil),        // 4: cove.toolbox.v1.ExecutionError
-	(*ExecutionEnd)(nil),          // 5: cove.toolbox.v1.ExecutionEnd
-	nil,                           // 6: cove.toolbox.v1.ExecutionResult.TextDataEntry
-	nil,                           // 7: cove.toolbox.v1.ExecutionResult.BinaryDataEntry
-	(CodeLanguage)(0),             // 8: cove.toolbox.v1.CodeLanguage
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*Keepalive)(nil),             // 10: cove.toolbox.v1.Keepalive
+	(ChartType)(0),                // 0: cove.toolbox.v1.ChartType
+	(*CodeContext)(nil),           // 1: cove.toolbox.v1.CodeContext
+	(*ExecutionEvent)(nil),        // 2: cove.toolbox.v1.ExecutionEvent
+	(*ExecutionText)(nil),         // 3: cove.toolbox.v1.ExecutionText
+	(*ExecutionResult)(nil),       // 4: cove.toolbox.v1.ExecutionResult
+	(*Chart)(nil),                 // 5: cove.toolbox.v1.Chart
+	(*ChartAxis)(nil),             // 6: cove.toolbox.v1.ChartAxis
+	(*ChartSeries)(nil),           // 7: cove.toolbox.v1.ChartSeries
+	(*ExecutionError)(nil),        // 8: cove.toolbox.v1.ExecutionError
+	(*ExecutionEnd)(nil),          // 9: cove.toolbox.v1.ExecutionEnd
+	nil,                           // 10: cove.toolbox.v1.ExecutionResult.TextDataEntry
+	nil,                           // 11: cove.toolbox.v1.ExecutionResult.BinaryDataEntry
+	(CodeLanguage)(0),             // 12: cove.toolbox.v1.CodeLanguage
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*Keepalive)(nil),             // 14: cove.toolbox.v1.Keepalive
 }
 var file_cove_toolbox_v1_interpreter_proto_depIdxs = []int32{
-	8,  // 0: cove.toolbox.v1.CodeContext.language:type_name -> cove.toolbox.v1.CodeLanguage
-	9,  // 1: cove.toolbox.v1.CodeContext.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 2: cove.toolbox.v1.ExecutionEvent.stdout:type_name -> cove.toolbox.v1.ExecutionText
-	2,  // 3: cove.toolbox.v1.ExecutionEvent.stderr:type_name -> cove.toolbox.v1.ExecutionText
-	3,  // 4: cove.toolbox.v1.ExecutionEvent.result:type_name -> cove.toolbox.v1.ExecutionResult
-	4,  // 5: cove.toolbox.v1.ExecutionEvent.error:type_name -> cove.toolbox.v1.ExecutionError
-	5,  // 6: cove.toolbox.v1.ExecutionEvent.end:type_name -> cove.toolbox.v1.ExecutionEnd
-	10, // 7: cove.toolbox.v1.ExecutionEvent.keepalive:type_name -> cove.toolbox.v1.Keepalive
-	6,  // 8: cove.toolbox.v1.ExecutionResult.text_data:type_name -> cove.toolbox.v1.ExecutionResult.TextDataEntry
-	7,  // 9: cove.toolbox.v1.ExecutionResult.binary_data:type_name -> cove.toolbox.v1.ExecutionResult.BinaryDataEntry
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	12, // 0: cove.toolbox.v1.CodeContext.language:type_name -> cove.toolbox.v1.CodeLanguage
+	13, // 1: cove.toolbox.v1.CodeContext.create_time:type_name -> google.protobuf.Timestamp
+	3,  // 2: cove.toolbox.v1.ExecutionEvent.stdout:type_name -> cove.toolbox.v1.ExecutionText
+	3,  // 3: cove.toolbox.v1.ExecutionEvent.stderr:type_name -> cove.toolbox.v1.ExecutionText
+	4,  // 4: cove.toolbox.v1.ExecutionEvent.result:type_name -> cove.toolbox.v1.ExecutionResult
+	8,  // 5: cove.toolbox.v1.ExecutionEvent.error:type_name -> cove.toolbox.v1.ExecutionError
+	9,  // 6: cove.toolbox.v1.ExecutionEvent.end:type_name -> cove.toolbox.v1.ExecutionEnd
+	14, // 7: cove.toolbox.v1.ExecutionEvent.keepalive:type_name -> cove.toolbox.v1.Keepalive
+	10, // 8: cove.toolbox.v1.ExecutionResult.text_data:type_name -> cove.toolbox.v1.ExecutionResult.TextDataEntry
+	11, // 9: cove.toolbox.v1.ExecutionResult.binary_data:type_name -> cove.toolbox.v1.ExecutionResult.BinaryDataEntry
+	5,  // 10: cove.toolbox.v1.ExecutionResult.chart:type_name -> cove.toolbox.v1.Chart
+	0,  // 11: cove.toolbox.v1.Chart.type:type_name -> cove.toolbox.v1.ChartType
+	6,  // 12: cove.toolbox.v1.Chart.x_axis:type_name -> cove.toolbox.v1.ChartAxis
+	6,  // 13: cove.toolbox.v1.Chart.y_axis:type_name -> cove.toolbox.v1.ChartAxis
+	7,  // 14: cove.toolbox.v1.Chart.series:type_name -> cove.toolbox.v1.ChartSeries
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_cove_toolbox_v1_interpreter_proto_init() }
@@ -615,13 +969,14 @@ func file_cove_toolbox_v1_interpreter_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cove_toolbox_v1_interpreter_proto_rawDesc), len(file_cove_toolbox_v1_interpreter_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   8,
+			NumEnums:      1,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_cove_toolbox_v1_interpreter_proto_goTypes,
 		DependencyIndexes: file_cove_toolbox_v1_interpreter_proto_depIdxs,
+		EnumInfos:         file_cove_toolbox_v1_interpreter_proto_enumTypes,
 		MessageInfos:      file_cove_toolbox_v1_interpreter_proto_msgTypes,
 	}.Build()
 	File_cove_toolbox_v1_interpreter_proto = out.File

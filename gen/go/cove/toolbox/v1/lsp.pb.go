@@ -318,6 +318,68 @@ func (LspSymbolKind) EnumDescriptor() ([]byte, []int) {
 	return file_cove_toolbox_v1_lsp_proto_rawDescGZIP(), []int{1}
 }
 
+// LspDiagnosticSeverity is how serious a diagnostic is; the values mirror LSP's
+// DiagnosticSeverity (1..4).
+type LspDiagnosticSeverity int32
+
+const (
+	// LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED means the server gave no severity.
+	LspDiagnosticSeverity_LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED LspDiagnosticSeverity = 0
+	// LSP_DIAGNOSTIC_SEVERITY_ERROR is an error.
+	LspDiagnosticSeverity_LSP_DIAGNOSTIC_SEVERITY_ERROR LspDiagnosticSeverity = 1
+	// LSP_DIAGNOSTIC_SEVERITY_WARNING is a warning.
+	LspDiagnosticSeverity_LSP_DIAGNOSTIC_SEVERITY_WARNING LspDiagnosticSeverity = 2
+	// LSP_DIAGNOSTIC_SEVERITY_INFORMATION is information.
+	LspDiagnosticSeverity_LSP_DIAGNOSTIC_SEVERITY_INFORMATION LspDiagnosticSeverity = 3
+	// LSP_DIAGNOSTIC_SEVERITY_HINT is a hint.
+	LspDiagnosticSeverity_LSP_DIAGNOSTIC_SEVERITY_HINT LspDiagnosticSeverity = 4
+)
+
+// Enum value maps for LspDiagnosticSeverity.
+var (
+	LspDiagnosticSeverity_name = map[int32]string{
+		0: "LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED",
+		1: "LSP_DIAGNOSTIC_SEVERITY_ERROR",
+		2: "LSP_DIAGNOSTIC_SEVERITY_WARNING",
+		3: "LSP_DIAGNOSTIC_SEVERITY_INFORMATION",
+		4: "LSP_DIAGNOSTIC_SEVERITY_HINT",
+	}
+	LspDiagnosticSeverity_value = map[string]int32{
+		"LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED": 0,
+		"LSP_DIAGNOSTIC_SEVERITY_ERROR":       1,
+		"LSP_DIAGNOSTIC_SEVERITY_WARNING":     2,
+		"LSP_DIAGNOSTIC_SEVERITY_INFORMATION": 3,
+		"LSP_DIAGNOSTIC_SEVERITY_HINT":        4,
+	}
+)
+
+func (x LspDiagnosticSeverity) Enum() *LspDiagnosticSeverity {
+	p := new(LspDiagnosticSeverity)
+	*p = x
+	return p
+}
+
+func (x LspDiagnosticSeverity) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LspDiagnosticSeverity) Descriptor() protoreflect.EnumDescriptor {
+	return file_cove_toolbox_v1_lsp_proto_enumTypes[2].Descriptor()
+}
+
+func (LspDiagnosticSeverity) Type() protoreflect.EnumType {
+	return &file_cove_toolbox_v1_lsp_proto_enumTypes[2]
+}
+
+func (x LspDiagnosticSeverity) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LspDiagnosticSeverity.Descriptor instead.
+func (LspDiagnosticSeverity) EnumDescriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_lsp_proto_rawDescGZIP(), []int{2}
+}
+
 // LspServer is a language server run by the daemon for one project root.
 type LspServer struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -695,6 +757,145 @@ func (x *LspSymbol) GetContainerName() string {
 	return ""
 }
 
+// LspLocation is a range in a file.
+type LspLocation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// path is the absolute path of the file, or the URI as the server gave it when it is
+	// not a file: URI.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// range is the range in that file.
+	Range         *LspRange `protobuf:"bytes,2,opt,name=range,proto3" json:"range,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LspLocation) Reset() {
+	*x = LspLocation{}
+	mi := &file_cove_toolbox_v1_lsp_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LspLocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LspLocation) ProtoMessage() {}
+
+func (x *LspLocation) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_toolbox_v1_lsp_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LspLocation.ProtoReflect.Descriptor instead.
+func (*LspLocation) Descriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_lsp_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *LspLocation) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *LspLocation) GetRange() *LspRange {
+	if x != nil {
+		return x.Range
+	}
+	return nil
+}
+
+// LspDiagnostic is one problem a language server found in a document.
+type LspDiagnostic struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// range is where the problem is.
+	Range *LspRange `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
+	// severity is how serious it is.
+	Severity LspDiagnosticSeverity `protobuf:"varint,2,opt,name=severity,proto3,enum=cove.toolbox.v1.LspDiagnosticSeverity" json:"severity,omitempty"`
+	// code is the server's code for the problem (e.g. "2322" or "reportUndefinedVariable"),
+	// or empty.
+	Code string `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
+	// source names what found it, e.g. "typescript" or "Pyright", or empty.
+	Source string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	// message is the problem's description.
+	Message       string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LspDiagnostic) Reset() {
+	*x = LspDiagnostic{}
+	mi := &file_cove_toolbox_v1_lsp_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LspDiagnostic) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LspDiagnostic) ProtoMessage() {}
+
+func (x *LspDiagnostic) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_toolbox_v1_lsp_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LspDiagnostic.ProtoReflect.Descriptor instead.
+func (*LspDiagnostic) Descriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_lsp_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *LspDiagnostic) GetRange() *LspRange {
+	if x != nil {
+		return x.Range
+	}
+	return nil
+}
+
+func (x *LspDiagnostic) GetSeverity() LspDiagnosticSeverity {
+	if x != nil {
+		return x.Severity
+	}
+	return LspDiagnosticSeverity_LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED
+}
+
+func (x *LspDiagnostic) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *LspDiagnostic) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *LspDiagnostic) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_cove_toolbox_v1_lsp_proto protoreflect.FileDescriptor
 
 const file_cove_toolbox_v1_lsp_proto_rawDesc = "" +
@@ -729,7 +930,16 @@ const file_cove_toolbox_v1_lsp_proto_rawDesc = "" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1e.cove.toolbox.v1.LspSymbolKindR\x04kind\x12\x12\n" +
 	"\x04path\x18\x03 \x01(\tR\x04path\x12/\n" +
 	"\x05range\x18\x04 \x01(\v2\x19.cove.toolbox.v1.LspRangeR\x05range\x12%\n" +
-	"\x0econtainer_name\x18\x05 \x01(\tR\rcontainerName*\xf5\a\n" +
+	"\x0econtainer_name\x18\x05 \x01(\tR\rcontainerName\"R\n" +
+	"\vLspLocation\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12/\n" +
+	"\x05range\x18\x02 \x01(\v2\x19.cove.toolbox.v1.LspRangeR\x05range\"\xca\x01\n" +
+	"\rLspDiagnostic\x12/\n" +
+	"\x05range\x18\x01 \x01(\v2\x19.cove.toolbox.v1.LspRangeR\x05range\x12B\n" +
+	"\bseverity\x18\x02 \x01(\x0e2&.cove.toolbox.v1.LspDiagnosticSeverityR\bseverity\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage*\xf5\a\n" +
 	"\x15LspCompletionItemKind\x12(\n" +
 	"$LSP_COMPLETION_ITEM_KIND_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dLSP_COMPLETION_ITEM_KIND_TEXT\x10\x01\x12#\n" +
@@ -786,7 +996,13 @@ const file_cove_toolbox_v1_lsp_proto_rawDesc = "" +
 	"\x16LSP_SYMBOL_KIND_STRUCT\x10\x17\x12\x19\n" +
 	"\x15LSP_SYMBOL_KIND_EVENT\x10\x18\x12\x1c\n" +
 	"\x18LSP_SYMBOL_KIND_OPERATOR\x10\x19\x12\"\n" +
-	"\x1eLSP_SYMBOL_KIND_TYPE_PARAMETER\x10\x1aB(Z&cove.dev/gen/cove/toolbox/v1;toolboxv1b\x06proto3"
+	"\x1eLSP_SYMBOL_KIND_TYPE_PARAMETER\x10\x1a*\xd3\x01\n" +
+	"\x15LspDiagnosticSeverity\x12'\n" +
+	"#LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dLSP_DIAGNOSTIC_SEVERITY_ERROR\x10\x01\x12#\n" +
+	"\x1fLSP_DIAGNOSTIC_SEVERITY_WARNING\x10\x02\x12'\n" +
+	"#LSP_DIAGNOSTIC_SEVERITY_INFORMATION\x10\x03\x12 \n" +
+	"\x1cLSP_DIAGNOSTIC_SEVERITY_HINT\x10\x04B(Z&cove.dev/gen/cove/toolbox/v1;toolboxv1b\x06proto3"
 
 var (
 	file_cove_toolbox_v1_lsp_proto_rawDescOnce sync.Once
@@ -800,30 +1016,36 @@ func file_cove_toolbox_v1_lsp_proto_rawDescGZIP() []byte {
 	return file_cove_toolbox_v1_lsp_proto_rawDescData
 }
 
-var file_cove_toolbox_v1_lsp_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cove_toolbox_v1_lsp_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_cove_toolbox_v1_lsp_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_cove_toolbox_v1_lsp_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_cove_toolbox_v1_lsp_proto_goTypes = []any{
 	(LspCompletionItemKind)(0),    // 0: cove.toolbox.v1.LspCompletionItemKind
 	(LspSymbolKind)(0),            // 1: cove.toolbox.v1.LspSymbolKind
-	(*LspServer)(nil),             // 2: cove.toolbox.v1.LspServer
-	(*LspPosition)(nil),           // 3: cove.toolbox.v1.LspPosition
-	(*LspRange)(nil),              // 4: cove.toolbox.v1.LspRange
-	(*LspCompletionItem)(nil),     // 5: cove.toolbox.v1.LspCompletionItem
-	(*LspSymbol)(nil),             // 6: cove.toolbox.v1.LspSymbol
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(LspDiagnosticSeverity)(0),    // 2: cove.toolbox.v1.LspDiagnosticSeverity
+	(*LspServer)(nil),             // 3: cove.toolbox.v1.LspServer
+	(*LspPosition)(nil),           // 4: cove.toolbox.v1.LspPosition
+	(*LspRange)(nil),              // 5: cove.toolbox.v1.LspRange
+	(*LspCompletionItem)(nil),     // 6: cove.toolbox.v1.LspCompletionItem
+	(*LspSymbol)(nil),             // 7: cove.toolbox.v1.LspSymbol
+	(*LspLocation)(nil),           // 8: cove.toolbox.v1.LspLocation
+	(*LspDiagnostic)(nil),         // 9: cove.toolbox.v1.LspDiagnostic
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_cove_toolbox_v1_lsp_proto_depIdxs = []int32{
-	7, // 0: cove.toolbox.v1.LspServer.start_time:type_name -> google.protobuf.Timestamp
-	3, // 1: cove.toolbox.v1.LspRange.start:type_name -> cove.toolbox.v1.LspPosition
-	3, // 2: cove.toolbox.v1.LspRange.end:type_name -> cove.toolbox.v1.LspPosition
-	0, // 3: cove.toolbox.v1.LspCompletionItem.kind:type_name -> cove.toolbox.v1.LspCompletionItemKind
-	1, // 4: cove.toolbox.v1.LspSymbol.kind:type_name -> cove.toolbox.v1.LspSymbolKind
-	4, // 5: cove.toolbox.v1.LspSymbol.range:type_name -> cove.toolbox.v1.LspRange
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	10, // 0: cove.toolbox.v1.LspServer.start_time:type_name -> google.protobuf.Timestamp
+	4,  // 1: cove.toolbox.v1.LspRange.start:type_name -> cove.toolbox.v1.LspPosition
+	4,  // 2: cove.toolbox.v1.LspRange.end:type_name -> cove.toolbox.v1.LspPosition
+	0,  // 3: cove.toolbox.v1.LspCompletionItem.kind:type_name -> cove.toolbox.v1.LspCompletionItemKind
+	1,  // 4: cove.toolbox.v1.LspSymbol.kind:type_name -> cove.toolbox.v1.LspSymbolKind
+	5,  // 5: cove.toolbox.v1.LspSymbol.range:type_name -> cove.toolbox.v1.LspRange
+	5,  // 6: cove.toolbox.v1.LspLocation.range:type_name -> cove.toolbox.v1.LspRange
+	5,  // 7: cove.toolbox.v1.LspDiagnostic.range:type_name -> cove.toolbox.v1.LspRange
+	2,  // 8: cove.toolbox.v1.LspDiagnostic.severity:type_name -> cove.toolbox.v1.LspDiagnosticSeverity
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_cove_toolbox_v1_lsp_proto_init() }
@@ -836,8 +1058,8 @@ func file_cove_toolbox_v1_lsp_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cove_toolbox_v1_lsp_proto_rawDesc), len(file_cove_toolbox_v1_lsp_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   5,
+			NumEnums:      3,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -9,6 +9,7 @@ package toolboxv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -713,6 +714,366 @@ func (x *CompletionsResponse) GetIsIncomplete() bool {
 	return false
 }
 
+// HoverRequest is the request of LspService.Hover.
+type HoverRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// server_id is the server.
+	ServerId string `protobuf:"bytes,1,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	// path is the document's file path.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// position is the position to describe.
+	Position      *LspPosition `protobuf:"bytes,3,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HoverRequest) Reset() {
+	*x = HoverRequest{}
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoverRequest) ProtoMessage() {}
+
+func (x *HoverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoverRequest.ProtoReflect.Descriptor instead.
+func (*HoverRequest) Descriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *HoverRequest) GetServerId() string {
+	if x != nil {
+		return x.ServerId
+	}
+	return ""
+}
+
+func (x *HoverRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *HoverRequest) GetPosition() *LspPosition {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+// HoverResponse is the response of LspService.Hover.
+type HoverResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// contents is what the server says about the symbol, as Markdown (code blocks
+	// fenced with their language) unless markdown is false; empty when nothing is there.
+	Contents string `protobuf:"bytes,1,opt,name=contents,proto3" json:"contents,omitempty"`
+	// markdown is false when the server sent plain text.
+	Markdown bool `protobuf:"varint,2,opt,name=markdown,proto3" json:"markdown,omitempty"`
+	// range is the extent of the described symbol, when the server gave one.
+	Range         *LspRange `protobuf:"bytes,3,opt,name=range,proto3" json:"range,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HoverResponse) Reset() {
+	*x = HoverResponse{}
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoverResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoverResponse) ProtoMessage() {}
+
+func (x *HoverResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoverResponse.ProtoReflect.Descriptor instead.
+func (*HoverResponse) Descriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *HoverResponse) GetContents() string {
+	if x != nil {
+		return x.Contents
+	}
+	return ""
+}
+
+func (x *HoverResponse) GetMarkdown() bool {
+	if x != nil {
+		return x.Markdown
+	}
+	return false
+}
+
+func (x *HoverResponse) GetRange() *LspRange {
+	if x != nil {
+		return x.Range
+	}
+	return nil
+}
+
+// DefinitionRequest is the request of LspService.Definition.
+type DefinitionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// server_id is the server.
+	ServerId string `protobuf:"bytes,1,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	// path is the document's file path.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// position is the position of the symbol to look up.
+	Position      *LspPosition `protobuf:"bytes,3,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DefinitionRequest) Reset() {
+	*x = DefinitionRequest{}
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DefinitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DefinitionRequest) ProtoMessage() {}
+
+func (x *DefinitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DefinitionRequest.ProtoReflect.Descriptor instead.
+func (*DefinitionRequest) Descriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DefinitionRequest) GetServerId() string {
+	if x != nil {
+		return x.ServerId
+	}
+	return ""
+}
+
+func (x *DefinitionRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *DefinitionRequest) GetPosition() *LspPosition {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+// DefinitionResponse is the response of LspService.Definition.
+type DefinitionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// locations are where the symbol is defined, in the server's order, at most 1000.
+	Locations     []*LspLocation `protobuf:"bytes,1,rep,name=locations,proto3" json:"locations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DefinitionResponse) Reset() {
+	*x = DefinitionResponse{}
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DefinitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DefinitionResponse) ProtoMessage() {}
+
+func (x *DefinitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DefinitionResponse.ProtoReflect.Descriptor instead.
+func (*DefinitionResponse) Descriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DefinitionResponse) GetLocations() []*LspLocation {
+	if x != nil {
+		return x.Locations
+	}
+	return nil
+}
+
+// DiagnosticsRequest is the request of LspService.Diagnostics.
+type DiagnosticsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// server_id is the server.
+	ServerId string `protobuf:"bytes,1,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	// path is the document's file path.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// wait is the longest to wait for the server to report on the current text. Unset
+	// means 10 s; zero returns what is known at once. Maximum 60 s.
+	Wait          *durationpb.Duration `protobuf:"bytes,3,opt,name=wait,proto3" json:"wait,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiagnosticsRequest) Reset() {
+	*x = DiagnosticsRequest{}
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiagnosticsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiagnosticsRequest) ProtoMessage() {}
+
+func (x *DiagnosticsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiagnosticsRequest.ProtoReflect.Descriptor instead.
+func (*DiagnosticsRequest) Descriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DiagnosticsRequest) GetServerId() string {
+	if x != nil {
+		return x.ServerId
+	}
+	return ""
+}
+
+func (x *DiagnosticsRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *DiagnosticsRequest) GetWait() *durationpb.Duration {
+	if x != nil {
+		return x.Wait
+	}
+	return nil
+}
+
+// DiagnosticsResponse is the response of LspService.Diagnostics.
+type DiagnosticsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// diagnostics are the server's latest report for the document, at most 1000.
+	Diagnostics []*LspDiagnostic `protobuf:"bytes,1,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	// current is true when the report is about the document's current text; false when
+	// wait ran out first (the diagnostics may then be older, or none).
+	Current       bool `protobuf:"varint,2,opt,name=current,proto3" json:"current,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiagnosticsResponse) Reset() {
+	*x = DiagnosticsResponse{}
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiagnosticsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiagnosticsResponse) ProtoMessage() {}
+
+func (x *DiagnosticsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiagnosticsResponse.ProtoReflect.Descriptor instead.
+func (*DiagnosticsResponse) Descriptor() ([]byte, []int) {
+	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DiagnosticsResponse) GetDiagnostics() []*LspDiagnostic {
+	if x != nil {
+		return x.Diagnostics
+	}
+	return nil
+}
+
+func (x *DiagnosticsResponse) GetCurrent() bool {
+	if x != nil {
+		return x.Current
+	}
+	return false
+}
+
 // DocumentSymbolsRequest is the request of LspService.DocumentSymbols.
 type DocumentSymbolsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -726,7 +1087,7 @@ type DocumentSymbolsRequest struct {
 
 func (x *DocumentSymbolsRequest) Reset() {
 	*x = DocumentSymbolsRequest{}
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[14]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -738,7 +1099,7 @@ func (x *DocumentSymbolsRequest) String() string {
 func (*DocumentSymbolsRequest) ProtoMessage() {}
 
 func (x *DocumentSymbolsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[14]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -751,7 +1112,7 @@ func (x *DocumentSymbolsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DocumentSymbolsRequest.ProtoReflect.Descriptor instead.
 func (*DocumentSymbolsRequest) Descriptor() ([]byte, []int) {
-	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{14}
+	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DocumentSymbolsRequest) GetServerId() string {
@@ -779,7 +1140,7 @@ type DocumentSymbolsResponse struct {
 
 func (x *DocumentSymbolsResponse) Reset() {
 	*x = DocumentSymbolsResponse{}
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[15]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +1152,7 @@ func (x *DocumentSymbolsResponse) String() string {
 func (*DocumentSymbolsResponse) ProtoMessage() {}
 
 func (x *DocumentSymbolsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[15]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +1165,7 @@ func (x *DocumentSymbolsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DocumentSymbolsResponse.ProtoReflect.Descriptor instead.
 func (*DocumentSymbolsResponse) Descriptor() ([]byte, []int) {
-	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{15}
+	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DocumentSymbolsResponse) GetSymbols() []*LspSymbol {
@@ -828,7 +1189,7 @@ type WorkspaceSymbolsRequest struct {
 
 func (x *WorkspaceSymbolsRequest) Reset() {
 	*x = WorkspaceSymbolsRequest{}
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[16]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +1201,7 @@ func (x *WorkspaceSymbolsRequest) String() string {
 func (*WorkspaceSymbolsRequest) ProtoMessage() {}
 
 func (x *WorkspaceSymbolsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[16]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +1214,7 @@ func (x *WorkspaceSymbolsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkspaceSymbolsRequest.ProtoReflect.Descriptor instead.
 func (*WorkspaceSymbolsRequest) Descriptor() ([]byte, []int) {
-	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{16}
+	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WorkspaceSymbolsRequest) GetServerId() string {
@@ -881,7 +1242,7 @@ type WorkspaceSymbolsResponse struct {
 
 func (x *WorkspaceSymbolsResponse) Reset() {
 	*x = WorkspaceSymbolsResponse{}
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[17]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1254,7 @@ func (x *WorkspaceSymbolsResponse) String() string {
 func (*WorkspaceSymbolsResponse) ProtoMessage() {}
 
 func (x *WorkspaceSymbolsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[17]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1267,7 @@ func (x *WorkspaceSymbolsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkspaceSymbolsResponse.ProtoReflect.Descriptor instead.
 func (*WorkspaceSymbolsResponse) Descriptor() ([]byte, []int) {
-	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{17}
+	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WorkspaceSymbolsResponse) GetSymbols() []*LspSymbol {
@@ -930,7 +1291,7 @@ type SendLspMessageRequest struct {
 
 func (x *SendLspMessageRequest) Reset() {
 	*x = SendLspMessageRequest{}
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[18]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1303,7 @@ func (x *SendLspMessageRequest) String() string {
 func (*SendLspMessageRequest) ProtoMessage() {}
 
 func (x *SendLspMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[18]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1316,7 @@ func (x *SendLspMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendLspMessageRequest.ProtoReflect.Descriptor instead.
 func (*SendLspMessageRequest) Descriptor() ([]byte, []int) {
-	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{18}
+	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SendLspMessageRequest) GetServerId() string {
@@ -984,7 +1345,7 @@ type SendLspMessageResponse struct {
 
 func (x *SendLspMessageResponse) Reset() {
 	*x = SendLspMessageResponse{}
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[19]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -996,7 +1357,7 @@ func (x *SendLspMessageResponse) String() string {
 func (*SendLspMessageResponse) ProtoMessage() {}
 
 func (x *SendLspMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[19]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1009,7 +1370,7 @@ func (x *SendLspMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendLspMessageResponse.ProtoReflect.Descriptor instead.
 func (*SendLspMessageResponse) Descriptor() ([]byte, []int) {
-	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{19}
+	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SendLspMessageResponse) GetResponseJson() string {
@@ -1030,7 +1391,7 @@ type WatchLspMessagesRequest struct {
 
 func (x *WatchLspMessagesRequest) Reset() {
 	*x = WatchLspMessagesRequest{}
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[20]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1403,7 @@ func (x *WatchLspMessagesRequest) String() string {
 func (*WatchLspMessagesRequest) ProtoMessage() {}
 
 func (x *WatchLspMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[20]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,7 +1416,7 @@ func (x *WatchLspMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchLspMessagesRequest.ProtoReflect.Descriptor instead.
 func (*WatchLspMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{20}
+	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WatchLspMessagesRequest) GetServerId() string {
@@ -1081,7 +1442,7 @@ type WatchLspMessagesResponse struct {
 
 func (x *WatchLspMessagesResponse) Reset() {
 	*x = WatchLspMessagesResponse{}
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[21]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1454,7 @@ func (x *WatchLspMessagesResponse) String() string {
 func (*WatchLspMessagesResponse) ProtoMessage() {}
 
 func (x *WatchLspMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[21]
+	mi := &file_cove_toolbox_v1_lsp_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1467,7 @@ func (x *WatchLspMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchLspMessagesResponse.ProtoReflect.Descriptor instead.
 func (*WatchLspMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{21}
+	return file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WatchLspMessagesResponse) GetEvent() isWatchLspMessagesResponse_Event {
@@ -1156,7 +1517,7 @@ var File_cove_toolbox_v1_lsp_service_proto protoreflect.FileDescriptor
 
 const file_cove_toolbox_v1_lsp_service_proto_rawDesc = "" +
 	"\n" +
-	"!cove/toolbox/v1/lsp_service.proto\x12\x0fcove.toolbox.v1\x1a\x1fcove/toolbox/v1/keepalive.proto\x1a\x19cove/toolbox/v1/lsp.proto\"U\n" +
+	"!cove/toolbox/v1/lsp_service.proto\x12\x0fcove.toolbox.v1\x1a\x1fcove/toolbox/v1/keepalive.proto\x1a\x19cove/toolbox/v1/lsp.proto\x1a\x1egoogle/protobuf/duration.proto\"U\n" +
 	"\x15StartLspServerRequest\x12\x1f\n" +
 	"\vlanguage_id\x18\x01 \x01(\tR\n" +
 	"languageId\x12\x1b\n" +
@@ -1191,7 +1552,28 @@ const file_cove_toolbox_v1_lsp_service_proto_rawDesc = "" +
 	"\bposition\x18\x03 \x01(\v2\x1c.cove.toolbox.v1.LspPositionR\bposition\"t\n" +
 	"\x13CompletionsResponse\x128\n" +
 	"\x05items\x18\x01 \x03(\v2\".cove.toolbox.v1.LspCompletionItemR\x05items\x12#\n" +
-	"\ris_incomplete\x18\x02 \x01(\bR\fisIncomplete\"I\n" +
+	"\ris_incomplete\x18\x02 \x01(\bR\fisIncomplete\"y\n" +
+	"\fHoverRequest\x12\x1b\n" +
+	"\tserver_id\x18\x01 \x01(\tR\bserverId\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x128\n" +
+	"\bposition\x18\x03 \x01(\v2\x1c.cove.toolbox.v1.LspPositionR\bposition\"x\n" +
+	"\rHoverResponse\x12\x1a\n" +
+	"\bcontents\x18\x01 \x01(\tR\bcontents\x12\x1a\n" +
+	"\bmarkdown\x18\x02 \x01(\bR\bmarkdown\x12/\n" +
+	"\x05range\x18\x03 \x01(\v2\x19.cove.toolbox.v1.LspRangeR\x05range\"~\n" +
+	"\x11DefinitionRequest\x12\x1b\n" +
+	"\tserver_id\x18\x01 \x01(\tR\bserverId\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x128\n" +
+	"\bposition\x18\x03 \x01(\v2\x1c.cove.toolbox.v1.LspPositionR\bposition\"P\n" +
+	"\x12DefinitionResponse\x12:\n" +
+	"\tlocations\x18\x01 \x03(\v2\x1c.cove.toolbox.v1.LspLocationR\tlocations\"t\n" +
+	"\x12DiagnosticsRequest\x12\x1b\n" +
+	"\tserver_id\x18\x01 \x01(\tR\bserverId\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12-\n" +
+	"\x04wait\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x04wait\"q\n" +
+	"\x13DiagnosticsResponse\x12@\n" +
+	"\vdiagnostics\x18\x01 \x03(\v2\x1e.cove.toolbox.v1.LspDiagnosticR\vdiagnostics\x12\x18\n" +
+	"\acurrent\x18\x02 \x01(\bR\acurrent\"I\n" +
 	"\x16DocumentSymbolsRequest\x12\x1b\n" +
 	"\tserver_id\x18\x01 \x01(\tR\bserverId\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\"O\n" +
@@ -1212,7 +1594,8 @@ const file_cove_toolbox_v1_lsp_service_proto_rawDesc = "" +
 	"\x18WatchLspMessagesResponse\x12\x14\n" +
 	"\x04json\x18\x01 \x01(\tH\x00R\x04json\x12:\n" +
 	"\tkeepalive\x18\x02 \x01(\v2\x1a.cove.toolbox.v1.KeepaliveH\x00R\tkeepaliveB\a\n" +
-	"\x05event2\x9c\b\n" +
+	"\x05event2\x95\n" +
+	"\n" +
 	"\n" +
 	"LspService\x12a\n" +
 	"\x0eStartLspServer\x12&.cove.toolbox.v1.StartLspServerRequest\x1a'.cove.toolbox.v1.StartLspServerResponse\x12^\n" +
@@ -1221,7 +1604,11 @@ const file_cove_toolbox_v1_lsp_service_proto_rawDesc = "" +
 	"\aDidOpen\x12\x1f.cove.toolbox.v1.DidOpenRequest\x1a .cove.toolbox.v1.DidOpenResponse\x12R\n" +
 	"\tDidChange\x12!.cove.toolbox.v1.DidChangeRequest\x1a\".cove.toolbox.v1.DidChangeResponse\x12O\n" +
 	"\bDidClose\x12 .cove.toolbox.v1.DidCloseRequest\x1a!.cove.toolbox.v1.DidCloseResponse\x12X\n" +
-	"\vCompletions\x12#.cove.toolbox.v1.CompletionsRequest\x1a$.cove.toolbox.v1.CompletionsResponse\x12d\n" +
+	"\vCompletions\x12#.cove.toolbox.v1.CompletionsRequest\x1a$.cove.toolbox.v1.CompletionsResponse\x12F\n" +
+	"\x05Hover\x12\x1d.cove.toolbox.v1.HoverRequest\x1a\x1e.cove.toolbox.v1.HoverResponse\x12U\n" +
+	"\n" +
+	"Definition\x12\".cove.toolbox.v1.DefinitionRequest\x1a#.cove.toolbox.v1.DefinitionResponse\x12X\n" +
+	"\vDiagnostics\x12#.cove.toolbox.v1.DiagnosticsRequest\x1a$.cove.toolbox.v1.DiagnosticsResponse\x12d\n" +
 	"\x0fDocumentSymbols\x12'.cove.toolbox.v1.DocumentSymbolsRequest\x1a(.cove.toolbox.v1.DocumentSymbolsResponse\x12g\n" +
 	"\x10WorkspaceSymbols\x12(.cove.toolbox.v1.WorkspaceSymbolsRequest\x1a).cove.toolbox.v1.WorkspaceSymbolsResponse\x12a\n" +
 	"\x0eSendLspMessage\x12&.cove.toolbox.v1.SendLspMessageRequest\x1a'.cove.toolbox.v1.SendLspMessageResponse\x12i\n" +
@@ -1239,7 +1626,7 @@ func file_cove_toolbox_v1_lsp_service_proto_rawDescGZIP() []byte {
 	return file_cove_toolbox_v1_lsp_service_proto_rawDescData
 }
 
-var file_cove_toolbox_v1_lsp_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_cove_toolbox_v1_lsp_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_cove_toolbox_v1_lsp_service_proto_goTypes = []any{
 	(*StartLspServerRequest)(nil),    // 0: cove.toolbox.v1.StartLspServerRequest
 	(*StartLspServerResponse)(nil),   // 1: cove.toolbox.v1.StartLspServerResponse
@@ -1255,55 +1642,77 @@ var file_cove_toolbox_v1_lsp_service_proto_goTypes = []any{
 	(*DidCloseResponse)(nil),         // 11: cove.toolbox.v1.DidCloseResponse
 	(*CompletionsRequest)(nil),       // 12: cove.toolbox.v1.CompletionsRequest
 	(*CompletionsResponse)(nil),      // 13: cove.toolbox.v1.CompletionsResponse
-	(*DocumentSymbolsRequest)(nil),   // 14: cove.toolbox.v1.DocumentSymbolsRequest
-	(*DocumentSymbolsResponse)(nil),  // 15: cove.toolbox.v1.DocumentSymbolsResponse
-	(*WorkspaceSymbolsRequest)(nil),  // 16: cove.toolbox.v1.WorkspaceSymbolsRequest
-	(*WorkspaceSymbolsResponse)(nil), // 17: cove.toolbox.v1.WorkspaceSymbolsResponse
-	(*SendLspMessageRequest)(nil),    // 18: cove.toolbox.v1.SendLspMessageRequest
-	(*SendLspMessageResponse)(nil),   // 19: cove.toolbox.v1.SendLspMessageResponse
-	(*WatchLspMessagesRequest)(nil),  // 20: cove.toolbox.v1.WatchLspMessagesRequest
-	(*WatchLspMessagesResponse)(nil), // 21: cove.toolbox.v1.WatchLspMessagesResponse
-	(*LspServer)(nil),                // 22: cove.toolbox.v1.LspServer
-	(*LspPosition)(nil),              // 23: cove.toolbox.v1.LspPosition
-	(*LspCompletionItem)(nil),        // 24: cove.toolbox.v1.LspCompletionItem
-	(*LspSymbol)(nil),                // 25: cove.toolbox.v1.LspSymbol
-	(*Keepalive)(nil),                // 26: cove.toolbox.v1.Keepalive
+	(*HoverRequest)(nil),             // 14: cove.toolbox.v1.HoverRequest
+	(*HoverResponse)(nil),            // 15: cove.toolbox.v1.HoverResponse
+	(*DefinitionRequest)(nil),        // 16: cove.toolbox.v1.DefinitionRequest
+	(*DefinitionResponse)(nil),       // 17: cove.toolbox.v1.DefinitionResponse
+	(*DiagnosticsRequest)(nil),       // 18: cove.toolbox.v1.DiagnosticsRequest
+	(*DiagnosticsResponse)(nil),      // 19: cove.toolbox.v1.DiagnosticsResponse
+	(*DocumentSymbolsRequest)(nil),   // 20: cove.toolbox.v1.DocumentSymbolsRequest
+	(*DocumentSymbolsResponse)(nil),  // 21: cove.toolbox.v1.DocumentSymbolsResponse
+	(*WorkspaceSymbolsRequest)(nil),  // 22: cove.toolbox.v1.WorkspaceSymbolsRequest
+	(*WorkspaceSymbolsResponse)(nil), // 23: cove.toolbox.v1.WorkspaceSymbolsResponse
+	(*SendLspMessageRequest)(nil),    // 24: cove.toolbox.v1.SendLspMessageRequest
+	(*SendLspMessageResponse)(nil),   // 25: cove.toolbox.v1.SendLspMessageResponse
+	(*WatchLspMessagesRequest)(nil),  // 26: cove.toolbox.v1.WatchLspMessagesRequest
+	(*WatchLspMessagesResponse)(nil), // 27: cove.toolbox.v1.WatchLspMessagesResponse
+	(*LspServer)(nil),                // 28: cove.toolbox.v1.LspServer
+	(*LspPosition)(nil),              // 29: cove.toolbox.v1.LspPosition
+	(*LspCompletionItem)(nil),        // 30: cove.toolbox.v1.LspCompletionItem
+	(*LspRange)(nil),                 // 31: cove.toolbox.v1.LspRange
+	(*LspLocation)(nil),              // 32: cove.toolbox.v1.LspLocation
+	(*durationpb.Duration)(nil),      // 33: google.protobuf.Duration
+	(*LspDiagnostic)(nil),            // 34: cove.toolbox.v1.LspDiagnostic
+	(*LspSymbol)(nil),                // 35: cove.toolbox.v1.LspSymbol
+	(*Keepalive)(nil),                // 36: cove.toolbox.v1.Keepalive
 }
 var file_cove_toolbox_v1_lsp_service_proto_depIdxs = []int32{
-	22, // 0: cove.toolbox.v1.StartLspServerResponse.server:type_name -> cove.toolbox.v1.LspServer
-	22, // 1: cove.toolbox.v1.ListLspServersResponse.servers:type_name -> cove.toolbox.v1.LspServer
-	23, // 2: cove.toolbox.v1.CompletionsRequest.position:type_name -> cove.toolbox.v1.LspPosition
-	24, // 3: cove.toolbox.v1.CompletionsResponse.items:type_name -> cove.toolbox.v1.LspCompletionItem
-	25, // 4: cove.toolbox.v1.DocumentSymbolsResponse.symbols:type_name -> cove.toolbox.v1.LspSymbol
-	25, // 5: cove.toolbox.v1.WorkspaceSymbolsResponse.symbols:type_name -> cove.toolbox.v1.LspSymbol
-	26, // 6: cove.toolbox.v1.WatchLspMessagesResponse.keepalive:type_name -> cove.toolbox.v1.Keepalive
-	0,  // 7: cove.toolbox.v1.LspService.StartLspServer:input_type -> cove.toolbox.v1.StartLspServerRequest
-	2,  // 8: cove.toolbox.v1.LspService.StopLspServer:input_type -> cove.toolbox.v1.StopLspServerRequest
-	4,  // 9: cove.toolbox.v1.LspService.ListLspServers:input_type -> cove.toolbox.v1.ListLspServersRequest
-	6,  // 10: cove.toolbox.v1.LspService.DidOpen:input_type -> cove.toolbox.v1.DidOpenRequest
-	8,  // 11: cove.toolbox.v1.LspService.DidChange:input_type -> cove.toolbox.v1.DidChangeRequest
-	10, // 12: cove.toolbox.v1.LspService.DidClose:input_type -> cove.toolbox.v1.DidCloseRequest
-	12, // 13: cove.toolbox.v1.LspService.Completions:input_type -> cove.toolbox.v1.CompletionsRequest
-	14, // 14: cove.toolbox.v1.LspService.DocumentSymbols:input_type -> cove.toolbox.v1.DocumentSymbolsRequest
-	16, // 15: cove.toolbox.v1.LspService.WorkspaceSymbols:input_type -> cove.toolbox.v1.WorkspaceSymbolsRequest
-	18, // 16: cove.toolbox.v1.LspService.SendLspMessage:input_type -> cove.toolbox.v1.SendLspMessageRequest
-	20, // 17: cove.toolbox.v1.LspService.WatchLspMessages:input_type -> cove.toolbox.v1.WatchLspMessagesRequest
-	1,  // 18: cove.toolbox.v1.LspService.StartLspServer:output_type -> cove.toolbox.v1.StartLspServerResponse
-	3,  // 19: cove.toolbox.v1.LspService.StopLspServer:output_type -> cove.toolbox.v1.StopLspServerResponse
-	5,  // 20: cove.toolbox.v1.LspService.ListLspServers:output_type -> cove.toolbox.v1.ListLspServersResponse
-	7,  // 21: cove.toolbox.v1.LspService.DidOpen:output_type -> cove.toolbox.v1.DidOpenResponse
-	9,  // 22: cove.toolbox.v1.LspService.DidChange:output_type -> cove.toolbox.v1.DidChangeResponse
-	11, // 23: cove.toolbox.v1.LspService.DidClose:output_type -> cove.toolbox.v1.DidCloseResponse
-	13, // 24: cove.toolbox.v1.LspService.Completions:output_type -> cove.toolbox.v1.CompletionsResponse
-	15, // 25: cove.toolbox.v1.LspService.DocumentSymbols:output_type -> cove.toolbox.v1.DocumentSymbolsResponse
-	17, // 26: cove.toolbox.v1.LspService.WorkspaceSymbols:output_type -> cove.toolbox.v1.WorkspaceSymbolsResponse
-	19, // 27: cove.toolbox.v1.LspService.SendLspMessage:output_type -> cove.toolbox.v1.SendLspMessageResponse
-	21, // 28: cove.toolbox.v1.LspService.WatchLspMessages:output_type -> cove.toolbox.v1.WatchLspMessagesResponse
-	18, // [18:29] is the sub-list for method output_type
-	7,  // [7:18] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	28, // 0: cove.toolbox.v1.StartLspServerResponse.server:type_name -> cove.toolbox.v1.LspServer
+	28, // 1: cove.toolbox.v1.ListLspServersResponse.servers:type_name -> cove.toolbox.v1.LspServer
+	29, // 2: cove.toolbox.v1.CompletionsRequest.position:type_name -> cove.toolbox.v1.LspPosition
+	30, // 3: cove.toolbox.v1.CompletionsResponse.items:type_name -> cove.toolbox.v1.LspCompletionItem
+	29, // 4: cove.toolbox.v1.HoverRequest.position:type_name -> cove.toolbox.v1.LspPosition
+	31, // 5: cove.toolbox.v1.HoverResponse.range:type_name -> cove.toolbox.v1.LspRange
+	29, // 6: cove.toolbox.v1.DefinitionRequest.position:type_name -> cove.toolbox.v1.LspPosition
+	32, // 7: cove.toolbox.v1.DefinitionResponse.locations:type_name -> cove.toolbox.v1.LspLocation
+	33, // 8: cove.toolbox.v1.DiagnosticsRequest.wait:type_name -> google.protobuf.Duration
+	34, // 9: cove.toolbox.v1.DiagnosticsResponse.diagnostics:type_name -> cove.toolbox.v1.LspDiagnostic
+	35, // 10: cove.toolbox.v1.DocumentSymbolsResponse.symbols:type_name -> cove.toolbox.v1.LspSymbol
+	35, // 11: cove.toolbox.v1.WorkspaceSymbolsResponse.symbols:type_name -> cove.toolbox.v1.LspSymbol
+	36, // 12: cove.toolbox.v1.WatchLspMessagesResponse.keepalive:type_name -> cove.toolbox.v1.Keepalive
+	0,  // 13: cove.toolbox.v1.LspService.StartLspServer:input_type -> cove.toolbox.v1.StartLspServerRequest
+	2,  // 14: cove.toolbox.v1.LspService.StopLspServer:input_type -> cove.toolbox.v1.StopLspServerRequest
+	4,  // 15: cove.toolbox.v1.LspService.ListLspServers:input_type -> cove.toolbox.v1.ListLspServersRequest
+	6,  // 16: cove.toolbox.v1.LspService.DidOpen:input_type -> cove.toolbox.v1.DidOpenRequest
+	8,  // 17: cove.toolbox.v1.LspService.DidChange:input_type -> cove.toolbox.v1.DidChangeRequest
+	10, // 18: cove.toolbox.v1.LspService.DidClose:input_type -> cove.toolbox.v1.DidCloseRequest
+	12, // 19: cove.toolbox.v1.LspService.Completions:input_type -> cove.toolbox.v1.CompletionsRequest
+	14, // 20: cove.toolbox.v1.LspService.Hover:input_type -> cove.toolbox.v1.HoverRequest
+	16, // 21: cove.toolbox.v1.LspService.Definition:input_type -> cove.toolbox.v1.DefinitionRequest
+	18, // 22: cove.toolbox.v1.LspService.Diagnostics:input_type -> cove.toolbox.v1.DiagnosticsRequest
+	20, // 23: cove.toolbox.v1.LspService.DocumentSymbols:input_type -> cove.toolbox.v1.DocumentSymbolsRequest
+	22, // 24: cove.toolbox.v1.LspService.WorkspaceSymbols:input_type -> cove.toolbox.v1.WorkspaceSymbolsRequest
+	24, // 25: cove.toolbox.v1.LspService.SendLspMessage:input_type -> cove.toolbox.v1.SendLspMessageRequest
+	26, // 26: cove.toolbox.v1.LspService.WatchLspMessages:input_type -> cove.toolbox.v1.WatchLspMessagesRequest
+	1,  // 27: cove.toolbox.v1.LspService.StartLspServer:output_type -> cove.toolbox.v1.StartLspServerResponse
+	3,  // 28: cove.toolbox.v1.LspService.StopLspServer:output_type -> cove.toolbox.v1.StopLspServerResponse
+	5,  // 29: cove.toolbox.v1.LspService.ListLspServers:output_type -> cove.toolbox.v1.ListLspServersResponse
+	7,  // 30: cove.toolbox.v1.LspService.DidOpen:output_type -> cove.toolbox.v1.DidOpenResponse
+	9,  // 31: cove.toolbox.v1.LspService.DidChange:output_type -> cove.toolbox.v1.DidChangeResponse
+	11, // 32: cove.toolbox.v1.LspService.DidClose:output_type -> cove.toolbox.v1.DidCloseResponse
+	13, // 33: cove.toolbox.v1.LspService.Completions:output_type -> cove.toolbox.v1.CompletionsResponse
+	15, // 34: cove.toolbox.v1.LspService.Hover:output_type -> cove.toolbox.v1.HoverResponse
+	17, // 35: cove.toolbox.v1.LspService.Definition:output_type -> cove.toolbox.v1.DefinitionResponse
+	19, // 36: cove.toolbox.v1.LspService.Diagnostics:output_type -> cove.toolbox.v1.DiagnosticsResponse
+	21, // 37: cove.toolbox.v1.LspService.DocumentSymbols:output_type -> cove.toolbox.v1.DocumentSymbolsResponse
+	23, // 38: cove.toolbox.v1.LspService.WorkspaceSymbols:output_type -> cove.toolbox.v1.WorkspaceSymbolsResponse
+	25, // 39: cove.toolbox.v1.LspService.SendLspMessage:output_type -> cove.toolbox.v1.SendLspMessageResponse
+	27, // 40: cove.toolbox.v1.LspService.WatchLspMessages:output_type -> cove.toolbox.v1.WatchLspMessagesResponse
+	27, // [27:41] is the sub-list for method output_type
+	13, // [13:27] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_cove_toolbox_v1_lsp_service_proto_init() }
@@ -1313,7 +1722,7 @@ func file_cove_toolbox_v1_lsp_service_proto_init() {
 	}
 	file_cove_toolbox_v1_keepalive_proto_init()
 	file_cove_toolbox_v1_lsp_proto_init()
-	file_cove_toolbox_v1_lsp_service_proto_msgTypes[21].OneofWrappers = []any{
+	file_cove_toolbox_v1_lsp_service_proto_msgTypes[27].OneofWrappers = []any{
 		(*WatchLspMessagesResponse_Json)(nil),
 		(*WatchLspMessagesResponse_Keepalive)(nil),
 	}
@@ -1323,7 +1732,7 @@ func file_cove_toolbox_v1_lsp_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cove_toolbox_v1_lsp_service_proto_rawDesc), len(file_cove_toolbox_v1_lsp_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

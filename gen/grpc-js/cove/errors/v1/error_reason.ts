@@ -462,6 +462,25 @@ export enum ErrorReason {
    * Metadata: sandboxId, pid.
    */
   ERROR_REASON_STDIN_CLOSED = 163,
+  /**
+   * ERROR_REASON_LSP_REQUEST_FAILED - ERROR_REASON_LSP_REQUEST_FAILED goes with FAILED_PRECONDITION when a language server
+   * answered an LspService request with a JSON-RPC error (the message is the server's),
+   * and with DEADLINE_EXCEEDED when it did not answer within 30 s. Metadata: sandboxId,
+   * serverId, method, and lspCode (the JSON-RPC error code) for an error answer.
+   */
+  ERROR_REASON_LSP_REQUEST_FAILED = 164,
+  /**
+   * ERROR_REASON_LSP_SERVER_EXITED - ERROR_REASON_LSP_SERVER_EXITED goes with UNAVAILABLE: the language server process
+   * ended (crashed or was killed). It is not restarted: stop it and start another.
+   * Metadata: sandboxId, serverId, exitStatus.
+   */
+  ERROR_REASON_LSP_SERVER_EXITED = 165,
+  /**
+   * ERROR_REASON_LSP_DOCUMENT_NOT_OPEN - ERROR_REASON_LSP_DOCUMENT_NOT_OPEN goes with FAILED_PRECONDITION: LspService.DidChange
+   * or Diagnostics named a document that was not opened with DidOpen. Metadata:
+   * sandboxId, serverId, path.
+   */
+  ERROR_REASON_LSP_DOCUMENT_NOT_OPEN = 166,
   UNRECOGNIZED = -1,
 }
 
@@ -713,6 +732,15 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 163:
     case "ERROR_REASON_STDIN_CLOSED":
       return ErrorReason.ERROR_REASON_STDIN_CLOSED;
+    case 164:
+    case "ERROR_REASON_LSP_REQUEST_FAILED":
+      return ErrorReason.ERROR_REASON_LSP_REQUEST_FAILED;
+    case 165:
+    case "ERROR_REASON_LSP_SERVER_EXITED":
+      return ErrorReason.ERROR_REASON_LSP_SERVER_EXITED;
+    case 166:
+    case "ERROR_REASON_LSP_DOCUMENT_NOT_OPEN":
+      return ErrorReason.ERROR_REASON_LSP_DOCUMENT_NOT_OPEN;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -886,6 +914,12 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "ERROR_REASON_TAG_IN_USE";
     case ErrorReason.ERROR_REASON_STDIN_CLOSED:
       return "ERROR_REASON_STDIN_CLOSED";
+    case ErrorReason.ERROR_REASON_LSP_REQUEST_FAILED:
+      return "ERROR_REASON_LSP_REQUEST_FAILED";
+    case ErrorReason.ERROR_REASON_LSP_SERVER_EXITED:
+      return "ERROR_REASON_LSP_SERVER_EXITED";
+    case ErrorReason.ERROR_REASON_LSP_DOCUMENT_NOT_OPEN:
+      return "ERROR_REASON_LSP_DOCUMENT_NOT_OPEN";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -14,6 +14,63 @@ export const protobufPackage = "cove.toolbox.v1";
 
 export const protobufFileName = "cove/toolbox/v1/interpreter.proto";
 
+/** ChartType is the kind of a Chart. */
+export enum ChartType {
+  /** CHART_TYPE_UNSPECIFIED - CHART_TYPE_UNSPECIFIED is never sent. */
+  CHART_TYPE_UNSPECIFIED = 0,
+  /** CHART_TYPE_LINE - CHART_TYPE_LINE is a line chart (e.g. matplotlib's plot). */
+  CHART_TYPE_LINE = 1,
+  /** CHART_TYPE_BAR - CHART_TYPE_BAR is a bar chart (bar or barh). */
+  CHART_TYPE_BAR = 2,
+  /** CHART_TYPE_SCATTER - CHART_TYPE_SCATTER is a scatter plot (scatter). */
+  CHART_TYPE_SCATTER = 3,
+  /** CHART_TYPE_PIE - CHART_TYPE_PIE is a pie chart (pie). */
+  CHART_TYPE_PIE = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function chartTypeFromJSON(object: any): ChartType {
+  switch (object) {
+    case 0:
+    case "CHART_TYPE_UNSPECIFIED":
+      return ChartType.CHART_TYPE_UNSPECIFIED;
+    case 1:
+    case "CHART_TYPE_LINE":
+      return ChartType.CHART_TYPE_LINE;
+    case 2:
+    case "CHART_TYPE_BAR":
+      return ChartType.CHART_TYPE_BAR;
+    case 3:
+    case "CHART_TYPE_SCATTER":
+      return ChartType.CHART_TYPE_SCATTER;
+    case 4:
+    case "CHART_TYPE_PIE":
+      return ChartType.CHART_TYPE_PIE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ChartType.UNRECOGNIZED;
+  }
+}
+
+export function chartTypeToJSON(object: ChartType): string {
+  switch (object) {
+    case ChartType.CHART_TYPE_UNSPECIFIED:
+      return "CHART_TYPE_UNSPECIFIED";
+    case ChartType.CHART_TYPE_LINE:
+      return "CHART_TYPE_LINE";
+    case ChartType.CHART_TYPE_BAR:
+      return "CHART_TYPE_BAR";
+    case ChartType.CHART_TYPE_SCATTER:
+      return "CHART_TYPE_SCATTER";
+    case ChartType.CHART_TYPE_PIE:
+      return "CHART_TYPE_PIE";
+    case ChartType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * CodeContext is a stateful interpreter (a kernel): variables, imports and
  * definitions survive from one RunCode to the next, as in a Jupyter notebook.
@@ -92,6 +149,12 @@ export interface ExecutionResult {
    * "image/jpeg", "application/pdf".
    */
   binaryData: { [key: string]: Buffer };
+  /**
+   * chart describes the data of a chart the code drew, when the daemon could read it
+   * (Python contexts: a matplotlib figure with one Axes holding only lines, only bars,
+   * only scatter points or only a pie); the image itself is in binary_data "image/png".
+   */
+  chart: Chart | undefined;
 }
 
 export interface ExecutionResult_TextDataEntry {
@@ -102,6 +165,70 @@ export interface ExecutionResult_TextDataEntry {
 export interface ExecutionResult_BinaryDataEntry {
   key: string;
   value: Buffer;
+}
+
+/**
+ * Chart is the data behind a drawn chart, for programs to read without looking at the
+ * image.
+ */
+export interface Chart {
+  /** type is the kind of chart. */
+  type: ChartType;
+  /** title is the chart's title (the Axes title, else the figure's), or empty. */
+  title: string;
+  /** x_axis is the horizontal axis; unset for pie charts. */
+  xAxis:
+    | ChartAxis
+    | undefined;
+  /** y_axis is the vertical axis; unset for pie charts. */
+  yAxis:
+    | ChartAxis
+    | undefined;
+  /**
+   * series are the lines, bar groups or point sets in drawing order; a pie has one.
+   * At most 100, each with at most 10000 values.
+   */
+  series: ChartSeries[];
+  /** horizontal is true for bar charts whose bars grow along the x axis (barh). */
+  horizontal: boolean;
+}
+
+/** ChartAxis is one axis of a Chart. */
+export interface ChartAxis {
+  /** label is the axis label, or empty. */
+  label: string;
+  /** scale is the axis scale by matplotlib's name: "linear", "log", "symlog", "logit". */
+  scale: string;
+  /** ticks are the positions of the major ticks, in data coordinates. */
+  ticks: number[];
+  /** tick_labels are the texts of the major ticks, one per tick. */
+  tickLabels: string[];
+}
+
+/**
+ * ChartSeries is one line, bar group, point set or pie of a Chart. Values that are not
+ * finite numbers (gaps) are NaN.
+ */
+export interface ChartSeries {
+  /** label is the series' legend label, or empty. */
+  label: string;
+  /**
+   * x are the x coordinates: of the points (line, scatter) or of the bar centres (bar;
+   * y coordinates for horizontal bars); empty for a pie. Dates are matplotlib date
+   * numbers (days since 1970-01-01) and categories their positions; see x_labels.
+   */
+  x: number[];
+  /**
+   * x_labels name each x when the data were not plain numbers: dates in ISO 8601 and
+   * categories (line, scatter, bar); for a bar chart the category of each bar; for a pie
+   * the label of each wedge. Empty when the x were plain numbers.
+   */
+  xLabels: string[];
+  /**
+   * y are the values: the y coordinates (line, scatter), the bar lengths (bar), or each
+   * wedge's fraction of the whole (pie; they sum to 1).
+   */
+  y: number[];
 }
 
 /** ExecutionError is an exception raised by executed code. */
@@ -540,7 +667,7 @@ export const ExecutionText: MessageFns<ExecutionText> = {
 };
 
 function createBaseExecutionResult(): ExecutionResult {
-  return { isMainResult: false, textData: {}, binaryData: {} };
+  return { isMainResult: false, textData: {}, binaryData: {}, chart: undefined };
 }
 
 export const ExecutionResult: MessageFns<ExecutionResult> = {
@@ -554,6 +681,9 @@ export const ExecutionResult: MessageFns<ExecutionResult> = {
     globalThis.Object.entries(message.binaryData).forEach(([key, value]: [string, Buffer]) => {
       ExecutionResult_BinaryDataEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
     });
+    if (message.chart !== undefined) {
+      Chart.encode(message.chart, writer.uint32(34).fork()).join();
+    }
     return writer;
   },
 
@@ -598,6 +728,14 @@ export const ExecutionResult: MessageFns<ExecutionResult> = {
             if (entry3.value !== undefined) {
               message.binaryData[entry3.key] = entry3.value;
             }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.chart = Chart.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -673,6 +811,7 @@ export const ExecutionResult: MessageFns<ExecutionResult> = {
           {},
         )
         : {},
+      chart: isSet(object.chart) ? Chart.fromJSON(object.chart) : undefined,
     };
   },
 
@@ -698,6 +837,9 @@ export const ExecutionResult: MessageFns<ExecutionResult> = {
           obj.binaryData[k] = base64FromBytes(v);
         });
       }
+    }
+    if (message.chart !== undefined) {
+      obj.chart = Chart.toJSON(message.chart);
     }
     return obj;
   },
@@ -726,6 +868,7 @@ export const ExecutionResult: MessageFns<ExecutionResult> = {
       },
       {},
     );
+    message.chart = (object.chart !== undefined && object.chart !== null) ? Chart.fromPartial(object.chart) : undefined;
     return message;
   },
 };
@@ -896,6 +1039,451 @@ export const ExecutionResult_BinaryDataEntry: MessageFns<ExecutionResult_BinaryD
     const message = createBaseExecutionResult_BinaryDataEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseChart(): Chart {
+  return { type: 0, title: "", xAxis: undefined, yAxis: undefined, series: [], horizontal: false };
+}
+
+export const Chart: MessageFns<Chart> = {
+  encode(message: Chart, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
+    }
+    if (message.title !== "") {
+      writer.uint32(18).string(message.title);
+    }
+    if (message.xAxis !== undefined) {
+      ChartAxis.encode(message.xAxis, writer.uint32(26).fork()).join();
+    }
+    if (message.yAxis !== undefined) {
+      ChartAxis.encode(message.yAxis, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.series) {
+      ChartSeries.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.horizontal !== false) {
+      writer.uint32(48).bool(message.horizontal);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Chart {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChart();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.xAxis = ChartAxis.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.yAxis = ChartAxis.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.series.push(ChartSeries.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.horizontal = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Chart {
+    return {
+      type: isSet(object.type) ? chartTypeFromJSON(object.type) : 0,
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+      xAxis: isSet(object.xAxis)
+        ? ChartAxis.fromJSON(object.xAxis)
+        : isSet(object.x_axis)
+        ? ChartAxis.fromJSON(object.x_axis)
+        : undefined,
+      yAxis: isSet(object.yAxis)
+        ? ChartAxis.fromJSON(object.yAxis)
+        : isSet(object.y_axis)
+        ? ChartAxis.fromJSON(object.y_axis)
+        : undefined,
+      series: globalThis.Array.isArray(object?.series) ? object.series.map((e: any) => ChartSeries.fromJSON(e)) : [],
+      horizontal: isSet(object.horizontal) ? globalThis.Boolean(object.horizontal) : false,
+    };
+  },
+
+  toJSON(message: Chart): unknown {
+    const obj: any = {};
+    if (message.type !== 0) {
+      obj.type = chartTypeToJSON(message.type);
+    }
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    if (message.xAxis !== undefined) {
+      obj.xAxis = ChartAxis.toJSON(message.xAxis);
+    }
+    if (message.yAxis !== undefined) {
+      obj.yAxis = ChartAxis.toJSON(message.yAxis);
+    }
+    if (message.series?.length) {
+      obj.series = message.series.map((e) => ChartSeries.toJSON(e));
+    }
+    if (message.horizontal !== false) {
+      obj.horizontal = message.horizontal;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Chart>): Chart {
+    return Chart.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Chart>): Chart {
+    const message = createBaseChart();
+    message.type = object.type ?? 0;
+    message.title = object.title ?? "";
+    message.xAxis = (object.xAxis !== undefined && object.xAxis !== null)
+      ? ChartAxis.fromPartial(object.xAxis)
+      : undefined;
+    message.yAxis = (object.yAxis !== undefined && object.yAxis !== null)
+      ? ChartAxis.fromPartial(object.yAxis)
+      : undefined;
+    message.series = object.series?.map((e) => ChartSeries.fromPartial(e)) || [];
+    message.horizontal = object.horizontal ?? false;
+    return message;
+  },
+};
+
+function createBaseChartAxis(): ChartAxis {
+  return { label: "", scale: "", ticks: [], tickLabels: [] };
+}
+
+export const ChartAxis: MessageFns<ChartAxis> = {
+  encode(message: ChartAxis, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.label !== "") {
+      writer.uint32(10).string(message.label);
+    }
+    if (message.scale !== "") {
+      writer.uint32(18).string(message.scale);
+    }
+    if (message.ticks.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.ticks) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    for (const v of message.tickLabels) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChartAxis {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChartAxis();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.scale = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag === 25) {
+              message.ticks.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.ticks.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tickLabels.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChartAxis {
+    return {
+      label: isSet(object.label) ? globalThis.String(object.label) : "",
+      scale: isSet(object.scale) ? globalThis.String(object.scale) : "",
+      ticks: globalThis.Array.isArray(object?.ticks) ? object.ticks.map((e: any) => globalThis.Number(e)) : [],
+      tickLabels: globalThis.Array.isArray(object?.tickLabels)
+        ? object.tickLabels.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.tick_labels)
+        ? object.tick_labels.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ChartAxis): unknown {
+    const obj: any = {};
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    if (message.scale !== "") {
+      obj.scale = message.scale;
+    }
+    if (message.ticks?.length) {
+      obj.ticks = message.ticks.map((e) => floatToJson(e));
+    }
+    if (message.tickLabels?.length) {
+      obj.tickLabels = message.tickLabels;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChartAxis>): ChartAxis {
+    return ChartAxis.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChartAxis>): ChartAxis {
+    const message = createBaseChartAxis();
+    message.label = object.label ?? "";
+    message.scale = object.scale ?? "";
+    message.ticks = object.ticks?.map((e) => e) || [];
+    message.tickLabels = object.tickLabels?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseChartSeries(): ChartSeries {
+  return { label: "", x: [], xLabels: [], y: [] };
+}
+
+export const ChartSeries: MessageFns<ChartSeries> = {
+  encode(message: ChartSeries, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.label !== "") {
+      writer.uint32(10).string(message.label);
+    }
+    if (message.x.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.x) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    for (const v of message.xLabels) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.y.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.y) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChartSeries {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChartSeries();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag === 17) {
+              message.x.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.x.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.xLabels.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag === 33) {
+              message.y.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.y.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChartSeries {
+    return {
+      label: isSet(object.label) ? globalThis.String(object.label) : "",
+      x: globalThis.Array.isArray(object?.x) ? object.x.map((e: any) => globalThis.Number(e)) : [],
+      xLabels: globalThis.Array.isArray(object?.xLabels)
+        ? object.xLabels.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.x_labels)
+        ? object.x_labels.map((e: any) => globalThis.String(e))
+        : [],
+      y: globalThis.Array.isArray(object?.y) ? object.y.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: ChartSeries): unknown {
+    const obj: any = {};
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    if (message.x?.length) {
+      obj.x = message.x.map((e) => floatToJson(e));
+    }
+    if (message.xLabels?.length) {
+      obj.xLabels = message.xLabels;
+    }
+    if (message.y?.length) {
+      obj.y = message.y.map((e) => floatToJson(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChartSeries>): ChartSeries {
+    return ChartSeries.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChartSeries>): ChartSeries {
+    const message = createBaseChartSeries();
+    message.label = object.label ?? "";
+    message.x = object.x?.map((e) => e) || [];
+    message.xLabels = object.xLabels?.map((e) => e) || [];
+    message.y = object.y?.map((e) => e) || [];
     return message;
   },
 };
@@ -1100,6 +1688,10 @@ function bytesFromBase64(b64: string): Uint8Array {
 
 function base64FromBytes(arr: Uint8Array): string {
   return globalThis.Buffer.from(arr).toString("base64");
+}
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -433,6 +433,66 @@ export function lspSymbolKindToJSON(object: LspSymbolKind): string {
   }
 }
 
+/**
+ * LspDiagnosticSeverity is how serious a diagnostic is; the values mirror LSP's
+ * DiagnosticSeverity (1..4).
+ */
+export enum LspDiagnosticSeverity {
+  /** LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED - LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED means the server gave no severity. */
+  LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED = 0,
+  /** LSP_DIAGNOSTIC_SEVERITY_ERROR - LSP_DIAGNOSTIC_SEVERITY_ERROR is an error. */
+  LSP_DIAGNOSTIC_SEVERITY_ERROR = 1,
+  /** LSP_DIAGNOSTIC_SEVERITY_WARNING - LSP_DIAGNOSTIC_SEVERITY_WARNING is a warning. */
+  LSP_DIAGNOSTIC_SEVERITY_WARNING = 2,
+  /** LSP_DIAGNOSTIC_SEVERITY_INFORMATION - LSP_DIAGNOSTIC_SEVERITY_INFORMATION is information. */
+  LSP_DIAGNOSTIC_SEVERITY_INFORMATION = 3,
+  /** LSP_DIAGNOSTIC_SEVERITY_HINT - LSP_DIAGNOSTIC_SEVERITY_HINT is a hint. */
+  LSP_DIAGNOSTIC_SEVERITY_HINT = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function lspDiagnosticSeverityFromJSON(object: any): LspDiagnosticSeverity {
+  switch (object) {
+    case 0:
+    case "LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED":
+      return LspDiagnosticSeverity.LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED;
+    case 1:
+    case "LSP_DIAGNOSTIC_SEVERITY_ERROR":
+      return LspDiagnosticSeverity.LSP_DIAGNOSTIC_SEVERITY_ERROR;
+    case 2:
+    case "LSP_DIAGNOSTIC_SEVERITY_WARNING":
+      return LspDiagnosticSeverity.LSP_DIAGNOSTIC_SEVERITY_WARNING;
+    case 3:
+    case "LSP_DIAGNOSTIC_SEVERITY_INFORMATION":
+      return LspDiagnosticSeverity.LSP_DIAGNOSTIC_SEVERITY_INFORMATION;
+    case 4:
+    case "LSP_DIAGNOSTIC_SEVERITY_HINT":
+      return LspDiagnosticSeverity.LSP_DIAGNOSTIC_SEVERITY_HINT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LspDiagnosticSeverity.UNRECOGNIZED;
+  }
+}
+
+export function lspDiagnosticSeverityToJSON(object: LspDiagnosticSeverity): string {
+  switch (object) {
+    case LspDiagnosticSeverity.LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED:
+      return "LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED";
+    case LspDiagnosticSeverity.LSP_DIAGNOSTIC_SEVERITY_ERROR:
+      return "LSP_DIAGNOSTIC_SEVERITY_ERROR";
+    case LspDiagnosticSeverity.LSP_DIAGNOSTIC_SEVERITY_WARNING:
+      return "LSP_DIAGNOSTIC_SEVERITY_WARNING";
+    case LspDiagnosticSeverity.LSP_DIAGNOSTIC_SEVERITY_INFORMATION:
+      return "LSP_DIAGNOSTIC_SEVERITY_INFORMATION";
+    case LspDiagnosticSeverity.LSP_DIAGNOSTIC_SEVERITY_HINT:
+      return "LSP_DIAGNOSTIC_SEVERITY_HINT";
+    case LspDiagnosticSeverity.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** LspServer is a language server run by the daemon for one project root. */
 export interface LspServer {
   /** server_id identifies the server: "lsp_" followed by 22 random base62 characters. */
@@ -504,6 +564,36 @@ export interface LspSymbol {
     | undefined;
   /** container_name is the name of the enclosing symbol, or empty. */
   containerName: string;
+}
+
+/** LspLocation is a range in a file. */
+export interface LspLocation {
+  /**
+   * path is the absolute path of the file, or the URI as the server gave it when it is
+   * not a file: URI.
+   */
+  path: string;
+  /** range is the range in that file. */
+  range: LspRange | undefined;
+}
+
+/** LspDiagnostic is one problem a language server found in a document. */
+export interface LspDiagnostic {
+  /** range is where the problem is. */
+  range:
+    | LspRange
+    | undefined;
+  /** severity is how serious it is. */
+  severity: LspDiagnosticSeverity;
+  /**
+   * code is the server's code for the problem (e.g. "2322" or "reportUndefinedVariable"),
+   * or empty.
+   */
+  code: string;
+  /** source names what found it, e.g. "typescript" or "Pyright", or empty. */
+  source: string;
+  /** message is the problem's description. */
+  message: string;
 }
 
 function createBaseLspServer(): LspServer {
@@ -1139,6 +1229,228 @@ export const LspSymbol: MessageFns<LspSymbol> = {
       ? LspRange.fromPartial(object.range)
       : undefined;
     message.containerName = object.containerName ?? "";
+    return message;
+  },
+};
+
+function createBaseLspLocation(): LspLocation {
+  return { path: "", range: undefined };
+}
+
+export const LspLocation: MessageFns<LspLocation> = {
+  encode(message: LspLocation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.range !== undefined) {
+      LspRange.encode(message.range, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LspLocation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLspLocation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.range = LspRange.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LspLocation {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      range: isSet(object.range) ? LspRange.fromJSON(object.range) : undefined,
+    };
+  },
+
+  toJSON(message: LspLocation): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.range !== undefined) {
+      obj.range = LspRange.toJSON(message.range);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LspLocation>): LspLocation {
+    return LspLocation.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LspLocation>): LspLocation {
+    const message = createBaseLspLocation();
+    message.path = object.path ?? "";
+    message.range = (object.range !== undefined && object.range !== null)
+      ? LspRange.fromPartial(object.range)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLspDiagnostic(): LspDiagnostic {
+  return { range: undefined, severity: 0, code: "", source: "", message: "" };
+}
+
+export const LspDiagnostic: MessageFns<LspDiagnostic> = {
+  encode(message: LspDiagnostic, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.range !== undefined) {
+      LspRange.encode(message.range, writer.uint32(10).fork()).join();
+    }
+    if (message.severity !== 0) {
+      writer.uint32(16).int32(message.severity);
+    }
+    if (message.code !== "") {
+      writer.uint32(26).string(message.code);
+    }
+    if (message.source !== "") {
+      writer.uint32(34).string(message.source);
+    }
+    if (message.message !== "") {
+      writer.uint32(42).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LspDiagnostic {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLspDiagnostic();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.range = LspRange.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.severity = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LspDiagnostic {
+    return {
+      range: isSet(object.range) ? LspRange.fromJSON(object.range) : undefined,
+      severity: isSet(object.severity) ? lspDiagnosticSeverityFromJSON(object.severity) : 0,
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: LspDiagnostic): unknown {
+    const obj: any = {};
+    if (message.range !== undefined) {
+      obj.range = LspRange.toJSON(message.range);
+    }
+    if (message.severity !== 0) {
+      obj.severity = lspDiagnosticSeverityToJSON(message.severity);
+    }
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LspDiagnostic>): LspDiagnostic {
+    return LspDiagnostic.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LspDiagnostic>): LspDiagnostic {
+    const message = createBaseLspDiagnostic();
+    message.range = (object.range !== undefined && object.range !== null)
+      ? LspRange.fromPartial(object.range)
+      : undefined;
+    message.severity = object.severity ?? 0;
+    message.code = object.code ?? "";
+    message.source = object.source ?? "";
+    message.message = object.message ?? "";
     return message;
   },
 };

@@ -20,8 +20,9 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Duration } from "../../../google/protobuf/duration.js";
 import { Keepalive } from "./keepalive.js";
-import { LspCompletionItem, LspPosition, LspServer, LspSymbol } from "./lsp.js";
+import { LspCompletionItem, LspDiagnostic, LspLocation, LspPosition, LspRange, LspServer, LspSymbol } from "./lsp.js";
 
 export const protobufPackage = "cove.toolbox.v1";
 
@@ -128,6 +129,69 @@ export interface CompletionsResponse {
    * said so, or the list was cut to 1000).
    */
   isIncomplete: boolean;
+}
+
+/** HoverRequest is the request of LspService.Hover. */
+export interface HoverRequest {
+  /** server_id is the server. */
+  serverId: string;
+  /** path is the document's file path. */
+  path: string;
+  /** position is the position to describe. */
+  position: LspPosition | undefined;
+}
+
+/** HoverResponse is the response of LspService.Hover. */
+export interface HoverResponse {
+  /**
+   * contents is what the server says about the symbol, as Markdown (code blocks
+   * fenced with their language) unless markdown is false; empty when nothing is there.
+   */
+  contents: string;
+  /** markdown is false when the server sent plain text. */
+  markdown: boolean;
+  /** range is the extent of the described symbol, when the server gave one. */
+  range: LspRange | undefined;
+}
+
+/** DefinitionRequest is the request of LspService.Definition. */
+export interface DefinitionRequest {
+  /** server_id is the server. */
+  serverId: string;
+  /** path is the document's file path. */
+  path: string;
+  /** position is the position of the symbol to look up. */
+  position: LspPosition | undefined;
+}
+
+/** DefinitionResponse is the response of LspService.Definition. */
+export interface DefinitionResponse {
+  /** locations are where the symbol is defined, in the server's order, at most 1000. */
+  locations: LspLocation[];
+}
+
+/** DiagnosticsRequest is the request of LspService.Diagnostics. */
+export interface DiagnosticsRequest {
+  /** server_id is the server. */
+  serverId: string;
+  /** path is the document's file path. */
+  path: string;
+  /**
+   * wait is the longest to wait for the server to report on the current text. Unset
+   * means 10 s; zero returns what is known at once. Maximum 60 s.
+   */
+  wait: Duration | undefined;
+}
+
+/** DiagnosticsResponse is the response of LspService.Diagnostics. */
+export interface DiagnosticsResponse {
+  /** diagnostics are the server's latest report for the document, at most 1000. */
+  diagnostics: LspDiagnostic[];
+  /**
+   * current is true when the report is about the document's current text; false when
+   * wait ran out first (the diagnostics may then be older, or none).
+   */
+  current: boolean;
 }
 
 /** DocumentSymbolsRequest is the request of LspService.DocumentSymbols. */
@@ -1279,6 +1343,586 @@ export const CompletionsResponse: MessageFns<CompletionsResponse> = {
   },
 };
 
+function createBaseHoverRequest(): HoverRequest {
+  return { serverId: "", path: "", position: undefined };
+}
+
+export const HoverRequest: MessageFns<HoverRequest> = {
+  encode(message: HoverRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.serverId !== "") {
+      writer.uint32(10).string(message.serverId);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.position !== undefined) {
+      LspPosition.encode(message.position, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HoverRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHoverRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.serverId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.position = LspPosition.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HoverRequest {
+    return {
+      serverId: isSet(object.serverId)
+        ? globalThis.String(object.serverId)
+        : isSet(object.server_id)
+        ? globalThis.String(object.server_id)
+        : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      position: isSet(object.position) ? LspPosition.fromJSON(object.position) : undefined,
+    };
+  },
+
+  toJSON(message: HoverRequest): unknown {
+    const obj: any = {};
+    if (message.serverId !== "") {
+      obj.serverId = message.serverId;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.position !== undefined) {
+      obj.position = LspPosition.toJSON(message.position);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<HoverRequest>): HoverRequest {
+    return HoverRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HoverRequest>): HoverRequest {
+    const message = createBaseHoverRequest();
+    message.serverId = object.serverId ?? "";
+    message.path = object.path ?? "";
+    message.position = (object.position !== undefined && object.position !== null)
+      ? LspPosition.fromPartial(object.position)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseHoverResponse(): HoverResponse {
+  return { contents: "", markdown: false, range: undefined };
+}
+
+export const HoverResponse: MessageFns<HoverResponse> = {
+  encode(message: HoverResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.contents !== "") {
+      writer.uint32(10).string(message.contents);
+    }
+    if (message.markdown !== false) {
+      writer.uint32(16).bool(message.markdown);
+    }
+    if (message.range !== undefined) {
+      LspRange.encode(message.range, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HoverResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHoverResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.contents = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.markdown = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.range = LspRange.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HoverResponse {
+    return {
+      contents: isSet(object.contents) ? globalThis.String(object.contents) : "",
+      markdown: isSet(object.markdown) ? globalThis.Boolean(object.markdown) : false,
+      range: isSet(object.range) ? LspRange.fromJSON(object.range) : undefined,
+    };
+  },
+
+  toJSON(message: HoverResponse): unknown {
+    const obj: any = {};
+    if (message.contents !== "") {
+      obj.contents = message.contents;
+    }
+    if (message.markdown !== false) {
+      obj.markdown = message.markdown;
+    }
+    if (message.range !== undefined) {
+      obj.range = LspRange.toJSON(message.range);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<HoverResponse>): HoverResponse {
+    return HoverResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HoverResponse>): HoverResponse {
+    const message = createBaseHoverResponse();
+    message.contents = object.contents ?? "";
+    message.markdown = object.markdown ?? false;
+    message.range = (object.range !== undefined && object.range !== null)
+      ? LspRange.fromPartial(object.range)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDefinitionRequest(): DefinitionRequest {
+  return { serverId: "", path: "", position: undefined };
+}
+
+export const DefinitionRequest: MessageFns<DefinitionRequest> = {
+  encode(message: DefinitionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.serverId !== "") {
+      writer.uint32(10).string(message.serverId);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.position !== undefined) {
+      LspPosition.encode(message.position, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DefinitionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDefinitionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.serverId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.position = LspPosition.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DefinitionRequest {
+    return {
+      serverId: isSet(object.serverId)
+        ? globalThis.String(object.serverId)
+        : isSet(object.server_id)
+        ? globalThis.String(object.server_id)
+        : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      position: isSet(object.position) ? LspPosition.fromJSON(object.position) : undefined,
+    };
+  },
+
+  toJSON(message: DefinitionRequest): unknown {
+    const obj: any = {};
+    if (message.serverId !== "") {
+      obj.serverId = message.serverId;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.position !== undefined) {
+      obj.position = LspPosition.toJSON(message.position);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DefinitionRequest>): DefinitionRequest {
+    return DefinitionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DefinitionRequest>): DefinitionRequest {
+    const message = createBaseDefinitionRequest();
+    message.serverId = object.serverId ?? "";
+    message.path = object.path ?? "";
+    message.position = (object.position !== undefined && object.position !== null)
+      ? LspPosition.fromPartial(object.position)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDefinitionResponse(): DefinitionResponse {
+  return { locations: [] };
+}
+
+export const DefinitionResponse: MessageFns<DefinitionResponse> = {
+  encode(message: DefinitionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.locations) {
+      LspLocation.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DefinitionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDefinitionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.locations.push(LspLocation.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DefinitionResponse {
+    return {
+      locations: globalThis.Array.isArray(object?.locations)
+        ? object.locations.map((e: any) => LspLocation.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DefinitionResponse): unknown {
+    const obj: any = {};
+    if (message.locations?.length) {
+      obj.locations = message.locations.map((e) => LspLocation.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DefinitionResponse>): DefinitionResponse {
+    return DefinitionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DefinitionResponse>): DefinitionResponse {
+    const message = createBaseDefinitionResponse();
+    message.locations = object.locations?.map((e) => LspLocation.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDiagnosticsRequest(): DiagnosticsRequest {
+  return { serverId: "", path: "", wait: undefined };
+}
+
+export const DiagnosticsRequest: MessageFns<DiagnosticsRequest> = {
+  encode(message: DiagnosticsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.serverId !== "") {
+      writer.uint32(10).string(message.serverId);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.wait !== undefined) {
+      Duration.encode(message.wait, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiagnosticsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiagnosticsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.serverId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.wait = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiagnosticsRequest {
+    return {
+      serverId: isSet(object.serverId)
+        ? globalThis.String(object.serverId)
+        : isSet(object.server_id)
+        ? globalThis.String(object.server_id)
+        : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      wait: isSet(object.wait) ? Duration.fromJSON(object.wait) : undefined,
+    };
+  },
+
+  toJSON(message: DiagnosticsRequest): unknown {
+    const obj: any = {};
+    if (message.serverId !== "") {
+      obj.serverId = message.serverId;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.wait !== undefined) {
+      obj.wait = Duration.toJSON(message.wait);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DiagnosticsRequest>): DiagnosticsRequest {
+    return DiagnosticsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DiagnosticsRequest>): DiagnosticsRequest {
+    const message = createBaseDiagnosticsRequest();
+    message.serverId = object.serverId ?? "";
+    message.path = object.path ?? "";
+    message.wait = (object.wait !== undefined && object.wait !== null) ? Duration.fromPartial(object.wait) : undefined;
+    return message;
+  },
+};
+
+function createBaseDiagnosticsResponse(): DiagnosticsResponse {
+  return { diagnostics: [], current: false };
+}
+
+export const DiagnosticsResponse: MessageFns<DiagnosticsResponse> = {
+  encode(message: DiagnosticsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.diagnostics) {
+      LspDiagnostic.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.current !== false) {
+      writer.uint32(16).bool(message.current);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiagnosticsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiagnosticsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.diagnostics.push(LspDiagnostic.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.current = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiagnosticsResponse {
+    return {
+      diagnostics: globalThis.Array.isArray(object?.diagnostics)
+        ? object.diagnostics.map((e: any) => LspDiagnostic.fromJSON(e))
+        : [],
+      current: isSet(object.current) ? globalThis.Boolean(object.current) : false,
+    };
+  },
+
+  toJSON(message: DiagnosticsResponse): unknown {
+    const obj: any = {};
+    if (message.diagnostics?.length) {
+      obj.diagnostics = message.diagnostics.map((e) => LspDiagnostic.toJSON(e));
+    }
+    if (message.current !== false) {
+      obj.current = message.current;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DiagnosticsResponse>): DiagnosticsResponse {
+    return DiagnosticsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DiagnosticsResponse>): DiagnosticsResponse {
+    const message = createBaseDiagnosticsResponse();
+    message.diagnostics = object.diagnostics?.map((e) => LspDiagnostic.fromPartial(e)) || [];
+    message.current = object.current ?? false;
+    return message;
+  },
+};
+
 function createBaseDocumentSymbolsRequest(): DocumentSymbolsRequest {
   return { serverId: "", path: "" };
 }
@@ -2046,6 +2690,51 @@ export const LspServiceService = {
     responseDeserialize: (value: Buffer): CompletionsResponse => CompletionsResponse.decode(value),
   },
   /**
+   * Hover asks for hover information at a position (textDocument/hover): the type,
+   * signature and documentation of the symbol there. Nothing there is an empty contents.
+   * The document should be open. Returns NOT_FOUND and the server errors above.
+   */
+  hover: {
+    path: "/cove.toolbox.v1.LspService/Hover" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: HoverRequest): Buffer => Buffer.from(HoverRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): HoverRequest => HoverRequest.decode(value),
+    responseSerialize: (value: HoverResponse): Buffer => Buffer.from(HoverResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): HoverResponse => HoverResponse.decode(value),
+  },
+  /**
+   * Definition finds where the symbol at a position is defined (textDocument/definition).
+   * Nothing found is an empty list. The document should be open. Returns NOT_FOUND and
+   * the server errors above.
+   */
+  definition: {
+    path: "/cove.toolbox.v1.LspService/Definition" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DefinitionRequest): Buffer => Buffer.from(DefinitionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DefinitionRequest => DefinitionRequest.decode(value),
+    responseSerialize: (value: DefinitionResponse): Buffer => Buffer.from(DefinitionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DefinitionResponse => DefinitionResponse.decode(value),
+  },
+  /**
+   * Diagnostics returns the problems (errors, warnings) the server reported for an open
+   * document (textDocument/publishDiagnostics, which servers send on their own after
+   * DidOpen and DidChange). It waits until the server has reported on the document's
+   * current text and then stays quiet for 300 ms, up to wait (default 10 s). Returns
+   * NOT_FOUND, FAILED_PRECONDITION (reason LSP_DOCUMENT_NOT_OPEN) for a document that is
+   * not open, and INVALID_ARGUMENT (reason INVALID_FIELD) for a wait above 60 s.
+   */
+  diagnostics: {
+    path: "/cove.toolbox.v1.LspService/Diagnostics" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DiagnosticsRequest): Buffer => Buffer.from(DiagnosticsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DiagnosticsRequest => DiagnosticsRequest.decode(value),
+    responseSerialize: (value: DiagnosticsResponse): Buffer => Buffer.from(DiagnosticsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DiagnosticsResponse => DiagnosticsResponse.decode(value),
+  },
+  /**
    * DocumentSymbols lists the symbols of a document (textDocument/documentSymbol).
    * Returns NOT_FOUND and the server errors above.
    */
@@ -2156,6 +2845,27 @@ export interface LspServiceServer extends UntypedServiceImplementation {
    * document should be open. Returns NOT_FOUND and the server errors above.
    */
   completions: handleUnaryCall<CompletionsRequest, CompletionsResponse>;
+  /**
+   * Hover asks for hover information at a position (textDocument/hover): the type,
+   * signature and documentation of the symbol there. Nothing there is an empty contents.
+   * The document should be open. Returns NOT_FOUND and the server errors above.
+   */
+  hover: handleUnaryCall<HoverRequest, HoverResponse>;
+  /**
+   * Definition finds where the symbol at a position is defined (textDocument/definition).
+   * Nothing found is an empty list. The document should be open. Returns NOT_FOUND and
+   * the server errors above.
+   */
+  definition: handleUnaryCall<DefinitionRequest, DefinitionResponse>;
+  /**
+   * Diagnostics returns the problems (errors, warnings) the server reported for an open
+   * document (textDocument/publishDiagnostics, which servers send on their own after
+   * DidOpen and DidChange). It waits until the server has reported on the document's
+   * current text and then stays quiet for 300 ms, up to wait (default 10 s). Returns
+   * NOT_FOUND, FAILED_PRECONDITION (reason LSP_DOCUMENT_NOT_OPEN) for a document that is
+   * not open, and INVALID_ARGUMENT (reason INVALID_FIELD) for a wait above 60 s.
+   */
+  diagnostics: handleUnaryCall<DiagnosticsRequest, DiagnosticsResponse>;
   /**
    * DocumentSymbols lists the symbols of a document (textDocument/documentSymbol).
    * Returns NOT_FOUND and the server errors above.
@@ -2324,6 +3034,69 @@ export interface LspServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CompletionsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Hover asks for hover information at a position (textDocument/hover): the type,
+   * signature and documentation of the symbol there. Nothing there is an empty contents.
+   * The document should be open. Returns NOT_FOUND and the server errors above.
+   */
+  hover(
+    request: HoverRequest,
+    callback: (error: ServiceError | null, response: HoverResponse) => void,
+  ): ClientUnaryCall;
+  hover(
+    request: HoverRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: HoverResponse) => void,
+  ): ClientUnaryCall;
+  hover(
+    request: HoverRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: HoverResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Definition finds where the symbol at a position is defined (textDocument/definition).
+   * Nothing found is an empty list. The document should be open. Returns NOT_FOUND and
+   * the server errors above.
+   */
+  definition(
+    request: DefinitionRequest,
+    callback: (error: ServiceError | null, response: DefinitionResponse) => void,
+  ): ClientUnaryCall;
+  definition(
+    request: DefinitionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DefinitionResponse) => void,
+  ): ClientUnaryCall;
+  definition(
+    request: DefinitionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DefinitionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Diagnostics returns the problems (errors, warnings) the server reported for an open
+   * document (textDocument/publishDiagnostics, which servers send on their own after
+   * DidOpen and DidChange). It waits until the server has reported on the document's
+   * current text and then stays quiet for 300 ms, up to wait (default 10 s). Returns
+   * NOT_FOUND, FAILED_PRECONDITION (reason LSP_DOCUMENT_NOT_OPEN) for a document that is
+   * not open, and INVALID_ARGUMENT (reason INVALID_FIELD) for a wait above 60 s.
+   */
+  diagnostics(
+    request: DiagnosticsRequest,
+    callback: (error: ServiceError | null, response: DiagnosticsResponse) => void,
+  ): ClientUnaryCall;
+  diagnostics(
+    request: DiagnosticsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DiagnosticsResponse) => void,
+  ): ClientUnaryCall;
+  diagnostics(
+    request: DiagnosticsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DiagnosticsResponse) => void,
   ): ClientUnaryCall;
   /**
    * DocumentSymbols lists the symbols of a document (textDocument/documentSymbol).

@@ -2,8 +2,8 @@
 // @generated from file cove/toolbox/v1/interpreter.proto (package cove.toolbox.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Keepalive } from "./keepalive_pb.js";
 import { file_cove_toolbox_v1_keepalive } from "./keepalive_pb.js";
 import type { CodeLanguage } from "./language_pb.js";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cove/toolbox/v1/interpreter.proto.
  */
 export const file_cove_toolbox_v1_interpreter: GenFile = /*@__PURE__*/
-  fileDesc("CiFjb3ZlL3Rvb2xib3gvdjEvaW50ZXJwcmV0ZXIucHJvdG8SD2NvdmUudG9vbGJveC52MSK3AQoLQ29kZUNvbnRleHQSEgoKY29udGV4dF9pZBgBIAEoCRIvCghsYW5ndWFnZRgCIAEoDjIdLmNvdmUudG9vbGJveC52MS5Db2RlTGFuZ3VhZ2USCwoDY3dkGAMgASgJEhcKD2V4ZWN1dGlvbl9jb3VudBgEIAEoAxIMCgRidXN5GAUgASgIEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLCAgoORXhlY3V0aW9uRXZlbnQSMAoGc3Rkb3V0GAEgASgLMh4uY292ZS50b29sYm94LnYxLkV4ZWN1dGlvblRleHRIABIwCgZzdGRlcnIYAiABKAsyHi5jb3ZlLnRvb2xib3gudjEuRXhlY3V0aW9uVGV4dEgAEjIKBnJlc3VsdBgDIAEoCzIgLmNvdmUudG9vbGJveC52MS5FeGVjdXRpb25SZXN1bHRIABIwCgVlcnJvchgEIAEoCzIfLmNvdmUudG9vbGJveC52MS5FeGVjdXRpb25FcnJvckgAEiwKA2VuZBgFIAEoCzIdLmNvdmUudG9vbGJveC52MS5FeGVjdXRpb25FbmRIABIvCglrZWVwYWxpdmUYBiABKAsyGi5jb3ZlLnRvb2xib3gudjEuS2VlcGFsaXZlSABCBwoFZXZlbnQiHQoNRXhlY3V0aW9uVGV4dBIMCgR0ZXh0GAEgASgJIpcCCg9FeGVjdXRpb25SZXN1bHQSFgoOaXNfbWFpbl9yZXN1bHQYASABKAgSQQoJdGV4dF9kYXRhGAIgAygLMi4uY292ZS50b29sYm94LnYxLkV4ZWN1dGlvblJlc3VsdC5UZXh0RGF0YUVudHJ5EkUKC2JpbmFyeV9kYXRhGAMgAygLMjAuY292ZS50b29sYm94LnYxLkV4ZWN1dGlvblJlc3VsdC5CaW5hcnlEYXRhRW50cnkaLwoNVGV4dERhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjEKD0JpbmFyeURhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAw6AjgBIkAKDkV4ZWN1dGlvbkVycm9yEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkSEQoJdHJhY2ViYWNrGAMgASgJIjoKDEV4ZWN1dGlvbkVuZBIXCg9leGVjdXRpb25fY291bnQYASABKAMSEQoJdGltZWRfb3V0GAIgASgIQihaJmNvdmUuZGV2L2dlbi9jb3ZlL3Rvb2xib3gvdjE7dG9vbGJveHYxYgZwcm90bzM", [file_cove_toolbox_v1_keepalive, file_cove_toolbox_v1_language, file_google_protobuf_timestamp]);
+  fileDesc("CiFjb3ZlL3Rvb2xib3gvdjEvaW50ZXJwcmV0ZXIucHJvdG8SD2NvdmUudG9vbGJveC52MSK3AQoLQ29kZUNvbnRleHQSEgoKY29udGV4dF9pZBgBIAEoCRIvCghsYW5ndWFnZRgCIAEoDjIdLmNvdmUudG9vbGJveC52MS5Db2RlTGFuZ3VhZ2USCwoDY3dkGAMgASgJEhcKD2V4ZWN1dGlvbl9jb3VudBgEIAEoAxIMCgRidXN5GAUgASgIEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLCAgoORXhlY3V0aW9uRXZlbnQSMAoGc3Rkb3V0GAEgASgLMh4uY292ZS50b29sYm94LnYxLkV4ZWN1dGlvblRleHRIABIwCgZzdGRlcnIYAiABKAsyHi5jb3ZlLnRvb2xib3gudjEuRXhlY3V0aW9uVGV4dEgAEjIKBnJlc3VsdBgDIAEoCzIgLmNvdmUudG9vbGJveC52MS5FeGVjdXRpb25SZXN1bHRIABIwCgVlcnJvchgEIAEoCzIfLmNvdmUudG9vbGJveC52MS5FeGVjdXRpb25FcnJvckgAEiwKA2VuZBgFIAEoCzIdLmNvdmUudG9vbGJveC52MS5FeGVjdXRpb25FbmRIABIvCglrZWVwYWxpdmUYBiABKAsyGi5jb3ZlLnRvb2xib3gudjEuS2VlcGFsaXZlSABCBwoFZXZlbnQiHQoNRXhlY3V0aW9uVGV4dBIMCgR0ZXh0GAEgASgJIr4CCg9FeGVjdXRpb25SZXN1bHQSFgoOaXNfbWFpbl9yZXN1bHQYASABKAgSQQoJdGV4dF9kYXRhGAIgAygLMi4uY292ZS50b29sYm94LnYxLkV4ZWN1dGlvblJlc3VsdC5UZXh0RGF0YUVudHJ5EkUKC2JpbmFyeV9kYXRhGAMgAygLMjAuY292ZS50b29sYm94LnYxLkV4ZWN1dGlvblJlc3VsdC5CaW5hcnlEYXRhRW50cnkSJQoFY2hhcnQYBCABKAsyFi5jb3ZlLnRvb2xib3gudjEuQ2hhcnQaLwoNVGV4dERhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjEKD0JpbmFyeURhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAw6AjgBItoBCgVDaGFydBIoCgR0eXBlGAEgASgOMhouY292ZS50b29sYm94LnYxLkNoYXJ0VHlwZRINCgV0aXRsZRgCIAEoCRIqCgZ4X2F4aXMYAyABKAsyGi5jb3ZlLnRvb2xib3gudjEuQ2hhcnRBeGlzEioKBnlfYXhpcxgEIAEoCzIaLmNvdmUudG9vbGJveC52MS5DaGFydEF4aXMSLAoGc2VyaWVzGAUgAygLMhwuY292ZS50b29sYm94LnYxLkNoYXJ0U2VyaWVzEhIKCmhvcml6b250YWwYBiABKAgiTQoJQ2hhcnRBeGlzEg0KBWxhYmVsGAEgASgJEg0KBXNjYWxlGAIgASgJEg0KBXRpY2tzGAMgAygBEhMKC3RpY2tfbGFiZWxzGAQgAygJIkQKC0NoYXJ0U2VyaWVzEg0KBWxhYmVsGAEgASgJEgkKAXgYAiADKAESEAoIeF9sYWJlbHMYAyADKAkSCQoBeRgEIAMoASJACg5FeGVjdXRpb25FcnJvchIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJEhEKCXRyYWNlYmFjaxgDIAEoCSI6CgxFeGVjdXRpb25FbmQSFwoPZXhlY3V0aW9uX2NvdW50GAEgASgDEhEKCXRpbWVkX291dBgCIAEoCCp8CglDaGFydFR5cGUSGgoWQ0hBUlRfVFlQRV9VTlNQRUNJRklFRBAAEhMKD0NIQVJUX1RZUEVfTElORRABEhIKDkNIQVJUX1RZUEVfQkFSEAISFgoSQ0hBUlRfVFlQRV9TQ0FUVEVSEAMSEgoOQ0hBUlRfVFlQRV9QSUUQBEIoWiZjb3ZlLmRldi9nZW4vY292ZS90b29sYm94L3YxO3Rvb2xib3h2MWIGcHJvdG8z", [file_cove_toolbox_v1_keepalive, file_cove_toolbox_v1_language, file_google_protobuf_timestamp]);
 
 /**
  * CodeContext is a stateful interpreter (a kernel): variables, imports and
@@ -199,6 +199,15 @@ export type ExecutionResult = Message<"cove.toolbox.v1.ExecutionResult"> & {
    * @generated from field: map<string, bytes> binary_data = 3;
    */
   binaryData: { [key: string]: Uint8Array };
+
+  /**
+   * chart describes the data of a chart the code drew, when the daemon could read it
+   * (Python contexts: a matplotlib figure with one Axes holding only lines, only bars,
+   * only scatter points or only a pie); the image itself is in binary_data "image/png".
+   *
+   * @generated from field: cove.toolbox.v1.Chart chart = 4;
+   */
+  chart?: Chart | undefined;
 };
 
 /**
@@ -207,6 +216,154 @@ export type ExecutionResult = Message<"cove.toolbox.v1.ExecutionResult"> & {
  */
 export const ExecutionResultSchema: GenMessage<ExecutionResult> = /*@__PURE__*/
   messageDesc(file_cove_toolbox_v1_interpreter, 3);
+
+/**
+ * Chart is the data behind a drawn chart, for programs to read without looking at the
+ * image.
+ *
+ * @generated from message cove.toolbox.v1.Chart
+ */
+export type Chart = Message<"cove.toolbox.v1.Chart"> & {
+  /**
+   * type is the kind of chart.
+   *
+   * @generated from field: cove.toolbox.v1.ChartType type = 1;
+   */
+  type: ChartType;
+
+  /**
+   * title is the chart's title (the Axes title, else the figure's), or empty.
+   *
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * x_axis is the horizontal axis; unset for pie charts.
+   *
+   * @generated from field: cove.toolbox.v1.ChartAxis x_axis = 3;
+   */
+  xAxis?: ChartAxis | undefined;
+
+  /**
+   * y_axis is the vertical axis; unset for pie charts.
+   *
+   * @generated from field: cove.toolbox.v1.ChartAxis y_axis = 4;
+   */
+  yAxis?: ChartAxis | undefined;
+
+  /**
+   * series are the lines, bar groups or point sets in drawing order; a pie has one.
+   * At most 100, each with at most 10000 values.
+   *
+   * @generated from field: repeated cove.toolbox.v1.ChartSeries series = 5;
+   */
+  series: ChartSeries[];
+
+  /**
+   * horizontal is true for bar charts whose bars grow along the x axis (barh).
+   *
+   * @generated from field: bool horizontal = 6;
+   */
+  horizontal: boolean;
+};
+
+/**
+ * Describes the message cove.toolbox.v1.Chart.
+ * Use `create(ChartSchema)` to create a new message.
+ */
+export const ChartSchema: GenMessage<Chart> = /*@__PURE__*/
+  messageDesc(file_cove_toolbox_v1_interpreter, 4);
+
+/**
+ * ChartAxis is one axis of a Chart.
+ *
+ * @generated from message cove.toolbox.v1.ChartAxis
+ */
+export type ChartAxis = Message<"cove.toolbox.v1.ChartAxis"> & {
+  /**
+   * label is the axis label, or empty.
+   *
+   * @generated from field: string label = 1;
+   */
+  label: string;
+
+  /**
+   * scale is the axis scale by matplotlib's name: "linear", "log", "symlog", "logit".
+   *
+   * @generated from field: string scale = 2;
+   */
+  scale: string;
+
+  /**
+   * ticks are the positions of the major ticks, in data coordinates.
+   *
+   * @generated from field: repeated double ticks = 3;
+   */
+  ticks: number[];
+
+  /**
+   * tick_labels are the texts of the major ticks, one per tick.
+   *
+   * @generated from field: repeated string tick_labels = 4;
+   */
+  tickLabels: string[];
+};
+
+/**
+ * Describes the message cove.toolbox.v1.ChartAxis.
+ * Use `create(ChartAxisSchema)` to create a new message.
+ */
+export const ChartAxisSchema: GenMessage<ChartAxis> = /*@__PURE__*/
+  messageDesc(file_cove_toolbox_v1_interpreter, 5);
+
+/**
+ * ChartSeries is one line, bar group, point set or pie of a Chart. Values that are not
+ * finite numbers (gaps) are NaN.
+ *
+ * @generated from message cove.toolbox.v1.ChartSeries
+ */
+export type ChartSeries = Message<"cove.toolbox.v1.ChartSeries"> & {
+  /**
+   * label is the series' legend label, or empty.
+   *
+   * @generated from field: string label = 1;
+   */
+  label: string;
+
+  /**
+   * x are the x coordinates: of the points (line, scatter) or of the bar centres (bar;
+   * y coordinates for horizontal bars); empty for a pie. Dates are matplotlib date
+   * numbers (days since 1970-01-01) and categories their positions; see x_labels.
+   *
+   * @generated from field: repeated double x = 2;
+   */
+  x: number[];
+
+  /**
+   * x_labels name each x when the data were not plain numbers: dates in ISO 8601 and
+   * categories (line, scatter, bar); for a bar chart the category of each bar; for a pie
+   * the label of each wedge. Empty when the x were plain numbers.
+   *
+   * @generated from field: repeated string x_labels = 3;
+   */
+  xLabels: string[];
+
+  /**
+   * y are the values: the y coordinates (line, scatter), the bar lengths (bar), or each
+   * wedge's fraction of the whole (pie; they sum to 1).
+   *
+   * @generated from field: repeated double y = 4;
+   */
+  y: number[];
+};
+
+/**
+ * Describes the message cove.toolbox.v1.ChartSeries.
+ * Use `create(ChartSeriesSchema)` to create a new message.
+ */
+export const ChartSeriesSchema: GenMessage<ChartSeries> = /*@__PURE__*/
+  messageDesc(file_cove_toolbox_v1_interpreter, 6);
 
 /**
  * ExecutionError is an exception raised by executed code.
@@ -243,7 +400,7 @@ export type ExecutionError = Message<"cove.toolbox.v1.ExecutionError"> & {
  * Use `create(ExecutionErrorSchema)` to create a new message.
  */
 export const ExecutionErrorSchema: GenMessage<ExecutionError> = /*@__PURE__*/
-  messageDesc(file_cove_toolbox_v1_interpreter, 4);
+  messageDesc(file_cove_toolbox_v1_interpreter, 7);
 
 /**
  * ExecutionEnd closes an execution.
@@ -271,5 +428,53 @@ export type ExecutionEnd = Message<"cove.toolbox.v1.ExecutionEnd"> & {
  * Use `create(ExecutionEndSchema)` to create a new message.
  */
 export const ExecutionEndSchema: GenMessage<ExecutionEnd> = /*@__PURE__*/
-  messageDesc(file_cove_toolbox_v1_interpreter, 5);
+  messageDesc(file_cove_toolbox_v1_interpreter, 8);
+
+/**
+ * ChartType is the kind of a Chart.
+ *
+ * @generated from enum cove.toolbox.v1.ChartType
+ */
+export enum ChartType {
+  /**
+   * CHART_TYPE_UNSPECIFIED is never sent.
+   *
+   * @generated from enum value: CHART_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * CHART_TYPE_LINE is a line chart (e.g. matplotlib's plot).
+   *
+   * @generated from enum value: CHART_TYPE_LINE = 1;
+   */
+  LINE = 1,
+
+  /**
+   * CHART_TYPE_BAR is a bar chart (bar or barh).
+   *
+   * @generated from enum value: CHART_TYPE_BAR = 2;
+   */
+  BAR = 2,
+
+  /**
+   * CHART_TYPE_SCATTER is a scatter plot (scatter).
+   *
+   * @generated from enum value: CHART_TYPE_SCATTER = 3;
+   */
+  SCATTER = 3,
+
+  /**
+   * CHART_TYPE_PIE is a pie chart (pie).
+   *
+   * @generated from enum value: CHART_TYPE_PIE = 4;
+   */
+  PIE = 4,
+}
+
+/**
+ * Describes the enum cove.toolbox.v1.ChartType.
+ */
+export const ChartTypeSchema: GenEnum<ChartType> = /*@__PURE__*/
+  enumDesc(file_cove_toolbox_v1_interpreter, 0);
 

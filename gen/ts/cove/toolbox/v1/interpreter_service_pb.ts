@@ -304,6 +304,14 @@ export const InterruptContextResponseSchema: GenMessage<InterruptContextResponse
  * memory) reports an error event with name "KernelDied" on the running execution and
  * is restarted empty on the next RunCode.
  *
+ * Python contexts run the image's python3; matplotlib figures are shown as results
+ * (image/png, plus ExecutionResult.chart) at plt.show() and at the end of each execution.
+ * JavaScript and TypeScript contexts run the image's node with its typescript package
+ * (FAILED_PRECONDITION, reason RUNTIME_NOT_INSTALLED, without either): TypeScript types are
+ * erased, not checked; top-level declarations and imports persist between executions and
+ * may be declared again; top-level await works; display(value) shows a value, and
+ * display.html/markdown/svg/latex/json/png/jpeg make values with that representation.
+ *
  * @generated from service cove.toolbox.v1.InterpreterService
  */
 export const InterpreterService: GenService<{

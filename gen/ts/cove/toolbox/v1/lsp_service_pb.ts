@@ -6,15 +6,17 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Keepalive } from "./keepalive_pb.js";
 import { file_cove_toolbox_v1_keepalive } from "./keepalive_pb.js";
-import type { LspCompletionItem, LspPosition, LspServer, LspSymbol } from "./lsp_pb.js";
+import type { LspCompletionItem, LspDiagnostic, LspLocation, LspPosition, LspRange, LspServer, LspSymbol } from "./lsp_pb.js";
 import { file_cove_toolbox_v1_lsp } from "./lsp_pb.js";
+import type { Duration } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file cove/toolbox/v1/lsp_service.proto.
  */
 export const file_cove_toolbox_v1_lsp_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFjb3ZlL3Rvb2xib3gvdjEvbHNwX3NlcnZpY2UucHJvdG8SD2NvdmUudG9vbGJveC52MSI/ChVTdGFydExzcFNlcnZlclJlcXVlc3QSEwoLbGFuZ3VhZ2VfaWQYASABKAkSEQoJcm9vdF9wYXRoGAIgASgJIkQKFlN0YXJ0THNwU2VydmVyUmVzcG9uc2USKgoGc2VydmVyGAEgASgLMhouY292ZS50b29sYm94LnYxLkxzcFNlcnZlciIpChRTdG9wTHNwU2VydmVyUmVxdWVzdBIRCglzZXJ2ZXJfaWQYASABKAkiFwoVU3RvcExzcFNlcnZlclJlc3BvbnNlIhcKFUxpc3RMc3BTZXJ2ZXJzUmVxdWVzdCJFChZMaXN0THNwU2VydmVyc1Jlc3BvbnNlEisKB3NlcnZlcnMYASADKAsyGi5jb3ZlLnRvb2xib3gudjEuTHNwU2VydmVyIlQKDkRpZE9wZW5SZXF1ZXN0EhEKCXNlcnZlcl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEgwKBHRleHQYAyABKAkSEwoLbGFuZ3VhZ2VfaWQYBCABKAkiEQoPRGlkT3BlblJlc3BvbnNlIkEKEERpZENoYW5nZVJlcXVlc3QSEQoJc2VydmVyX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSDAoEdGV4dBgDIAEoCSITChFEaWRDaGFuZ2VSZXNwb25zZSIyCg9EaWRDbG9zZVJlcXVlc3QSEQoJc2VydmVyX2lkGAEgASgJEgwKBHBhdGgYAiABKAkiEgoQRGlkQ2xvc2VSZXNwb25zZSJlChJDb21wbGV0aW9uc1JlcXVlc3QSEQoJc2VydmVyX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSLgoIcG9zaXRpb24YAyABKAsyHC5jb3ZlLnRvb2xib3gudjEuTHNwUG9zaXRpb24iXwoTQ29tcGxldGlvbnNSZXNwb25zZRIxCgVpdGVtcxgBIAMoCzIiLmNvdmUudG9vbGJveC52MS5Mc3BDb21wbGV0aW9uSXRlbRIVCg1pc19pbmNvbXBsZXRlGAIgASgIIjkKFkRvY3VtZW50U3ltYm9sc1JlcXVlc3QSEQoJc2VydmVyX2lkGAEgASgJEgwKBHBhdGgYAiABKAkiRgoXRG9jdW1lbnRTeW1ib2xzUmVzcG9uc2USKwoHc3ltYm9scxgBIAMoCzIaLmNvdmUudG9vbGJveC52MS5Mc3BTeW1ib2wiOwoXV29ya3NwYWNlU3ltYm9sc1JlcXVlc3QSEQoJc2VydmVyX2lkGAEgASgJEg0KBXF1ZXJ5GAIgASgJIkcKGFdvcmtzcGFjZVN5bWJvbHNSZXNwb25zZRIrCgdzeW1ib2xzGAEgAygLMhouY292ZS50b29sYm94LnYxLkxzcFN5bWJvbCI4ChVTZW5kTHNwTWVzc2FnZVJlcXVlc3QSEQoJc2VydmVyX2lkGAEgASgJEgwKBGpzb24YAiABKAkiLwoWU2VuZExzcE1lc3NhZ2VSZXNwb25zZRIVCg1yZXNwb25zZV9qc29uGAEgASgJIiwKF1dhdGNoTHNwTWVzc2FnZXNSZXF1ZXN0EhEKCXNlcnZlcl9pZBgBIAEoCSJkChhXYXRjaExzcE1lc3NhZ2VzUmVzcG9uc2USDgoEanNvbhgBIAEoCUgAEi8KCWtlZXBhbGl2ZRgCIAEoCzIaLmNvdmUudG9vbGJveC52MS5LZWVwYWxpdmVIAEIHCgVldmVudDKcCAoKTHNwU2VydmljZRJhCg5TdGFydExzcFNlcnZlchImLmNvdmUudG9vbGJveC52MS5TdGFydExzcFNlcnZlclJlcXVlc3QaJy5jb3ZlLnRvb2xib3gudjEuU3RhcnRMc3BTZXJ2ZXJSZXNwb25zZRJeCg1TdG9wTHNwU2VydmVyEiUuY292ZS50b29sYm94LnYxLlN0b3BMc3BTZXJ2ZXJSZXF1ZXN0GiYuY292ZS50b29sYm94LnYxLlN0b3BMc3BTZXJ2ZXJSZXNwb25zZRJhCg5MaXN0THNwU2VydmVycxImLmNvdmUudG9vbGJveC52MS5MaXN0THNwU2VydmVyc1JlcXVlc3QaJy5jb3ZlLnRvb2xib3gudjEuTGlzdExzcFNlcnZlcnNSZXNwb25zZRJMCgdEaWRPcGVuEh8uY292ZS50b29sYm94LnYxLkRpZE9wZW5SZXF1ZXN0GiAuY292ZS50b29sYm94LnYxLkRpZE9wZW5SZXNwb25zZRJSCglEaWRDaGFuZ2USIS5jb3ZlLnRvb2xib3gudjEuRGlkQ2hhbmdlUmVxdWVzdBoiLmNvdmUudG9vbGJveC52MS5EaWRDaGFuZ2VSZXNwb25zZRJPCghEaWRDbG9zZRIgLmNvdmUudG9vbGJveC52MS5EaWRDbG9zZVJlcXVlc3QaIS5jb3ZlLnRvb2xib3gudjEuRGlkQ2xvc2VSZXNwb25zZRJYCgtDb21wbGV0aW9ucxIjLmNvdmUudG9vbGJveC52MS5Db21wbGV0aW9uc1JlcXVlc3QaJC5jb3ZlLnRvb2xib3gudjEuQ29tcGxldGlvbnNSZXNwb25zZRJkCg9Eb2N1bWVudFN5bWJvbHMSJy5jb3ZlLnRvb2xib3gudjEuRG9jdW1lbnRTeW1ib2xzUmVxdWVzdBooLmNvdmUudG9vbGJveC52MS5Eb2N1bWVudFN5bWJvbHNSZXNwb25zZRJnChBXb3Jrc3BhY2VTeW1ib2xzEiguY292ZS50b29sYm94LnYxLldvcmtzcGFjZVN5bWJvbHNSZXF1ZXN0GikuY292ZS50b29sYm94LnYxLldvcmtzcGFjZVN5bWJvbHNSZXNwb25zZRJhCg5TZW5kTHNwTWVzc2FnZRImLmNvdmUudG9vbGJveC52MS5TZW5kTHNwTWVzc2FnZVJlcXVlc3QaJy5jb3ZlLnRvb2xib3gudjEuU2VuZExzcE1lc3NhZ2VSZXNwb25zZRJpChBXYXRjaExzcE1lc3NhZ2VzEiguY292ZS50b29sYm94LnYxLldhdGNoTHNwTWVzc2FnZXNSZXF1ZXN0GikuY292ZS50b29sYm94LnYxLldhdGNoTHNwTWVzc2FnZXNSZXNwb25zZTABQihaJmNvdmUuZGV2L2dlbi9jb3ZlL3Rvb2xib3gvdjE7dG9vbGJveHYxYgZwcm90bzM", [file_cove_toolbox_v1_keepalive, file_cove_toolbox_v1_lsp]);
+  fileDesc("CiFjb3ZlL3Rvb2xib3gvdjEvbHNwX3NlcnZpY2UucHJvdG8SD2NvdmUudG9vbGJveC52MSI/ChVTdGFydExzcFNlcnZlclJlcXVlc3QSEwoLbGFuZ3VhZ2VfaWQYASABKAkSEQoJcm9vdF9wYXRoGAIgASgJIkQKFlN0YXJ0THNwU2VydmVyUmVzcG9uc2USKgoGc2VydmVyGAEgASgLMhouY292ZS50b29sYm94LnYxLkxzcFNlcnZlciIpChRTdG9wTHNwU2VydmVyUmVxdWVzdBIRCglzZXJ2ZXJfaWQYASABKAkiFwoVU3RvcExzcFNlcnZlclJlc3BvbnNlIhcKFUxpc3RMc3BTZXJ2ZXJzUmVxdWVzdCJFChZMaXN0THNwU2VydmVyc1Jlc3BvbnNlEisKB3NlcnZlcnMYASADKAsyGi5jb3ZlLnRvb2xib3gudjEuTHNwU2VydmVyIlQKDkRpZE9wZW5SZXF1ZXN0EhEKCXNlcnZlcl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEgwKBHRleHQYAyABKAkSEwoLbGFuZ3VhZ2VfaWQYBCABKAkiEQoPRGlkT3BlblJlc3BvbnNlIkEKEERpZENoYW5nZVJlcXVlc3QSEQoJc2VydmVyX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSDAoEdGV4dBgDIAEoCSITChFEaWRDaGFuZ2VSZXNwb25zZSIyCg9EaWRDbG9zZVJlcXVlc3QSEQoJc2VydmVyX2lkGAEgASgJEgwKBHBhdGgYAiABKAkiEgoQRGlkQ2xvc2VSZXNwb25zZSJlChJDb21wbGV0aW9uc1JlcXVlc3QSEQoJc2VydmVyX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSLgoIcG9zaXRpb24YAyABKAsyHC5jb3ZlLnRvb2xib3gudjEuTHNwUG9zaXRpb24iXwoTQ29tcGxldGlvbnNSZXNwb25zZRIxCgVpdGVtcxgBIAMoCzIiLmNvdmUudG9vbGJveC52MS5Mc3BDb21wbGV0aW9uSXRlbRIVCg1pc19pbmNvbXBsZXRlGAIgASgIIl8KDEhvdmVyUmVxdWVzdBIRCglzZXJ2ZXJfaWQYASABKAkSDAoEcGF0aBgCIAEoCRIuCghwb3NpdGlvbhgDIAEoCzIcLmNvdmUudG9vbGJveC52MS5Mc3BQb3NpdGlvbiJdCg1Ib3ZlclJlc3BvbnNlEhAKCGNvbnRlbnRzGAEgASgJEhAKCG1hcmtkb3duGAIgASgIEigKBXJhbmdlGAMgASgLMhkuY292ZS50b29sYm94LnYxLkxzcFJhbmdlImQKEURlZmluaXRpb25SZXF1ZXN0EhEKCXNlcnZlcl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEi4KCHBvc2l0aW9uGAMgASgLMhwuY292ZS50b29sYm94LnYxLkxzcFBvc2l0aW9uIkUKEkRlZmluaXRpb25SZXNwb25zZRIvCglsb2NhdGlvbnMYASADKAsyHC5jb3ZlLnRvb2xib3gudjEuTHNwTG9jYXRpb24iXgoSRGlhZ25vc3RpY3NSZXF1ZXN0EhEKCXNlcnZlcl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEicKBHdhaXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iWwoTRGlhZ25vc3RpY3NSZXNwb25zZRIzCgtkaWFnbm9zdGljcxgBIAMoCzIeLmNvdmUudG9vbGJveC52MS5Mc3BEaWFnbm9zdGljEg8KB2N1cnJlbnQYAiABKAgiOQoWRG9jdW1lbnRTeW1ib2xzUmVxdWVzdBIRCglzZXJ2ZXJfaWQYASABKAkSDAoEcGF0aBgCIAEoCSJGChdEb2N1bWVudFN5bWJvbHNSZXNwb25zZRIrCgdzeW1ib2xzGAEgAygLMhouY292ZS50b29sYm94LnYxLkxzcFN5bWJvbCI7ChdXb3Jrc3BhY2VTeW1ib2xzUmVxdWVzdBIRCglzZXJ2ZXJfaWQYASABKAkSDQoFcXVlcnkYAiABKAkiRwoYV29ya3NwYWNlU3ltYm9sc1Jlc3BvbnNlEisKB3N5bWJvbHMYASADKAsyGi5jb3ZlLnRvb2xib3gudjEuTHNwU3ltYm9sIjgKFVNlbmRMc3BNZXNzYWdlUmVxdWVzdBIRCglzZXJ2ZXJfaWQYASABKAkSDAoEanNvbhgCIAEoCSIvChZTZW5kTHNwTWVzc2FnZVJlc3BvbnNlEhUKDXJlc3BvbnNlX2pzb24YASABKAkiLAoXV2F0Y2hMc3BNZXNzYWdlc1JlcXVlc3QSEQoJc2VydmVyX2lkGAEgASgJImQKGFdhdGNoTHNwTWVzc2FnZXNSZXNwb25zZRIOCgRqc29uGAEgASgJSAASLwoJa2VlcGFsaXZlGAIgASgLMhouY292ZS50b29sYm94LnYxLktlZXBhbGl2ZUgAQgcKBWV2ZW50MpUKCgpMc3BTZXJ2aWNlEmEKDlN0YXJ0THNwU2VydmVyEiYuY292ZS50b29sYm94LnYxLlN0YXJ0THNwU2VydmVyUmVxdWVzdBonLmNvdmUudG9vbGJveC52MS5TdGFydExzcFNlcnZlclJlc3BvbnNlEl4KDVN0b3BMc3BTZXJ2ZXISJS5jb3ZlLnRvb2xib3gudjEuU3RvcExzcFNlcnZlclJlcXVlc3QaJi5jb3ZlLnRvb2xib3gudjEuU3RvcExzcFNlcnZlclJlc3BvbnNlEmEKDkxpc3RMc3BTZXJ2ZXJzEiYuY292ZS50b29sYm94LnYxLkxpc3RMc3BTZXJ2ZXJzUmVxdWVzdBonLmNvdmUudG9vbGJveC52MS5MaXN0THNwU2VydmVyc1Jlc3BvbnNlEkwKB0RpZE9wZW4SHy5jb3ZlLnRvb2xib3gudjEuRGlkT3BlblJlcXVlc3QaIC5jb3ZlLnRvb2xib3gudjEuRGlkT3BlblJlc3BvbnNlElIKCURpZENoYW5nZRIhLmNvdmUudG9vbGJveC52MS5EaWRDaGFuZ2VSZXF1ZXN0GiIuY292ZS50b29sYm94LnYxLkRpZENoYW5nZVJlc3BvbnNlEk8KCERpZENsb3NlEiAuY292ZS50b29sYm94LnYxLkRpZENsb3NlUmVxdWVzdBohLmNvdmUudG9vbGJveC52MS5EaWRDbG9zZVJlc3BvbnNlElgKC0NvbXBsZXRpb25zEiMuY292ZS50b29sYm94LnYxLkNvbXBsZXRpb25zUmVxdWVzdBokLmNvdmUudG9vbGJveC52MS5Db21wbGV0aW9uc1Jlc3BvbnNlEkYKBUhvdmVyEh0uY292ZS50b29sYm94LnYxLkhvdmVyUmVxdWVzdBoeLmNvdmUudG9vbGJveC52MS5Ib3ZlclJlc3BvbnNlElUKCkRlZmluaXRpb24SIi5jb3ZlLnRvb2xib3gudjEuRGVmaW5pdGlvblJlcXVlc3QaIy5jb3ZlLnRvb2xib3gudjEuRGVmaW5pdGlvblJlc3BvbnNlElgKC0RpYWdub3N0aWNzEiMuY292ZS50b29sYm94LnYxLkRpYWdub3N0aWNzUmVxdWVzdBokLmNvdmUudG9vbGJveC52MS5EaWFnbm9zdGljc1Jlc3BvbnNlEmQKD0RvY3VtZW50U3ltYm9scxInLmNvdmUudG9vbGJveC52MS5Eb2N1bWVudFN5bWJvbHNSZXF1ZXN0GiguY292ZS50b29sYm94LnYxLkRvY3VtZW50U3ltYm9sc1Jlc3BvbnNlEmcKEFdvcmtzcGFjZVN5bWJvbHMSKC5jb3ZlLnRvb2xib3gudjEuV29ya3NwYWNlU3ltYm9sc1JlcXVlc3QaKS5jb3ZlLnRvb2xib3gudjEuV29ya3NwYWNlU3ltYm9sc1Jlc3BvbnNlEmEKDlNlbmRMc3BNZXNzYWdlEiYuY292ZS50b29sYm94LnYxLlNlbmRMc3BNZXNzYWdlUmVxdWVzdBonLmNvdmUudG9vbGJveC52MS5TZW5kTHNwTWVzc2FnZVJlc3BvbnNlEmkKEFdhdGNoTHNwTWVzc2FnZXMSKC5jb3ZlLnRvb2xib3gudjEuV2F0Y2hMc3BNZXNzYWdlc1JlcXVlc3QaKS5jb3ZlLnRvb2xib3gudjEuV2F0Y2hMc3BNZXNzYWdlc1Jlc3BvbnNlMAFCKFomY292ZS5kZXYvZ2VuL2NvdmUvdG9vbGJveC92MTt0b29sYm94djFiBnByb3RvMw", [file_cove_toolbox_v1_keepalive, file_cove_toolbox_v1_lsp, file_google_protobuf_duration]);
 
 /**
  * StartLspServerRequest is the request of LspService.StartLspServer.
@@ -354,6 +356,198 @@ export const CompletionsResponseSchema: GenMessage<CompletionsResponse> = /*@__P
   messageDesc(file_cove_toolbox_v1_lsp_service, 13);
 
 /**
+ * HoverRequest is the request of LspService.Hover.
+ *
+ * @generated from message cove.toolbox.v1.HoverRequest
+ */
+export type HoverRequest = Message<"cove.toolbox.v1.HoverRequest"> & {
+  /**
+   * server_id is the server.
+   *
+   * @generated from field: string server_id = 1;
+   */
+  serverId: string;
+
+  /**
+   * path is the document's file path.
+   *
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * position is the position to describe.
+   *
+   * @generated from field: cove.toolbox.v1.LspPosition position = 3;
+   */
+  position?: LspPosition | undefined;
+};
+
+/**
+ * Describes the message cove.toolbox.v1.HoverRequest.
+ * Use `create(HoverRequestSchema)` to create a new message.
+ */
+export const HoverRequestSchema: GenMessage<HoverRequest> = /*@__PURE__*/
+  messageDesc(file_cove_toolbox_v1_lsp_service, 14);
+
+/**
+ * HoverResponse is the response of LspService.Hover.
+ *
+ * @generated from message cove.toolbox.v1.HoverResponse
+ */
+export type HoverResponse = Message<"cove.toolbox.v1.HoverResponse"> & {
+  /**
+   * contents is what the server says about the symbol, as Markdown (code blocks
+   * fenced with their language) unless markdown is false; empty when nothing is there.
+   *
+   * @generated from field: string contents = 1;
+   */
+  contents: string;
+
+  /**
+   * markdown is false when the server sent plain text.
+   *
+   * @generated from field: bool markdown = 2;
+   */
+  markdown: boolean;
+
+  /**
+   * range is the extent of the described symbol, when the server gave one.
+   *
+   * @generated from field: cove.toolbox.v1.LspRange range = 3;
+   */
+  range?: LspRange | undefined;
+};
+
+/**
+ * Describes the message cove.toolbox.v1.HoverResponse.
+ * Use `create(HoverResponseSchema)` to create a new message.
+ */
+export const HoverResponseSchema: GenMessage<HoverResponse> = /*@__PURE__*/
+  messageDesc(file_cove_toolbox_v1_lsp_service, 15);
+
+/**
+ * DefinitionRequest is the request of LspService.Definition.
+ *
+ * @generated from message cove.toolbox.v1.DefinitionRequest
+ */
+export type DefinitionRequest = Message<"cove.toolbox.v1.DefinitionRequest"> & {
+  /**
+   * server_id is the server.
+   *
+   * @generated from field: string server_id = 1;
+   */
+  serverId: string;
+
+  /**
+   * path is the document's file path.
+   *
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * position is the position of the symbol to look up.
+   *
+   * @generated from field: cove.toolbox.v1.LspPosition position = 3;
+   */
+  position?: LspPosition | undefined;
+};
+
+/**
+ * Describes the message cove.toolbox.v1.DefinitionRequest.
+ * Use `create(DefinitionRequestSchema)` to create a new message.
+ */
+export const DefinitionRequestSchema: GenMessage<DefinitionRequest> = /*@__PURE__*/
+  messageDesc(file_cove_toolbox_v1_lsp_service, 16);
+
+/**
+ * DefinitionResponse is the response of LspService.Definition.
+ *
+ * @generated from message cove.toolbox.v1.DefinitionResponse
+ */
+export type DefinitionResponse = Message<"cove.toolbox.v1.DefinitionResponse"> & {
+  /**
+   * locations are where the symbol is defined, in the server's order, at most 1000.
+   *
+   * @generated from field: repeated cove.toolbox.v1.LspLocation locations = 1;
+   */
+  locations: LspLocation[];
+};
+
+/**
+ * Describes the message cove.toolbox.v1.DefinitionResponse.
+ * Use `create(DefinitionResponseSchema)` to create a new message.
+ */
+export const DefinitionResponseSchema: GenMessage<DefinitionResponse> = /*@__PURE__*/
+  messageDesc(file_cove_toolbox_v1_lsp_service, 17);
+
+/**
+ * DiagnosticsRequest is the request of LspService.Diagnostics.
+ *
+ * @generated from message cove.toolbox.v1.DiagnosticsRequest
+ */
+export type DiagnosticsRequest = Message<"cove.toolbox.v1.DiagnosticsRequest"> & {
+  /**
+   * server_id is the server.
+   *
+   * @generated from field: string server_id = 1;
+   */
+  serverId: string;
+
+  /**
+   * path is the document's file path.
+   *
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * wait is the longest to wait for the server to report on the current text. Unset
+   * means 10 s; zero returns what is known at once. Maximum 60 s.
+   *
+   * @generated from field: google.protobuf.Duration wait = 3;
+   */
+  wait?: Duration | undefined;
+};
+
+/**
+ * Describes the message cove.toolbox.v1.DiagnosticsRequest.
+ * Use `create(DiagnosticsRequestSchema)` to create a new message.
+ */
+export const DiagnosticsRequestSchema: GenMessage<DiagnosticsRequest> = /*@__PURE__*/
+  messageDesc(file_cove_toolbox_v1_lsp_service, 18);
+
+/**
+ * DiagnosticsResponse is the response of LspService.Diagnostics.
+ *
+ * @generated from message cove.toolbox.v1.DiagnosticsResponse
+ */
+export type DiagnosticsResponse = Message<"cove.toolbox.v1.DiagnosticsResponse"> & {
+  /**
+   * diagnostics are the server's latest report for the document, at most 1000.
+   *
+   * @generated from field: repeated cove.toolbox.v1.LspDiagnostic diagnostics = 1;
+   */
+  diagnostics: LspDiagnostic[];
+
+  /**
+   * current is true when the report is about the document's current text; false when
+   * wait ran out first (the diagnostics may then be older, or none).
+   *
+   * @generated from field: bool current = 2;
+   */
+  current: boolean;
+};
+
+/**
+ * Describes the message cove.toolbox.v1.DiagnosticsResponse.
+ * Use `create(DiagnosticsResponseSchema)` to create a new message.
+ */
+export const DiagnosticsResponseSchema: GenMessage<DiagnosticsResponse> = /*@__PURE__*/
+  messageDesc(file_cove_toolbox_v1_lsp_service, 19);
+
+/**
  * DocumentSymbolsRequest is the request of LspService.DocumentSymbols.
  *
  * @generated from message cove.toolbox.v1.DocumentSymbolsRequest
@@ -379,7 +573,7 @@ export type DocumentSymbolsRequest = Message<"cove.toolbox.v1.DocumentSymbolsReq
  * Use `create(DocumentSymbolsRequestSchema)` to create a new message.
  */
 export const DocumentSymbolsRequestSchema: GenMessage<DocumentSymbolsRequest> = /*@__PURE__*/
-  messageDesc(file_cove_toolbox_v1_lsp_service, 14);
+  messageDesc(file_cove_toolbox_v1_lsp_service, 20);
 
 /**
  * DocumentSymbolsResponse is the response of LspService.DocumentSymbols.
@@ -400,7 +594,7 @@ export type DocumentSymbolsResponse = Message<"cove.toolbox.v1.DocumentSymbolsRe
  * Use `create(DocumentSymbolsResponseSchema)` to create a new message.
  */
 export const DocumentSymbolsResponseSchema: GenMessage<DocumentSymbolsResponse> = /*@__PURE__*/
-  messageDesc(file_cove_toolbox_v1_lsp_service, 15);
+  messageDesc(file_cove_toolbox_v1_lsp_service, 21);
 
 /**
  * WorkspaceSymbolsRequest is the request of LspService.WorkspaceSymbols.
@@ -429,7 +623,7 @@ export type WorkspaceSymbolsRequest = Message<"cove.toolbox.v1.WorkspaceSymbolsR
  * Use `create(WorkspaceSymbolsRequestSchema)` to create a new message.
  */
 export const WorkspaceSymbolsRequestSchema: GenMessage<WorkspaceSymbolsRequest> = /*@__PURE__*/
-  messageDesc(file_cove_toolbox_v1_lsp_service, 16);
+  messageDesc(file_cove_toolbox_v1_lsp_service, 22);
 
 /**
  * WorkspaceSymbolsResponse is the response of LspService.WorkspaceSymbols.
@@ -450,7 +644,7 @@ export type WorkspaceSymbolsResponse = Message<"cove.toolbox.v1.WorkspaceSymbols
  * Use `create(WorkspaceSymbolsResponseSchema)` to create a new message.
  */
 export const WorkspaceSymbolsResponseSchema: GenMessage<WorkspaceSymbolsResponse> = /*@__PURE__*/
-  messageDesc(file_cove_toolbox_v1_lsp_service, 17);
+  messageDesc(file_cove_toolbox_v1_lsp_service, 23);
 
 /**
  * SendLspMessageRequest is the request of LspService.SendLspMessage.
@@ -479,7 +673,7 @@ export type SendLspMessageRequest = Message<"cove.toolbox.v1.SendLspMessageReque
  * Use `create(SendLspMessageRequestSchema)` to create a new message.
  */
 export const SendLspMessageRequestSchema: GenMessage<SendLspMessageRequest> = /*@__PURE__*/
-  messageDesc(file_cove_toolbox_v1_lsp_service, 18);
+  messageDesc(file_cove_toolbox_v1_lsp_service, 24);
 
 /**
  * SendLspMessageResponse is the response of LspService.SendLspMessage.
@@ -501,7 +695,7 @@ export type SendLspMessageResponse = Message<"cove.toolbox.v1.SendLspMessageResp
  * Use `create(SendLspMessageResponseSchema)` to create a new message.
  */
 export const SendLspMessageResponseSchema: GenMessage<SendLspMessageResponse> = /*@__PURE__*/
-  messageDesc(file_cove_toolbox_v1_lsp_service, 19);
+  messageDesc(file_cove_toolbox_v1_lsp_service, 25);
 
 /**
  * WatchLspMessagesRequest is the request of LspService.WatchLspMessages.
@@ -522,7 +716,7 @@ export type WatchLspMessagesRequest = Message<"cove.toolbox.v1.WatchLspMessagesR
  * Use `create(WatchLspMessagesRequestSchema)` to create a new message.
  */
 export const WatchLspMessagesRequestSchema: GenMessage<WatchLspMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_cove_toolbox_v1_lsp_service, 20);
+  messageDesc(file_cove_toolbox_v1_lsp_service, 26);
 
 /**
  * WatchLspMessagesResponse is one message of the LspService.WatchLspMessages stream.
@@ -559,7 +753,7 @@ export type WatchLspMessagesResponse = Message<"cove.toolbox.v1.WatchLspMessages
  * Use `create(WatchLspMessagesResponseSchema)` to create a new message.
  */
 export const WatchLspMessagesResponseSchema: GenMessage<WatchLspMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_cove_toolbox_v1_lsp_service, 21);
+  messageDesc(file_cove_toolbox_v1_lsp_service, 27);
 
 /**
  * LspService runs language servers inside the sandbox and speaks LSP to them on the
@@ -658,6 +852,45 @@ export const LspService: GenService<{
     methodKind: "unary";
     input: typeof CompletionsRequestSchema;
     output: typeof CompletionsResponseSchema;
+  },
+  /**
+   * Hover asks for hover information at a position (textDocument/hover): the type,
+   * signature and documentation of the symbol there. Nothing there is an empty contents.
+   * The document should be open. Returns NOT_FOUND and the server errors above.
+   *
+   * @generated from rpc cove.toolbox.v1.LspService.Hover
+   */
+  hover: {
+    methodKind: "unary";
+    input: typeof HoverRequestSchema;
+    output: typeof HoverResponseSchema;
+  },
+  /**
+   * Definition finds where the symbol at a position is defined (textDocument/definition).
+   * Nothing found is an empty list. The document should be open. Returns NOT_FOUND and
+   * the server errors above.
+   *
+   * @generated from rpc cove.toolbox.v1.LspService.Definition
+   */
+  definition: {
+    methodKind: "unary";
+    input: typeof DefinitionRequestSchema;
+    output: typeof DefinitionResponseSchema;
+  },
+  /**
+   * Diagnostics returns the problems (errors, warnings) the server reported for an open
+   * document (textDocument/publishDiagnostics, which servers send on their own after
+   * DidOpen and DidChange). It waits until the server has reported on the document's
+   * current text and then stays quiet for 300 ms, up to wait (default 10 s). Returns
+   * NOT_FOUND, FAILED_PRECONDITION (reason LSP_DOCUMENT_NOT_OPEN) for a document that is
+   * not open, and INVALID_ARGUMENT (reason INVALID_FIELD) for a wait above 60 s.
+   *
+   * @generated from rpc cove.toolbox.v1.LspService.Diagnostics
+   */
+  diagnostics: {
+    methodKind: "unary";
+    input: typeof DiagnosticsRequestSchema;
+    output: typeof DiagnosticsResponseSchema;
   },
   /**
    * DocumentSymbols lists the symbols of a document (textDocument/documentSymbol).

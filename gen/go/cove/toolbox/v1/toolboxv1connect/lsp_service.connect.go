@@ -50,6 +50,12 @@ const (
 	LspServiceDidCloseProcedure = "/cove.toolbox.v1.LspService/DidClose"
 	// LspServiceCompletionsProcedure is the fully-qualified name of the LspService's Completions RPC.
 	LspServiceCompletionsProcedure = "/cove.toolbox.v1.LspService/Completions"
+	// LspServiceHoverProcedure is the fully-qualified name of the LspService's Hover RPC.
+	LspServiceHoverProcedure = "/cove.toolbox.v1.LspService/Hover"
+	// LspServiceDefinitionProcedure is the fully-qualified name of the LspService's Definition RPC.
+	LspServiceDefinitionProcedure = "/cove.toolbox.v1.LspService/Definition"
+	// LspServiceDiagnosticsProcedure is the fully-qualified name of the LspService's Diagnostics RPC.
+	LspServiceDiagnosticsProcedure = "/cove.toolbox.v1.LspService/Diagnostics"
 	// LspServiceDocumentSymbolsProcedure is the fully-qualified name of the LspService's
 	// DocumentSymbols RPC.
 	LspServiceDocumentSymbolsProcedure = "/cove.toolbox.v1.LspService/DocumentSymbols"
@@ -92,6 +98,21 @@ type LspServiceClient interface {
 	// Completions asks for completions at a position (textDocument/completion). The
 	// document should be open. Returns NOT_FOUND and the server errors above.
 	Completions(context.Context, *connect.Request[v1.CompletionsRequest]) (*connect.Response[v1.CompletionsResponse], error)
+	// Hover asks for hover information at a position (textDocument/hover): the type,
+	// signature and documentation of the symbol there. Nothing there is an empty contents.
+	// The document should be open. Returns NOT_FOUND and the server errors above.
+	Hover(context.Context, *connect.Request[v1.HoverRequest]) (*connect.Response[v1.HoverResponse], error)
+	// Definition finds where the symbol at a position is defined (textDocument/definition).
+	// Nothing found is an empty list. The document should be open. Returns NOT_FOUND and
+	// the server errors above.
+	Definition(context.Context, *connect.Request[v1.DefinitionRequest]) (*connect.Response[v1.DefinitionResponse], error)
+	// Diagnostics returns the problems (errors, warnings) the server reported for an open
+	// document (textDocument/publishDiagnostics, which servers send on their own after
+	// DidOpen and DidChange). It waits until the server has reported on the document's
+	// current text and then stays quiet for 300 ms, up to wait (default 10 s). Returns
+	// NOT_FOUND, FAILED_PRECONDITION (reason LSP_DOCUMENT_NOT_OPEN) for a document that is
+	// not open, and INVALID_ARGUMENT (reason INVALID_FIELD) for a wait above 60 s.
+	Diagnostics(context.Context, *connect.Request[v1.DiagnosticsRequest]) (*connect.Response[v1.DiagnosticsResponse], error)
 	// DocumentSymbols lists the symbols of a document (textDocument/documentSymbol).
 	// Returns NOT_FOUND and the server errors above.
 	DocumentSymbols(context.Context, *connect.Request[v1.DocumentSymbolsRequest]) (*connect.Response[v1.DocumentSymbolsResponse], error)
@@ -169,6 +190,24 @@ func NewLspServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithSchema(lspServiceMethods.ByName("Completions")),
 			connect.WithClientOptions(opts...),
 		),
+		hover: connect.NewClient[v1.HoverRequest, v1.HoverResponse](
+			httpClient,
+			baseURL+LspServiceHoverProcedure,
+			connect.WithSchema(lspServiceMethods.ByName("Hover")),
+			connect.WithClientOptions(opts...),
+		),
+		definition: connect.NewClient[v1.DefinitionRequest, v1.DefinitionResponse](
+			httpClient,
+			baseURL+LspServiceDefinitionProcedure,
+			connect.WithSchema(lspServiceMethods.ByName("Definition")),
+			connect.WithClientOptions(opts...),
+		),
+		diagnostics: connect.NewClient[v1.DiagnosticsRequest, v1.DiagnosticsResponse](
+			httpClient,
+			baseURL+LspServiceDiagnosticsProcedure,
+			connect.WithSchema(lspServiceMethods.ByName("Diagnostics")),
+			connect.WithClientOptions(opts...),
+		),
 		documentSymbols: connect.NewClient[v1.DocumentSymbolsRequest, v1.DocumentSymbolsResponse](
 			httpClient,
 			baseURL+LspServiceDocumentSymbolsProcedure,
@@ -205,6 +244,9 @@ type lspServiceClient struct {
 	didChange        *connect.Client[v1.DidChangeRequest, v1.DidChangeResponse]
 	didClose         *connect.Client[v1.DidCloseRequest, v1.DidCloseResponse]
 	completions      *connect.Client[v1.CompletionsRequest, v1.CompletionsResponse]
+	hover            *connect.Client[v1.HoverRequest, v1.HoverResponse]
+	definition       *connect.Client[v1.DefinitionRequest, v1.DefinitionResponse]
+	diagnostics      *connect.Client[v1.DiagnosticsRequest, v1.DiagnosticsResponse]
 	documentSymbols  *connect.Client[v1.DocumentSymbolsRequest, v1.DocumentSymbolsResponse]
 	workspaceSymbols *connect.Client[v1.WorkspaceSymbolsRequest, v1.WorkspaceSymbolsResponse]
 	sendLspMessage   *connect.Client[v1.SendLspMessageRequest, v1.SendLspMessageResponse]
@@ -244,6 +286,21 @@ func (c *lspServiceClient) DidClose(ctx context.Context, req *connect.Request[v1
 // Completions calls cove.toolbox.v1.LspService.Completions.
 func (c *lspServiceClient) Completions(ctx context.Context, req *connect.Request[v1.CompletionsRequest]) (*connect.Response[v1.CompletionsResponse], error) {
 	return c.completions.CallUnary(ctx, req)
+}
+
+// Hover calls cove.toolbox.v1.LspService.Hover.
+func (c *lspServiceClient) Hover(ctx context.Context, req *connect.Request[v1.HoverRequest]) (*connect.Response[v1.HoverResponse], error) {
+	return c.hover.CallUnary(ctx, req)
+}
+
+// Definition calls cove.toolbox.v1.LspService.Definition.
+func (c *lspServiceClient) Definition(ctx context.Context, req *connect.Request[v1.DefinitionRequest]) (*connect.Response[v1.DefinitionResponse], error) {
+	return c.definition.CallUnary(ctx, req)
+}
+
+// Diagnostics calls cove.toolbox.v1.LspService.Diagnostics.
+func (c *lspServiceClient) Diagnostics(ctx context.Context, req *connect.Request[v1.DiagnosticsRequest]) (*connect.Response[v1.DiagnosticsResponse], error) {
+	return c.diagnostics.CallUnary(ctx, req)
 }
 
 // DocumentSymbols calls cove.toolbox.v1.LspService.DocumentSymbols.
@@ -294,6 +351,21 @@ type LspServiceHandler interface {
 	// Completions asks for completions at a position (textDocument/completion). The
 	// document should be open. Returns NOT_FOUND and the server errors above.
 	Completions(context.Context, *connect.Request[v1.CompletionsRequest]) (*connect.Response[v1.CompletionsResponse], error)
+	// Hover asks for hover information at a position (textDocument/hover): the type,
+	// signature and documentation of the symbol there. Nothing there is an empty contents.
+	// The document should be open. Returns NOT_FOUND and the server errors above.
+	Hover(context.Context, *connect.Request[v1.HoverRequest]) (*connect.Response[v1.HoverResponse], error)
+	// Definition finds where the symbol at a position is defined (textDocument/definition).
+	// Nothing found is an empty list. The document should be open. Returns NOT_FOUND and
+	// the server errors above.
+	Definition(context.Context, *connect.Request[v1.DefinitionRequest]) (*connect.Response[v1.DefinitionResponse], error)
+	// Diagnostics returns the problems (errors, warnings) the server reported for an open
+	// document (textDocument/publishDiagnostics, which servers send on their own after
+	// DidOpen and DidChange). It waits until the server has reported on the document's
+	// current text and then stays quiet for 300 ms, up to wait (default 10 s). Returns
+	// NOT_FOUND, FAILED_PRECONDITION (reason LSP_DOCUMENT_NOT_OPEN) for a document that is
+	// not open, and INVALID_ARGUMENT (reason INVALID_FIELD) for a wait above 60 s.
+	Diagnostics(context.Context, *connect.Request[v1.DiagnosticsRequest]) (*connect.Response[v1.DiagnosticsResponse], error)
 	// DocumentSymbols lists the symbols of a document (textDocument/documentSymbol).
 	// Returns NOT_FOUND and the server errors above.
 	DocumentSymbols(context.Context, *connect.Request[v1.DocumentSymbolsRequest]) (*connect.Response[v1.DocumentSymbolsResponse], error)
@@ -367,6 +439,24 @@ func NewLspServiceHandler(svc LspServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithSchema(lspServiceMethods.ByName("Completions")),
 		connect.WithHandlerOptions(opts...),
 	)
+	lspServiceHoverHandler := connect.NewUnaryHandler(
+		LspServiceHoverProcedure,
+		svc.Hover,
+		connect.WithSchema(lspServiceMethods.ByName("Hover")),
+		connect.WithHandlerOptions(opts...),
+	)
+	lspServiceDefinitionHandler := connect.NewUnaryHandler(
+		LspServiceDefinitionProcedure,
+		svc.Definition,
+		connect.WithSchema(lspServiceMethods.ByName("Definition")),
+		connect.WithHandlerOptions(opts...),
+	)
+	lspServiceDiagnosticsHandler := connect.NewUnaryHandler(
+		LspServiceDiagnosticsProcedure,
+		svc.Diagnostics,
+		connect.WithSchema(lspServiceMethods.ByName("Diagnostics")),
+		connect.WithHandlerOptions(opts...),
+	)
 	lspServiceDocumentSymbolsHandler := connect.NewUnaryHandler(
 		LspServiceDocumentSymbolsProcedure,
 		svc.DocumentSymbols,
@@ -407,6 +497,12 @@ func NewLspServiceHandler(svc LspServiceHandler, opts ...connect.HandlerOption) 
 			lspServiceDidCloseHandler.ServeHTTP(w, r)
 		case LspServiceCompletionsProcedure:
 			lspServiceCompletionsHandler.ServeHTTP(w, r)
+		case LspServiceHoverProcedure:
+			lspServiceHoverHandler.ServeHTTP(w, r)
+		case LspServiceDefinitionProcedure:
+			lspServiceDefinitionHandler.ServeHTTP(w, r)
+		case LspServiceDiagnosticsProcedure:
+			lspServiceDiagnosticsHandler.ServeHTTP(w, r)
 		case LspServiceDocumentSymbolsProcedure:
 			lspServiceDocumentSymbolsHandler.ServeHTTP(w, r)
 		case LspServiceWorkspaceSymbolsProcedure:
@@ -450,6 +546,18 @@ func (UnimplementedLspServiceHandler) DidClose(context.Context, *connect.Request
 
 func (UnimplementedLspServiceHandler) Completions(context.Context, *connect.Request[v1.CompletionsRequest]) (*connect.Response[v1.CompletionsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cove.toolbox.v1.LspService.Completions is not implemented"))
+}
+
+func (UnimplementedLspServiceHandler) Hover(context.Context, *connect.Request[v1.HoverRequest]) (*connect.Response[v1.HoverResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cove.toolbox.v1.LspService.Hover is not implemented"))
+}
+
+func (UnimplementedLspServiceHandler) Definition(context.Context, *connect.Request[v1.DefinitionRequest]) (*connect.Response[v1.DefinitionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cove.toolbox.v1.LspService.Definition is not implemented"))
+}
+
+func (UnimplementedLspServiceHandler) Diagnostics(context.Context, *connect.Request[v1.DiagnosticsRequest]) (*connect.Response[v1.DiagnosticsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("cove.toolbox.v1.LspService.Diagnostics is not implemented"))
 }
 
 func (UnimplementedLspServiceHandler) DocumentSymbols(context.Context, *connect.Request[v1.DocumentSymbolsRequest]) (*connect.Response[v1.DocumentSymbolsResponse], error) {

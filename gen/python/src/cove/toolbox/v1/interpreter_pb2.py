@@ -27,7 +27,7 @@ from cove.toolbox.v1 import language_pb2 as cove_dot_toolbox_dot_v1_dot_language
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!cove/toolbox/v1/interpreter.proto\x12\x0f\x63ove.toolbox.v1\x1a\x1f\x63ove/toolbox/v1/keepalive.proto\x1a\x1e\x63ove/toolbox/v1/language.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x01\n\x0b\x43odeContext\x12\x12\n\ncontext_id\x18\x01 \x01(\t\x12/\n\x08language\x18\x02 \x01(\x0e\x32\x1d.cove.toolbox.v1.CodeLanguage\x12\x0b\n\x03\x63wd\x18\x03 \x01(\t\x12\x17\n\x0f\x65xecution_count\x18\x04 \x01(\x03\x12\x0c\n\x04\x62usy\x18\x05 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc2\x02\n\x0e\x45xecutionEvent\x12\x30\n\x06stdout\x18\x01 \x01(\x0b\x32\x1e.cove.toolbox.v1.ExecutionTextH\x00\x12\x30\n\x06stderr\x18\x02 \x01(\x0b\x32\x1e.cove.toolbox.v1.ExecutionTextH\x00\x12\x32\n\x06result\x18\x03 \x01(\x0b\x32 .cove.toolbox.v1.ExecutionResultH\x00\x12\x30\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1f.cove.toolbox.v1.ExecutionErrorH\x00\x12,\n\x03\x65nd\x18\x05 \x01(\x0b\x32\x1d.cove.toolbox.v1.ExecutionEndH\x00\x12/\n\tkeepalive\x18\x06 \x01(\x0b\x32\x1a.cove.toolbox.v1.KeepaliveH\x00\x42\x07\n\x05\x65vent\"\x1d\n\rExecutionText\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x97\x02\n\x0f\x45xecutionResult\x12\x16\n\x0eis_main_result\x18\x01 \x01(\x08\x12\x41\n\ttext_data\x18\x02 \x03(\x0b\x32..cove.toolbox.v1.ExecutionResult.TextDataEntry\x12\x45\n\x0b\x62inary_data\x18\x03 \x03(\x0b\x32\x30.cove.toolbox.v1.ExecutionResult.BinaryDataEntry\x1a/\n\rTextDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x31\n\x0f\x42inaryDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"@\n\x0e\x45xecutionError\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x11\n\ttraceback\x18\x03 \x01(\t\":\n\x0c\x45xecutionEnd\x12\x17\n\x0f\x65xecution_count\x18\x01 \x01(\x03\x12\x11\n\ttimed_out\x18\x02 \x01(\x08\x42(Z&cove.dev/gen/cove/toolbox/v1;toolboxv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!cove/toolbox/v1/interpreter.proto\x12\x0f\x63ove.toolbox.v1\x1a\x1f\x63ove/toolbox/v1/keepalive.proto\x1a\x1e\x63ove/toolbox/v1/language.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x01\n\x0b\x43odeContext\x12\x12\n\ncontext_id\x18\x01 \x01(\t\x12/\n\x08language\x18\x02 \x01(\x0e\x32\x1d.cove.toolbox.v1.CodeLanguage\x12\x0b\n\x03\x63wd\x18\x03 \x01(\t\x12\x17\n\x0f\x65xecution_count\x18\x04 \x01(\x03\x12\x0c\n\x04\x62usy\x18\x05 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc2\x02\n\x0e\x45xecutionEvent\x12\x30\n\x06stdout\x18\x01 \x01(\x0b\x32\x1e.cove.toolbox.v1.ExecutionTextH\x00\x12\x30\n\x06stderr\x18\x02 \x01(\x0b\x32\x1e.cove.toolbox.v1.ExecutionTextH\x00\x12\x32\n\x06result\x18\x03 \x01(\x0b\x32 .cove.toolbox.v1.ExecutionResultH\x00\x12\x30\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1f.cove.toolbox.v1.ExecutionErrorH\x00\x12,\n\x03\x65nd\x18\x05 \x01(\x0b\x32\x1d.cove.toolbox.v1.ExecutionEndH\x00\x12/\n\tkeepalive\x18\x06 \x01(\x0b\x32\x1a.cove.toolbox.v1.KeepaliveH\x00\x42\x07\n\x05\x65vent\"\x1d\n\rExecutionText\x12\x0c\n\x04text\x18\x01 \x01(\t\"\xbe\x02\n\x0f\x45xecutionResult\x12\x16\n\x0eis_main_result\x18\x01 \x01(\x08\x12\x41\n\ttext_data\x18\x02 \x03(\x0b\x32..cove.toolbox.v1.ExecutionResult.TextDataEntry\x12\x45\n\x0b\x62inary_data\x18\x03 \x03(\x0b\x32\x30.cove.toolbox.v1.ExecutionResult.BinaryDataEntry\x12%\n\x05\x63hart\x18\x04 \x01(\x0b\x32\x16.cove.toolbox.v1.Chart\x1a/\n\rTextDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x31\n\x0f\x42inaryDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"\xda\x01\n\x05\x43hart\x12(\n\x04type\x18\x01 \x01(\x0e\x32\x1a.cove.toolbox.v1.ChartType\x12\r\n\x05title\x18\x02 \x01(\t\x12*\n\x06x_axis\x18\x03 \x01(\x0b\x32\x1a.cove.toolbox.v1.ChartAxis\x12*\n\x06y_axis\x18\x04 \x01(\x0b\x32\x1a.cove.toolbox.v1.ChartAxis\x12,\n\x06series\x18\x05 \x03(\x0b\x32\x1c.cove.toolbox.v1.ChartSeries\x12\x12\n\nhorizontal\x18\x06 \x01(\x08\"M\n\tChartAxis\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05scale\x18\x02 \x01(\t\x12\r\n\x05ticks\x18\x03 \x03(\x01\x12\x13\n\x0btick_labels\x18\x04 \x03(\t\"D\n\x0b\x43hartSeries\x12\r\n\x05label\x18\x01 \x01(\t\x12\t\n\x01x\x18\x02 \x03(\x01\x12\x10\n\x08x_labels\x18\x03 \x03(\t\x12\t\n\x01y\x18\x04 \x03(\x01\"@\n\x0e\x45xecutionError\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x11\n\ttraceback\x18\x03 \x01(\t\":\n\x0c\x45xecutionEnd\x12\x17\n\x0f\x65xecution_count\x18\x01 \x01(\x03\x12\x11\n\ttimed_out\x18\x02 \x01(\x08*|\n\tChartType\x12\x1a\n\x16\x43HART_TYPE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43HART_TYPE_LINE\x10\x01\x12\x12\n\x0e\x43HART_TYPE_BAR\x10\x02\x12\x16\n\x12\x43HART_TYPE_SCATTER\x10\x03\x12\x12\n\x0e\x43HART_TYPE_PIE\x10\x04\x42(Z&cove.dev/gen/cove/toolbox/v1;toolboxv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,6 +39,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXECUTIONRESULT_TEXTDATAENTRY']._serialized_options = b'8\001'
   _globals['_EXECUTIONRESULT_BINARYDATAENTRY']._loaded_options = None
   _globals['_EXECUTIONRESULT_BINARYDATAENTRY']._serialized_options = b'8\001'
+  _globals['_CHARTTYPE']._serialized_start=1511
+  _globals['_CHARTTYPE']._serialized_end=1635
   _globals['_CODECONTEXT']._serialized_start=153
   _globals['_CODECONTEXT']._serialized_end=336
   _globals['_EXECUTIONEVENT']._serialized_start=339
@@ -46,13 +48,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXECUTIONTEXT']._serialized_start=663
   _globals['_EXECUTIONTEXT']._serialized_end=692
   _globals['_EXECUTIONRESULT']._serialized_start=695
-  _globals['_EXECUTIONRESULT']._serialized_end=974
-  _globals['_EXECUTIONRESULT_TEXTDATAENTRY']._serialized_start=876
-  _globals['_EXECUTIONRESULT_TEXTDATAENTRY']._serialized_end=923
-  _globals['_EXECUTIONRESULT_BINARYDATAENTRY']._serialized_start=925
-  _globals['_EXECUTIONRESULT_BINARYDATAENTRY']._serialized_end=974
-  _globals['_EXECUTIONERROR']._serialized_start=976
-  _globals['_EXECUTIONERROR']._serialized_end=1040
-  _globals['_EXECUTIONEND']._serialized_start=1042
-  _globals['_EXECUTIONEND']._serialized_end=1100
+  _globals['_EXECUTIONRESULT']._serialized_end=1013
+  _globals['_EXECUTIONRESULT_TEXTDATAENTRY']._serialized_start=915
+  _globals['_EXECUTIONRESULT_TEXTDATAENTRY']._serialized_end=962
+  _globals['_EXECUTIONRESULT_BINARYDATAENTRY']._serialized_start=964
+  _globals['_EXECUTIONRESULT_BINARYDATAENTRY']._serialized_end=1013
+  _globals['_CHART']._serialized_start=1016
+  _globals['_CHART']._serialized_end=1234
+  _globals['_CHARTAXIS']._serialized_start=1236
+  _globals['_CHARTAXIS']._serialized_end=1313
+  _globals['_CHARTSERIES']._serialized_start=1315
+  _globals['_CHARTSERIES']._serialized_end=1383
+  _globals['_EXECUTIONERROR']._serialized_start=1385
+  _globals['_EXECUTIONERROR']._serialized_end=1449
+  _globals['_EXECUTIONEND']._serialized_start=1451
+  _globals['_EXECUTIONEND']._serialized_end=1509
 # @@protoc_insertion_point(module_scope)

@@ -4,12 +4,26 @@ from cove.toolbox.v1 import keepalive_pb2 as _keepalive_pb2
 from cove.toolbox.v1 import language_pb2 as _language_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ChartType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHART_TYPE_UNSPECIFIED: _ClassVar[ChartType]
+    CHART_TYPE_LINE: _ClassVar[ChartType]
+    CHART_TYPE_BAR: _ClassVar[ChartType]
+    CHART_TYPE_SCATTER: _ClassVar[ChartType]
+    CHART_TYPE_PIE: _ClassVar[ChartType]
+CHART_TYPE_UNSPECIFIED: ChartType
+CHART_TYPE_LINE: ChartType
+CHART_TYPE_BAR: ChartType
+CHART_TYPE_SCATTER: ChartType
+CHART_TYPE_PIE: ChartType
 
 class CodeContext(_message.Message):
     __slots__ = ("context_id", "language", "cwd", "execution_count", "busy", "create_time")
@@ -50,7 +64,7 @@ class ExecutionText(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class ExecutionResult(_message.Message):
-    __slots__ = ("is_main_result", "text_data", "binary_data")
+    __slots__ = ("is_main_result", "text_data", "binary_data", "chart")
     class TextDataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -68,10 +82,52 @@ class ExecutionResult(_message.Message):
     IS_MAIN_RESULT_FIELD_NUMBER: _ClassVar[int]
     TEXT_DATA_FIELD_NUMBER: _ClassVar[int]
     BINARY_DATA_FIELD_NUMBER: _ClassVar[int]
+    CHART_FIELD_NUMBER: _ClassVar[int]
     is_main_result: bool
     text_data: _containers.ScalarMap[str, str]
     binary_data: _containers.ScalarMap[str, bytes]
-    def __init__(self, is_main_result: bool = ..., text_data: _Optional[_Mapping[str, str]] = ..., binary_data: _Optional[_Mapping[str, bytes]] = ...) -> None: ...
+    chart: Chart
+    def __init__(self, is_main_result: bool = ..., text_data: _Optional[_Mapping[str, str]] = ..., binary_data: _Optional[_Mapping[str, bytes]] = ..., chart: _Optional[_Union[Chart, _Mapping]] = ...) -> None: ...
+
+class Chart(_message.Message):
+    __slots__ = ("type", "title", "x_axis", "y_axis", "series", "horizontal")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    X_AXIS_FIELD_NUMBER: _ClassVar[int]
+    Y_AXIS_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    HORIZONTAL_FIELD_NUMBER: _ClassVar[int]
+    type: ChartType
+    title: str
+    x_axis: ChartAxis
+    y_axis: ChartAxis
+    series: _containers.RepeatedCompositeFieldContainer[ChartSeries]
+    horizontal: bool
+    def __init__(self, type: _Optional[_Union[ChartType, str]] = ..., title: _Optional[str] = ..., x_axis: _Optional[_Union[ChartAxis, _Mapping]] = ..., y_axis: _Optional[_Union[ChartAxis, _Mapping]] = ..., series: _Optional[_Iterable[_Union[ChartSeries, _Mapping]]] = ..., horizontal: bool = ...) -> None: ...
+
+class ChartAxis(_message.Message):
+    __slots__ = ("label", "scale", "ticks", "tick_labels")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    SCALE_FIELD_NUMBER: _ClassVar[int]
+    TICKS_FIELD_NUMBER: _ClassVar[int]
+    TICK_LABELS_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    scale: str
+    ticks: _containers.RepeatedScalarFieldContainer[float]
+    tick_labels: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, label: _Optional[str] = ..., scale: _Optional[str] = ..., ticks: _Optional[_Iterable[float]] = ..., tick_labels: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ChartSeries(_message.Message):
+    __slots__ = ("label", "x", "x_labels", "y")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    X_FIELD_NUMBER: _ClassVar[int]
+    X_LABELS_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    x: _containers.RepeatedScalarFieldContainer[float]
+    x_labels: _containers.RepeatedScalarFieldContainer[str]
+    y: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, label: _Optional[str] = ..., x: _Optional[_Iterable[float]] = ..., x_labels: _Optional[_Iterable[str]] = ..., y: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class ExecutionError(_message.Message):
     __slots__ = ("name", "value", "traceback")

@@ -31,6 +31,14 @@ class InterpreterServiceStub(object):
     context ids return NOT_FOUND (reason CONTEXT_NOT_FOUND). A context whose kernel process dies (e.g. out of
     memory) reports an error event with name "KernelDied" on the running execution and
     is restarted empty on the next RunCode.
+
+    Python contexts run the image's python3; matplotlib figures are shown as results
+    (image/png, plus ExecutionResult.chart) at plt.show() and at the end of each execution.
+    JavaScript and TypeScript contexts run the image's node with its typescript package
+    (FAILED_PRECONDITION, reason RUNTIME_NOT_INSTALLED, without either): TypeScript types are
+    erased, not checked; top-level declarations and imports persist between executions and
+    may be declared again; top-level await works; display(value) shows a value, and
+    display.html/markdown/svg/latex/json/png/jpeg make values with that representation.
     """
 
     def __init__(self, channel):
@@ -77,6 +85,14 @@ class InterpreterServiceServicer(object):
     context ids return NOT_FOUND (reason CONTEXT_NOT_FOUND). A context whose kernel process dies (e.g. out of
     memory) reports an error event with name "KernelDied" on the running execution and
     is restarted empty on the next RunCode.
+
+    Python contexts run the image's python3; matplotlib figures are shown as results
+    (image/png, plus ExecutionResult.chart) at plt.show() and at the end of each execution.
+    JavaScript and TypeScript contexts run the image's node with its typescript package
+    (FAILED_PRECONDITION, reason RUNTIME_NOT_INSTALLED, without either): TypeScript types are
+    erased, not checked; top-level declarations and imports persist between executions and
+    may be declared again; top-level await works; display(value) shows a value, and
+    display.html/markdown/svg/latex/json/png/jpeg make values with that representation.
     """
 
     def CreateContext(self, request, context):
@@ -186,6 +202,14 @@ class InterpreterService(object):
     context ids return NOT_FOUND (reason CONTEXT_NOT_FOUND). A context whose kernel process dies (e.g. out of
     memory) reports an error event with name "KernelDied" on the running execution and
     is restarted empty on the next RunCode.
+
+    Python contexts run the image's python3; matplotlib figures are shown as results
+    (image/png, plus ExecutionResult.chart) at plt.show() and at the end of each execution.
+    JavaScript and TypeScript contexts run the image's node with its typescript package
+    (FAILED_PRECONDITION, reason RUNTIME_NOT_INSTALLED, without either): TypeScript types are
+    erased, not checked; top-level declarations and imports persist between executions and
+    may be declared again; top-level await works; display(value) shows a value, and
+    display.html/markdown/svg/latex/json/png/jpeg make values with that representation.
     """
 
     @staticmethod

@@ -67,6 +67,14 @@ class LspSymbolKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LSP_SYMBOL_KIND_EVENT: _ClassVar[LspSymbolKind]
     LSP_SYMBOL_KIND_OPERATOR: _ClassVar[LspSymbolKind]
     LSP_SYMBOL_KIND_TYPE_PARAMETER: _ClassVar[LspSymbolKind]
+
+class LspDiagnosticSeverity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED: _ClassVar[LspDiagnosticSeverity]
+    LSP_DIAGNOSTIC_SEVERITY_ERROR: _ClassVar[LspDiagnosticSeverity]
+    LSP_DIAGNOSTIC_SEVERITY_WARNING: _ClassVar[LspDiagnosticSeverity]
+    LSP_DIAGNOSTIC_SEVERITY_INFORMATION: _ClassVar[LspDiagnosticSeverity]
+    LSP_DIAGNOSTIC_SEVERITY_HINT: _ClassVar[LspDiagnosticSeverity]
 LSP_COMPLETION_ITEM_KIND_UNSPECIFIED: LspCompletionItemKind
 LSP_COMPLETION_ITEM_KIND_TEXT: LspCompletionItemKind
 LSP_COMPLETION_ITEM_KIND_METHOD: LspCompletionItemKind
@@ -120,6 +128,11 @@ LSP_SYMBOL_KIND_STRUCT: LspSymbolKind
 LSP_SYMBOL_KIND_EVENT: LspSymbolKind
 LSP_SYMBOL_KIND_OPERATOR: LspSymbolKind
 LSP_SYMBOL_KIND_TYPE_PARAMETER: LspSymbolKind
+LSP_DIAGNOSTIC_SEVERITY_UNSPECIFIED: LspDiagnosticSeverity
+LSP_DIAGNOSTIC_SEVERITY_ERROR: LspDiagnosticSeverity
+LSP_DIAGNOSTIC_SEVERITY_WARNING: LspDiagnosticSeverity
+LSP_DIAGNOSTIC_SEVERITY_INFORMATION: LspDiagnosticSeverity
+LSP_DIAGNOSTIC_SEVERITY_HINT: LspDiagnosticSeverity
 
 class LspServer(_message.Message):
     __slots__ = ("server_id", "language_id", "root_path", "pid", "start_time")
@@ -182,3 +195,25 @@ class LspSymbol(_message.Message):
     range: LspRange
     container_name: str
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[LspSymbolKind, str]] = ..., path: _Optional[str] = ..., range: _Optional[_Union[LspRange, _Mapping]] = ..., container_name: _Optional[str] = ...) -> None: ...
+
+class LspLocation(_message.Message):
+    __slots__ = ("path", "range")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    RANGE_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    range: LspRange
+    def __init__(self, path: _Optional[str] = ..., range: _Optional[_Union[LspRange, _Mapping]] = ...) -> None: ...
+
+class LspDiagnostic(_message.Message):
+    __slots__ = ("range", "severity", "code", "source", "message")
+    RANGE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    range: LspRange
+    severity: LspDiagnosticSeverity
+    code: str
+    source: str
+    message: str
+    def __init__(self, range: _Optional[_Union[LspRange, _Mapping]] = ..., severity: _Optional[_Union[LspDiagnosticSeverity, str]] = ..., code: _Optional[str] = ..., source: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...

@@ -1,5 +1,8 @@
+import datetime
+
 from cove.toolbox.v1 import keepalive_pb2 as _keepalive_pb2
 from cove.toolbox.v1 import lsp_pb2 as _lsp_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -101,6 +104,60 @@ class CompletionsResponse(_message.Message):
     items: _containers.RepeatedCompositeFieldContainer[_lsp_pb2.LspCompletionItem]
     is_incomplete: bool
     def __init__(self, items: _Optional[_Iterable[_Union[_lsp_pb2.LspCompletionItem, _Mapping]]] = ..., is_incomplete: bool = ...) -> None: ...
+
+class HoverRequest(_message.Message):
+    __slots__ = ("server_id", "path", "position")
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    server_id: str
+    path: str
+    position: _lsp_pb2.LspPosition
+    def __init__(self, server_id: _Optional[str] = ..., path: _Optional[str] = ..., position: _Optional[_Union[_lsp_pb2.LspPosition, _Mapping]] = ...) -> None: ...
+
+class HoverResponse(_message.Message):
+    __slots__ = ("contents", "markdown", "range")
+    CONTENTS_FIELD_NUMBER: _ClassVar[int]
+    MARKDOWN_FIELD_NUMBER: _ClassVar[int]
+    RANGE_FIELD_NUMBER: _ClassVar[int]
+    contents: str
+    markdown: bool
+    range: _lsp_pb2.LspRange
+    def __init__(self, contents: _Optional[str] = ..., markdown: bool = ..., range: _Optional[_Union[_lsp_pb2.LspRange, _Mapping]] = ...) -> None: ...
+
+class DefinitionRequest(_message.Message):
+    __slots__ = ("server_id", "path", "position")
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    server_id: str
+    path: str
+    position: _lsp_pb2.LspPosition
+    def __init__(self, server_id: _Optional[str] = ..., path: _Optional[str] = ..., position: _Optional[_Union[_lsp_pb2.LspPosition, _Mapping]] = ...) -> None: ...
+
+class DefinitionResponse(_message.Message):
+    __slots__ = ("locations",)
+    LOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    locations: _containers.RepeatedCompositeFieldContainer[_lsp_pb2.LspLocation]
+    def __init__(self, locations: _Optional[_Iterable[_Union[_lsp_pb2.LspLocation, _Mapping]]] = ...) -> None: ...
+
+class DiagnosticsRequest(_message.Message):
+    __slots__ = ("server_id", "path", "wait")
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
+    server_id: str
+    path: str
+    wait: _duration_pb2.Duration
+    def __init__(self, server_id: _Optional[str] = ..., path: _Optional[str] = ..., wait: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class DiagnosticsResponse(_message.Message):
+    __slots__ = ("diagnostics", "current")
+    DIAGNOSTICS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    diagnostics: _containers.RepeatedCompositeFieldContainer[_lsp_pb2.LspDiagnostic]
+    current: bool
+    def __init__(self, diagnostics: _Optional[_Iterable[_Union[_lsp_pb2.LspDiagnostic, _Mapping]]] = ..., current: bool = ...) -> None: ...
 
 class DocumentSymbolsRequest(_message.Message):
     __slots__ = ("server_id", "path")

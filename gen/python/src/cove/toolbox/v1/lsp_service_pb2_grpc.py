@@ -80,6 +80,21 @@ class LspServiceStub(object):
                 request_serializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.CompletionsRequest.SerializeToString,
                 response_deserializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.CompletionsResponse.FromString,
                 _registered_method=True)
+        self.Hover = channel.unary_unary(
+                '/cove.toolbox.v1.LspService/Hover',
+                request_serializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.HoverRequest.SerializeToString,
+                response_deserializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.HoverResponse.FromString,
+                _registered_method=True)
+        self.Definition = channel.unary_unary(
+                '/cove.toolbox.v1.LspService/Definition',
+                request_serializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.DefinitionRequest.SerializeToString,
+                response_deserializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.DefinitionResponse.FromString,
+                _registered_method=True)
+        self.Diagnostics = channel.unary_unary(
+                '/cove.toolbox.v1.LspService/Diagnostics',
+                request_serializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.DiagnosticsRequest.SerializeToString,
+                response_deserializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.DiagnosticsResponse.FromString,
+                _registered_method=True)
         self.DocumentSymbols = channel.unary_unary(
                 '/cove.toolbox.v1.LspService/DocumentSymbols',
                 request_serializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.DocumentSymbolsRequest.SerializeToString,
@@ -177,6 +192,36 @@ class LspServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Hover(self, request, context):
+        """Hover asks for hover information at a position (textDocument/hover): the type,
+        signature and documentation of the symbol there. Nothing there is an empty contents.
+        The document should be open. Returns NOT_FOUND and the server errors above.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Definition(self, request, context):
+        """Definition finds where the symbol at a position is defined (textDocument/definition).
+        Nothing found is an empty list. The document should be open. Returns NOT_FOUND and
+        the server errors above.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Diagnostics(self, request, context):
+        """Diagnostics returns the problems (errors, warnings) the server reported for an open
+        document (textDocument/publishDiagnostics, which servers send on their own after
+        DidOpen and DidChange). It waits until the server has reported on the document's
+        current text and then stays quiet for 300 ms, up to wait (default 10 s). Returns
+        NOT_FOUND, FAILED_PRECONDITION (reason LSP_DOCUMENT_NOT_OPEN) for a document that is
+        not open, and INVALID_ARGUMENT (reason INVALID_FIELD) for a wait above 60 s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DocumentSymbols(self, request, context):
         """DocumentSymbols lists the symbols of a document (textDocument/documentSymbol).
         Returns NOT_FOUND and the server errors above.
@@ -256,6 +301,21 @@ def add_LspServiceServicer_to_server(servicer, server):
                     servicer.Completions,
                     request_deserializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.CompletionsRequest.FromString,
                     response_serializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.CompletionsResponse.SerializeToString,
+            ),
+            'Hover': grpc.unary_unary_rpc_method_handler(
+                    servicer.Hover,
+                    request_deserializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.HoverRequest.FromString,
+                    response_serializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.HoverResponse.SerializeToString,
+            ),
+            'Definition': grpc.unary_unary_rpc_method_handler(
+                    servicer.Definition,
+                    request_deserializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.DefinitionRequest.FromString,
+                    response_serializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.DefinitionResponse.SerializeToString,
+            ),
+            'Diagnostics': grpc.unary_unary_rpc_method_handler(
+                    servicer.Diagnostics,
+                    request_deserializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.DiagnosticsRequest.FromString,
+                    response_serializer=cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.DiagnosticsResponse.SerializeToString,
             ),
             'DocumentSymbols': grpc.unary_unary_rpc_method_handler(
                     servicer.DocumentSymbols,
@@ -478,6 +538,87 @@ class LspService(object):
             '/cove.toolbox.v1.LspService/Completions',
             cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.CompletionsRequest.SerializeToString,
             cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.CompletionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Hover(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cove.toolbox.v1.LspService/Hover',
+            cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.HoverRequest.SerializeToString,
+            cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.HoverResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Definition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cove.toolbox.v1.LspService/Definition',
+            cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.DefinitionRequest.SerializeToString,
+            cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.DefinitionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Diagnostics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cove.toolbox.v1.LspService/Diagnostics',
+            cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.DiagnosticsRequest.SerializeToString,
+            cove_dot_toolbox_dot_v1_dot_lsp__service__pb2.DiagnosticsResponse.FromString,
             options,
             channel_credentials,
             insecure,
