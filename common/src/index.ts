@@ -6,6 +6,7 @@ export * from "./errors.js";
 export * from "./health.js";
 export * from "./listen.js";
 export * from "./logger.js";
+export * from "./message-validation.js";
 export * from "./reflection.js";
 export * from "./server.js";
 export * from "./session-pool.js";
