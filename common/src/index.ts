@@ -4,6 +4,7 @@ export * from "./cors.js";
 export * from "./error-interceptor.js";
 export * from "./errors.js";
 export * from "./health.js";
+export * from "./image-reference.js";
 export * from "./listen.js";
 export * from "./logger.js";
 export * from "./message-validation.js";
