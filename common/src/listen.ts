@@ -89,6 +89,9 @@ export async function listenDualProtocol(
   const tcp = net.createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
+    // Until a protocol server owns the socket nobody else listens for its errors: a client
+    // that resets the connection mid-preface must cost its own socket, not the process.
+    socket.on("error", () => socket.destroy());
     // Small gRPC frames must not wait for Nagle's algorithm (a 40 ms stall per call).
     if (!("path" in where)) socket.setNoDelay(true);
     socket.setTimeout(idleTimeoutMs, () => socket.destroy());
@@ -127,6 +130,8 @@ export async function listenDualProtocol(
     if ("path" in where) tcp.listen(where.path, resolve);
     else tcp.listen(where.port, where.host ?? "127.0.0.1", resolve);
   });
+  // Accept errors (EMFILE, ECONNABORTED) are transient; the listener keeps serving.
+  tcp.on("error", () => {});
   const bound = tcp.address();
   const address =
     typeof bound === "string" || bound === null
