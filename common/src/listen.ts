@@ -59,20 +59,32 @@ export async function listenDualProtocol(
   options: ListenOptions = {},
 ): Promise<DualProtocolServer> {
   const idleTimeoutMs = options.idleTimeoutMs ?? 5 * 60_000;
+  const guarded = guardHandler(handler);
   const h2 = http2.createServer(
     {
       settings: { maxConcurrentStreams: 256, ...options.http2Settings },
       // A stream flood or rapid reset costs the attacker its session, not us our memory.
       maxSessionMemory: 64,
     },
-    handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+    guarded as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
   const h1 = http.createServer(
-    handler as (req: http.IncomingMessage, res: http.ServerResponse) => void,
+    guarded as (req: http.IncomingMessage, res: http.ServerResponse) => void,
   );
   h1.headersTimeout = 30_000;
-  if (options.onUpgrade) h1.on("upgrade", options.onUpgrade);
-  if (options.onConnect) h1.on("connect", options.onConnect);
+  const guardRaw = (
+    listener: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void,
+  ) => {
+    return (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        listener(req, socket, head);
+      } catch {
+        socket.destroy();
+      }
+    };
+  };
+  if (options.onUpgrade) h1.on("upgrade", guardRaw(options.onUpgrade));
+  if (options.onConnect) h1.on("connect", guardRaw(options.onConnect));
   h1.requestTimeout = 0; // streams may be long; idle sockets are handled below.
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session) => {
@@ -154,6 +166,34 @@ export async function listenDualProtocol(
       await closed;
       clearTimeout(timer);
     },
+  };
+}
+
+/**
+ * guardHandler runs a request handler so that a synchronous throw (a malformed Host or
+ * :authority makes `new URL()` throw before any RPC code runs) fails that one request with 400
+ * instead of escaping the server's "request" event and ending the process.
+ */
+export function guardHandler(handler: Handler): Handler {
+  return (req, res) => {
+    try {
+      handler(req, res);
+    } catch (err) {
+      try {
+        if (!res.headersSent) {
+          const body = JSON.stringify({
+            code: "invalid_argument",
+            message: `malformed request: ${err instanceof Error ? err.message : String(err)}`,
+          });
+          res.writeHead(400, { "content-type": "application/json" });
+          res.end(body);
+        } else {
+          res.destroy();
+        }
+      } catch {
+        res.destroy();
+      }
+    }
   };
 }
 
