@@ -2,7 +2,7 @@
 // image's own command, and shut down cleanly on SIGTERM/SIGINT.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createLogger, startGrpcServer } from "@cove/common";
+import { createLogger, installLastResort, startGrpcServer } from "@cove/common";
 import { createDaemonApp } from "./app.js";
 import { loadConfig } from "./config.js";
 import { superviseEntrypoint } from "./domain/entrypoint.js";
@@ -11,6 +11,7 @@ import { UserDirectory } from "./domain/users.js";
 
 const config = loadConfig(process.env, process.argv.slice(2));
 const logger = createLogger({ fields: { component: "daemon" } });
+installLastResort(logger);
 const app = createDaemonApp(config, logger);
 fs.mkdirSync(path.dirname(config.socketPath), { recursive: true });
 // Only the runner's gateway (HTTP/2) talks to the daemon: no protocol sniffing on this hop.

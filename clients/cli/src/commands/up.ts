@@ -24,12 +24,43 @@ export function findRepository(dir: string): string | undefined {
   }
 }
 
-/** The admin key file `npm start` writes: in COVE_DATA_DIR, else ~/.cove, or /var/lib/cove as root. */
-function adminKeyFile(env: NodeJS.ProcessEnv): string {
-  const dataDir =
+/** The data folder `npm start` uses: COVE_DATA_DIR, else ~/.cove, or /var/lib/cove as root. */
+function dataDirOf(env: NodeJS.ProcessEnv): string {
+  return (
     env.COVE_DATA_DIR ||
-    (process.getuid?.() === 0 ? "/var/lib/cove" : path.join(env.HOME || os.homedir(), ".cove"));
-  return path.join(dataDir, "admin-api-key");
+    (process.getuid?.() === 0 ? "/var/lib/cove" : path.join(env.HOME || os.homedir(), ".cove"))
+  );
+}
+
+/** The admin key file `npm start` writes in its data folder. */
+function adminKeyFile(env: NodeJS.ProcessEnv): string {
+  return path.join(dataDirOf(env), "admin-api-key");
+}
+
+/** What `npm start` records in <data folder>/running.json (scripts/lib/running-stack.ts). */
+interface RunningStack {
+  pid: number;
+  startTime: string;
+  apiUrl: string;
+  proxyUrl: string;
+  sshPort: number;
+}
+
+/** runningStack returns the stack `npm start` runs with this data folder, if its process lives. */
+export function runningStack(env: NodeJS.ProcessEnv): RunningStack | undefined {
+  let stack: RunningStack;
+  try {
+    stack = JSON.parse(fs.readFileSync(path.join(dataDirOf(env), "running.json"), "utf8"));
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(stack.pid)) return undefined;
+  try {
+    process.kill(stack.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return undefined;
+  }
+  return stack;
 }
 
 /** What to do once Cove is running, the same inside or outside the repository. */
@@ -56,6 +87,22 @@ export async function up(parsed: ParsedArgs, ctx: Context): Promise<number> {
         "  npm start        # API server, runner, proxy and SSH gateway in one process",
         "",
         ...nextSteps(ctx.io.env),
+        "",
+      ].join("\n"),
+    );
+    return 0;
+  }
+  const running = runningStack(ctx.io.env);
+  if (running) {
+    ctx.io.stdout.write(
+      [
+        `Cove is already running (process ${running.pid}, since ${running.startTime}):`,
+        `  API      ${running.apiUrl}`,
+        `  Proxy    ${running.proxyUrl}`,
+        `  SSH      port ${running.sshPort}`,
+        "",
+        `  cove login --api-url ${running.apiUrl} --proxy-url ${running.proxyUrl} \\`,
+        `    --api-key - < ${adminKeyFile(ctx.io.env)}`,
         "",
       ].join("\n"),
     );
