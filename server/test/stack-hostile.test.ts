@@ -10,6 +10,7 @@
 //   names): every answer is a clean error or a success, no part is restarted, and the engine
 //   never sees a request whose URL carries any of the fuzzed strings.
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import {
   type DescMessage,
@@ -338,7 +339,7 @@ describeWithDocker("hostile input against npm start's stack", () => {
     if (failures.length > 0 && process.env.COVE_FUZZ_LOGS) {
       // The fuzzed sandbox's daemon log (container logs) says why it answered INTERNAL.
       const logs = spawnSync("docker", ["logs", target], { encoding: "utf8" });
-      require("node:fs").writeFileSync(process.env.COVE_FUZZ_LOGS, `${logs.stdout}\n${logs.stderr}`);
+      fs.writeFileSync(process.env.COVE_FUZZ_LOGS, `${logs.stdout}\n${logs.stderr}`);
     }
     expect(failures).toEqual([]);
     // Nothing any request carried reached an engine URL.
