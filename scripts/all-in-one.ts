@@ -90,6 +90,15 @@ if (!serverConfig.databaseUrl) {
     "COVE_EMBEDDED_POSTGRES_PORT",
   ]);
 }
+for (const [i, [what, port, variable]] of ports.entries()) {
+  const twin = ports.findIndex(([, other]) => other === port);
+  if (twin !== i) {
+    const [otherWhat, , otherVariable] = ports[twin] ?? [];
+    fail(
+      `${what} and ${otherWhat} are both set to port ${port} (${variable}, ${otherVariable}); give each its own`,
+    );
+  }
+}
 for (const [what, port, variable] of ports) {
   const where = what === "the embedded Postgres" ? "127.0.0.1" : host;
   if (await portInUse(where, port)) {

@@ -50,15 +50,19 @@ export async function startAllInOne(
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `cove-${options.name}-`));
   const logFile = path.join(dataDir, "stack.log");
   const runnerId = `${options.name}-${process.pid}`;
+  // Four different ports (the OS may hand the same free port out twice in a row).
+  const ports = new Set<number>();
+  while (ports.size < 4) ports.add(await freePort());
+  const [api, proxy, ssh, gateway] = [...ports].map(String);
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     COVE_DATA_DIR: path.join(dataDir, "data"),
     DATABASE_URL: database.url,
-    COVE_API_PORT: String(await freePort()),
-    COVE_PROXY_PORT: String(await freePort()),
-    COVE_SSH_PORT: String(await freePort()),
-    COVE_RUNNER_GATEWAY_PORT: String(await freePort()),
+    COVE_API_PORT: api,
+    COVE_PROXY_PORT: proxy,
+    COVE_SSH_PORT: ssh,
+    COVE_RUNNER_GATEWAY_PORT: gateway,
     COVE_RUNNER_ID: runnerId,
     COVE_DEFAULT_IMAGE: image,
     ...options.env,
