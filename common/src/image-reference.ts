@@ -128,10 +128,15 @@ export function parseImageReference(text: string): ParsedImageReference {
   const components = path.split("/");
   for (const component of components) {
     if (!PATH_COMPONENT.test(component)) {
+      const shown = JSON.stringify(
+        component.length > 40 ? `${component.slice(0, 40)}…` : component,
+      );
       return fail(
         component !== component.toLowerCase()
-          ? "the repository name must be lower case"
-          : 'each part of the repository path must be lower-case letters and digits, separated by ".", "_", "__" or "-" (no "..", empty parts or leading and trailing separators)',
+          ? `the repository name must be lower case (not ${shown})`
+          : component === ""
+            ? 'the repository path has an empty part (a leading, trailing or doubled "/")'
+            : `the repository path part ${shown} must be lower-case letters and digits, separated by ".", "_", "__" or "-" (no "..", and no separator at either end)`,
       );
     }
   }
