@@ -36,6 +36,8 @@ export interface AllInOneStack {
   alive(): boolean;
   /** restarts lists the parts the supervisor had to restart. */
   restarts(): string[];
+  /** pidOf is a part's current process id, from the supervisor's log ("server", "runner", "proxy", "postgres"). */
+  pidOf(part: string): number | undefined;
   /** stop ends the stack (Ctrl-C, then SIGKILL) and removes its containers, data and database. */
   stop(): Promise<void>;
 }
@@ -135,6 +137,13 @@ export async function startAllInOne(
         .split("\n")
         .filter((line) => line.includes('"a part exited unexpectedly'))
         .map((line) => (JSON.parse(line) as { part: string }).part),
+    pidOf: (part) => {
+      const lines = readLog()
+        .split("\n")
+        .filter((line) => line.includes('"a part is ready"') && line.includes(`"part":"${part}"`));
+      const last = lines[lines.length - 1];
+      return last ? (JSON.parse(last) as { pid: number }).pid : undefined;
+    },
     stop: cleanUp,
   };
 }

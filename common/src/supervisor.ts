@@ -92,6 +92,7 @@ export function createSupervisor(logger: Logger, policy: Partial<RestartPolicy> 
         if (ready || typeof m !== "object" || m === null || m.cove !== "ready") return;
         ready = true;
         clearTimeout(timer);
+        logger.info("a part is ready", { part: spec.name, pid: child.pid });
         const { cove: _, ...info } = m as Record<string, unknown>;
         resolve(info);
       });

@@ -346,6 +346,41 @@ describeWithDocker("hostile input against npm start's stack", () => {
     expect(engineUrlsWith(FUZZ_MARKER)).toEqual([]);
     await expectStillServing();
   }, 240_000);
+
+  // Last: it restarts parts on purpose, which the tests above assert never happens by itself.
+  test("a part that dies is restarted while the others keep serving", async () => {
+    // Room on this runner for one more sandbox per round (the fuzz target is done with).
+    await api().deleteSandbox({ sandboxId: target, wait: true });
+    for (const part of ["runner", "proxy", "server"]) {
+      const pid = stack.pidOf(part);
+      expect(pid).toBeDefined();
+      process.kill(pid as number, "SIGKILL");
+      const until = Date.now() + 60_000;
+      while (stack.pidOf(part) === pid) {
+        if (Date.now() > until)
+          throw new Error(`${part} was not restarted:\n${stack.log().slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(stack.alive()).toBe(true);
+      // The whole path works again: API → runner → sandbox, and toolbox calls through the proxy.
+      const exec = async () =>
+        (
+          await toolbox(ProcessService, witness).exec({
+            program: { case: "command", value: `echo back-${part}` },
+          })
+        ).stdout;
+      let out: Uint8Array | undefined;
+      for (let i = 0; i < 100 && out === undefined; i++) {
+        out = await exec().catch(() => undefined);
+        if (out === undefined) await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(Buffer.from(out ?? new Uint8Array()).toString()).toBe(`back-${part}\n`);
+      const made = await api().createSandbox({ labels: { suite: "hostile", after: part } });
+      expect(made.sandbox?.sandboxId).toMatch(/^[a-z0-9]{20}$/);
+      await api().deleteSandbox({ sandboxId: made.sandbox?.sandboxId ?? "", wait: true });
+    }
+    expect(stack.restarts().sort()).toEqual(["proxy", "runner", "server"]);
+  }, 240_000);
 });
 
 /** envelope frames one Connect streaming request message (flags 0, big-endian length). */
