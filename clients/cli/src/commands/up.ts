@@ -1,5 +1,6 @@
 // `cove up`: inside a checkout of the Cove repository, run `npm start` (server, runner, proxy
-// and SSH gateway in one process); anywhere else, say how to get there.
+// and SSH gateway, each a supervised process); when it already runs, say where; anywhere else,
+// say how to get there.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -84,7 +85,7 @@ export async function up(parsed: ParsedArgs, ctx: Context): Promise<number> {
         "Cove runs from a checkout of its repository, on Linux with Node.js 20+ and Docker:",
         "",
         "  cd <the cove repository>",
-        "  npm start        # API server, runner, proxy and SSH gateway in one process",
+        "  npm start        # API server, runner, proxy and SSH gateway, each supervised",
         "",
         ...nextSteps(ctx.io.env),
         "",
