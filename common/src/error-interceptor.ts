@@ -22,26 +22,57 @@ const codes: Record<ErrorCode, Code> = {
   unimplemented: Code.Unimplemented,
 };
 
+/** Longest error message sent, in characters (gRPC carries it in a trailer). */
+export const MAX_ERROR_MESSAGE_CHARS = 2048;
+/** Longest ErrorInfo metadata value or field-violation text sent, in characters. */
+export const MAX_ERROR_DETAIL_CHARS = 256;
+
+/**
+ * clip shortens text that may echo a request's values: an error about a 1 MB field must not be
+ * a 1 MB trailer (HTTP/2 peers refuse header blocks that large, and the call would end in
+ * INTERNAL instead of the error it deserves).
+ */
+function clip(text: string, max: number): string {
+  return text.length <= max
+    ? text
+    : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
 /**
  * toConnectError maps anything thrown by a handler to what the client sees: a CoveError keeps
- * its code, message, ErrorInfo and field violations; a ConnectError passes through; anything
- * else becomes Internal with a generic message, and the original is logged as `cause`.
+ * its code, message, ErrorInfo and field violations (each bounded in size); a ConnectError
+ * passes through; anything else becomes Internal with a generic message, and the original is
+ * logged as `cause`.
  */
 export function toConnectError(err: unknown, logger: Logger, procedure: string): ConnectError {
   if (err instanceof CoveError) {
+    const metadata: Record<string, string> = {};
+    for (const [key, value] of Object.entries(err.metadata).slice(0, 32))
+      metadata[clip(key, 64)] = clip(value, MAX_ERROR_DETAIL_CHARS);
     const info = create(ErrorInfoSchema, {
       reason: err.reason,
       domain: ERROR_DOMAIN,
-      metadata: err.metadata,
+      metadata,
     });
     const details: ConstructorParameters<typeof ConnectError>[3] = [
       { desc: ErrorInfoSchema, value: info },
     ];
     if (err.violations.length > 0) {
-      const badRequest = create(BadRequestSchema, { fieldViolations: err.violations });
+      const badRequest = create(BadRequestSchema, {
+        fieldViolations: err.violations.slice(0, 20).map((v) => ({
+          field: clip(v.field, MAX_ERROR_DETAIL_CHARS),
+          description: clip(v.description, MAX_ERROR_DETAIL_CHARS),
+        })),
+      });
       details.push({ desc: BadRequestSchema, value: badRequest });
     }
-    return new ConnectError(err.message, codes[err.code], undefined, details, err);
+    return new ConnectError(
+      clip(err.message, MAX_ERROR_MESSAGE_CHARS),
+      codes[err.code],
+      undefined,
+      details,
+      err,
+    );
   }
   if (err instanceof ConnectError) return err;
   logger.error("unhandled error", { procedure, err });

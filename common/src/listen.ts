@@ -75,13 +75,14 @@ export async function listenDualProtocol(
 ): Promise<DualProtocolServer> {
   const headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const guarded = guardHandler(handler);
   const h2 = http2.createServer(
     {
       settings: { maxConcurrentStreams: 256, ...options.http2Settings },
       // A stream flood or rapid reset costs the attacker its session, not us our memory.
       maxSessionMemory: 64,
     },
-    handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+    guarded as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
   const h1 = http.createServer(
     {
@@ -91,15 +92,26 @@ export async function listenDualProtocol(
       // How often Node looks for connections past headersTimeout.
       connectionsCheckingInterval: Math.max(50, Math.min(1_000, headersTimeoutMs / 4)),
     },
-    handler as (req: http.IncomingMessage, res: http.ServerResponse) => void,
+    guarded as (req: http.IncomingMessage, res: http.ServerResponse) => void,
   );
   // Node restores this socket timeout on every new request of a kept-alive connection.
   h1.timeout = idleTimeoutMs;
   // Node enforces headersTimeout only on connections it tracks, and starts tracking when its
   // server emits "listening"; this one never listens itself (connections are handed to it).
   h1.emit("listening");
-  if (options.onUpgrade) h1.on("upgrade", options.onUpgrade);
-  if (options.onConnect) h1.on("connect", options.onConnect);
+  const guardRaw = (
+    listener: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void,
+  ) => {
+    return (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        listener(req, socket, head);
+      } catch {
+        socket.destroy();
+      }
+    };
+  };
+  if (options.onUpgrade) h1.on("upgrade", guardRaw(options.onUpgrade));
+  if (options.onConnect) h1.on("connect", guardRaw(options.onConnect));
   const sessions = new Set<http2.Http2Session>();
   /** Set just before a connection is handed to h2 (which makes its session synchronously). */
   let handingOver: (() => void) | undefined;
@@ -129,6 +141,9 @@ export async function listenDualProtocol(
       presented();
       sockets.delete(socket);
     });
+    // Until a protocol server owns the socket nobody else listens for its errors: a client
+    // that resets the connection mid-preface must cost its own socket, not the process.
+    socket.on("error", () => socket.destroy());
     // Small gRPC frames must not wait for Nagle's algorithm (a 40 ms stall per call).
     if ("port" in where) socket.setNoDelay(true);
     socket.setTimeout(idleTimeoutMs, () => socket.destroy());
@@ -174,6 +189,8 @@ export async function listenDualProtocol(
     else if ("fd" in where) tcp.listen({ fd: where.fd }, resolve);
     else tcp.listen(where.port, where.host ?? "127.0.0.1", resolve);
   });
+  // Accept errors (EMFILE, ECONNABORTED) are transient; the listener keeps serving.
+  tcp.on("error", () => {});
   const bound = tcp.address();
   const address =
     typeof bound === "string" || bound === null
@@ -250,6 +267,34 @@ function closeWhenUnused(session: http2.Http2Session, idleMs: number): void {
     });
   });
   session.once("close", () => clearTimeout(timer));
+}
+
+/**
+ * guardHandler runs a request handler so that a synchronous throw (a malformed Host or
+ * :authority makes `new URL()` throw before any RPC code runs) fails that one request with 400
+ * instead of escaping the server's "request" event and ending the process.
+ */
+export function guardHandler(handler: Handler): Handler {
+  return (req, res) => {
+    try {
+      handler(req, res);
+    } catch (err) {
+      try {
+        if (!res.headersSent) {
+          const body = JSON.stringify({
+            code: "invalid_argument",
+            message: `malformed request: ${err instanceof Error ? err.message : String(err)}`,
+          });
+          res.writeHead(400, { "content-type": "application/json" });
+          res.end(body);
+        } else {
+          res.destroy();
+        }
+      } catch {
+        res.destroy();
+      }
+    }
+  };
 }
 
 /** A duplex over a socket that first yields bytes already read from it. */

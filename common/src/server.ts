@@ -15,6 +15,7 @@ import {
   type ListenOptions,
   listenDualProtocol,
 } from "./listen.js";
+import { createMessageValidationInterceptor, type MessageRules } from "./message-validation.js";
 import {
   createReflectionServiceV1,
   createReflectionServiceV1alpha,
@@ -38,6 +39,11 @@ export interface GrpcServerOptions {
   readMaxBytes?: number;
   /** Cap on one sent message, in bytes. Default DEFAULT_MAX_MESSAGE_BYTES. */
   writeMaxBytes?: number;
+  /**
+   * Switches for the rules every request message must meet (known enum values, well-formed
+   * strings without NUL, valid durations and timestamps; see message-validation.ts).
+   */
+  messageRules?: MessageRules;
   /** Browser origins allowed to call (CORS); none when unset. */
   cors?: CorsPolicy;
   /** Called with every request before it is handled (e.g. to stamp the peer address into a header). */
@@ -64,7 +70,10 @@ export interface GrpcServer extends DualProtocolServer {
 /**
  * createGrpcHandler builds the request handler every Cove component serves: its own services
  * plus grpc.health.v1 and grpc.reflection (v1 and v1alpha), answering Connect, gRPC and
- * gRPC-Web, with Unimplemented for any method it does not know.
+ * gRPC-Web, with Unimplemented for any method it does not know. JSON is parsed strictly: an
+ * unknown field name or enum name is INVALID_ARGUMENT, never silently dropped (a misspelt
+ * filter must not turn into "no filter"). Every request message then passes the descriptor
+ * rules of createMessageValidationInterceptor, innermost (after authentication).
  */
 export function createGrpcHandler(options: GrpcServerOptions, health: HealthRegistry) {
   const index = new ReflectionIndex([...options.services, Health, ...reflectionServices]);
@@ -76,7 +85,11 @@ export function createGrpcHandler(options: GrpcServerOptions, health: HealthRegi
       router.service(reflectionServices[0], createReflectionServiceV1(index));
       router.service(reflectionServices[1], createReflectionServiceV1alpha(index));
     },
-    interceptors: options.interceptors,
+    interceptors: [
+      ...(options.interceptors ?? []),
+      createMessageValidationInterceptor(options.messageRules),
+    ],
+    jsonOptions: { ignoreUnknownFields: false },
     readMaxBytes: options.readMaxBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     writeMaxBytes: options.writeMaxBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     fallback: answerUnknownMethod,

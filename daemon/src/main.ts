@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createLogger, startGrpcServer } from "@cove/common";
+import { createLogger, installLastResort, startGrpcServer } from "@cove/common";
 import { createDaemonApp } from "./app.js";
 import { loadConfig } from "./config.js";
 import { superviseEntrypoint } from "./domain/entrypoint.js";
@@ -21,6 +21,7 @@ if (!fs.existsSync(os.tmpdir())) {
   fs.mkdirSync(os.tmpdir(), { recursive: true });
   fs.chmodSync(os.tmpdir(), 0o1777);
 }
+installLastResort(logger);
 fs.mkdirSync(path.dirname(config.socketPath), { recursive: true });
 const app = createDaemonApp(config, logger);
 // Only the runner's gateway (HTTP/2) talks to the daemon: no protocol sniffing on this hop.

@@ -147,10 +147,18 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       refuseRaw(socket, kind.kind === "bad" ? kind.message : "upgrades are for previews only");
       return;
     }
-    void previews.handleUpgrade(upReq, socket, head, kind.target, clientIpOf(upReq.socket));
+    previews
+      .handleUpgrade(upReq, socket, head, kind.target, clientIpOf(upReq.socket))
+      .catch((err: unknown) => lastResort(err, socket));
   };
   const onConnect = (_req: http.IncomingMessage, socket: Duplex) => {
     refuseRaw(socket, "CONNECT is not supported: this is not a forward proxy");
+  };
+
+  /** A handler that failed even to answer: log it and drop that one request, never the process. */
+  const lastResort = (err: unknown, stream: { destroy(): unknown }) => {
+    logger.error("request handler failed", { err });
+    stream.destroy();
   };
 
   const handle = (
@@ -171,12 +179,14 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
         return;
       }
       case "preview":
-        void previews.handleRequest(req, res, kind.target, clientIp);
+        previews
+          .handleRequest(req, res, kind.target, clientIp)
+          .catch((err: unknown) => lastResort(err, res));
         return;
       case "toolbox":
         // Browsers on other origins call the toolbox with Connect-Web; previews stay same-origin.
         if (applyCors(cors, req, res as unknown as Parameters<typeof applyCors>[2])) return;
-        void toolbox.handle(req, res, clientIp);
+        toolbox.handle(req, res, clientIp).catch((err: unknown) => lastResort(err, res));
         return;
     }
   };

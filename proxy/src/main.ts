@@ -4,13 +4,14 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { createLogger } from "@cove/common";
+import { createLogger, installLastResort } from "@cove/common";
 import { startProxy } from "./app.js";
 import { loadProxyConfig } from "./config.js";
 import { createEdgeRouteResolver } from "./domain/edge-route-resolver.js";
 import { startSshGateway } from "./ssh/ssh-gateway.js";
 
 const logger = createLogger({ fields: { component: "proxy" } });
+installLastResort(logger);
 const config = loadProxyConfig(process.env);
 const edge = createEdgeRouteResolver({
   transport: createGrpcTransport({ baseUrl: config.serverUrl }),
@@ -40,6 +41,7 @@ const ssh = await startSshGateway({
   limits: config.sshTimeouts,
 });
 logger.info("proxy started", { url: proxy.url, sshPort: ssh.port, server: config.serverUrl });
+process.send?.({ cove: "ready", url: proxy.url, sshPort: ssh.port });
 
 let stopping = false;
 async function shutdown(signal: string) {
@@ -53,3 +55,5 @@ async function shutdown(signal: string) {
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
+// Under a supervisor: its going away (even SIGKILLed) ends this part too.
+process.on("disconnect", () => void shutdown("the supervisor went away"));

@@ -2,12 +2,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Logger } from "@cove/common";
-import Dockerode from "dockerode";
+import type Dockerode from "dockerode";
 import { ArchiveManager } from "./archive/archive-manager.js";
 import type { RunnerConfig } from "./config.js";
 import { CommandExecutor } from "./control/command-executor.js";
 import { ControlStream } from "./control/control-stream.js";
 import { watchContainerEvents } from "./domain/container-events.js";
+import { createDockerClient, refuseRedirects } from "./domain/docker-client.js";
 import { DockerDriver } from "./domain/docker-driver.js";
 import { SandboxDirectory, withDirectory } from "./domain/sandbox-directory.js";
 import type { SandboxDriver } from "./domain/sandbox-driver.js";
@@ -51,7 +52,7 @@ export async function startRunner(
     );
   }
   const manifest = JSON.parse(fs.readFileSync(manifestPath, "utf8")) as KitManifest;
-  const docker = deps.docker ?? new Dockerode();
+  const docker = refuseRedirects(deps.docker ?? createDockerClient());
   // Every container carries this runner's id, so its inventory and events never include
   // another runner's sandboxes on a shared engine (tests, or a migration between runners).
   const labels = { "dev.cove.runner-id": config.runnerId, ...deps.extraLabels };

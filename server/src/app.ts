@@ -56,7 +56,7 @@ export function createServerApp(deps: {
   shared: SharedState;
   logger: Logger;
   config: Pick<ServerConfig, "runnerRegistrationToken" | "proxyToken" | "defaultImage" | "urls"> &
-    Partial<Pick<ServerConfig, "corsOrigins" | "rateLimits">>;
+    Partial<Pick<ServerConfig, "corsOrigins" | "rateLimits" | "publicImages">>;
   tuning?: ServerTuning;
 }): ServerApp {
   const { db, shared, logger, config } = deps;
@@ -81,7 +81,11 @@ export function createServerApp(deps: {
     events: shared.events,
     dispatcher: { notify: (runnerId) => hub?.notify(runnerId) },
     logger: logger.child({ part: "sandboxes" }),
-    options: { defaultImage: config.defaultImage, urls: config.urls },
+    options: {
+      defaultImage: config.defaultImage,
+      publicImages: config.publicImages ?? [],
+      urls: config.urls,
+    },
   });
   hub = new RunnerHub({
     db,

@@ -1,6 +1,7 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import { type ListenOptions, listenTimeoutsFromEnv } from "@cove/common";
+import { parsePublicImages } from "./domain/image-policy.js";
 
 /** Everything the API server needs to know at start-up. */
 export interface ServerConfig {
@@ -20,6 +21,11 @@ export interface ServerConfig {
   proxyToken: string | undefined;
   /** Image for sandboxes created with no image. */
   defaultImage: string;
+  /**
+   * Further images every organization may use (COVE_PUBLIC_IMAGES; see domain/image-policy.ts:
+   * "python:3.12-slim", "python:*", "name@sha256:…"). Default none: only defaultImage.
+   */
+  publicImages?: readonly string[];
   /**
    * Calls per organization per 10 s (reads, writes) and failed logins per client address per
    * minute; unset fields keep the defaults (1000, 100, 20).
@@ -44,7 +50,7 @@ export function defaultDataDir(): string {
 /**
  * loadServerConfig reads COVE_* variables: COVE_API_HOST/COVE_API_PORT, DATABASE_URL,
  * COVE_EMBEDDED_POSTGRES_PORT, REDIS_URL, COVE_DATA_DIR, COVE_RUNNER_REGISTRATION_TOKEN,
- * COVE_PROXY_TOKEN, COVE_DEFAULT_IMAGE, COVE_PROXY_URL, COVE_PREVIEW_URL_TEMPLATE,
+ * COVE_PROXY_TOKEN, COVE_DEFAULT_IMAGE, COVE_PUBLIC_IMAGES, COVE_PROXY_URL, COVE_PREVIEW_URL_TEMPLATE,
  * COVE_SSH_HOST, COVE_SSH_PORT, COVE_CORS_ORIGINS, COVE_RATE_LIMIT_READS, COVE_RATE_LIMIT_WRITES,
  * COVE_RATE_LIMIT_AUTH_FAILURES, COVE_HEADERS_TIMEOUT_MS, COVE_IDLE_TIMEOUT_MS.
  */
@@ -59,6 +65,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv): ServerConfig {
     runnerRegistrationToken: env.COVE_RUNNER_REGISTRATION_TOKEN || undefined,
     proxyToken: env.COVE_PROXY_TOKEN || undefined,
     defaultImage: env.COVE_DEFAULT_IMAGE ?? "cove/sandbox:latest",
+    publicImages: parsePublicImages(env.COVE_PUBLIC_IMAGES),
     corsOrigins: parseOrigins(env.COVE_CORS_ORIGINS),
     rateLimits: {
       reads: positive(env.COVE_RATE_LIMIT_READS, "COVE_RATE_LIMIT_READS"),

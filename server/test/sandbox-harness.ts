@@ -304,9 +304,13 @@ function outbox(row: OutboxRow): OutboxCommand {
 }
 
 /** rejection awaits a call that must fail and returns its ConnectError and ErrorInfo. */
-export async function rejection(
-  call: Promise<unknown>,
-): Promise<{ code: Code; reason: string; metadata: Record<string, string>; message: string }> {
+export async function rejection(call: Promise<unknown>): Promise<{
+  code: Code;
+  reason: string;
+  metadata: Record<string, string>;
+  message: string;
+  raw: ConnectError;
+}> {
   try {
     await call;
   } catch (err) {
@@ -317,6 +321,7 @@ export async function rejection(
       reason: info?.reason ?? "",
       metadata: info?.metadata ?? {},
       message: e.rawMessage,
+      raw: e,
     };
   }
   throw new Error("the call succeeded but was expected to fail");

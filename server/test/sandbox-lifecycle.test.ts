@@ -23,7 +23,8 @@ const ORG = "org_life";
 const OTHER = "org_other";
 
 beforeAll(async () => {
-  env = await startSandboxEnv({ watchKeepaliveMs: 300 });
+  // "nope:latest" is public here so that the fake runner, not the image policy, refuses it.
+  env = await startSandboxEnv({ watchKeepaliveMs: 300, publicImages: ["nope:latest"] });
   await addOrganization(env.db, ORG, {
     max_sandboxes: 100,
     max_cpu_millicores: 1_000_000,
@@ -127,6 +128,7 @@ test("create with wait fails with the error the runner reported", async () => {
   expect(err.code).toBe(Code.NotFound);
   expect(err.reason).toBe("IMAGE_NOT_FOUND");
   expect(err.metadata.sandboxId).toBe(create.sandbox_id);
+  expect(err.metadata.sandbox_id).toBe(create.sandbox_id);
   expect(err.message).toContain("manifest for nope:latest not found");
   const failed = await stateOf(env.db, create.sandbox_id ?? "");
   expect(failed).toMatchObject({
@@ -171,6 +173,8 @@ test("create with wait gives up after wait_timeout with WAIT_TIMED_OUT; the sand
   expect(err.code).toBe(Code.DeadlineExceeded);
   expect(err.reason).toBe("WAIT_TIMED_OUT");
   expect(err.metadata).toMatchObject({ state: "CREATING", targetState: "STARTED" });
+  // The id of what the failed create made, so the caller (or the SDK) can delete it.
+  expect(err.metadata.sandbox_id).toMatch(/^[a-z0-9]{20}$/);
   expect((await stateOf(env.db, err.metadata.sandboxId ?? "")).state).toBe("CREATING");
 });
 

@@ -12,7 +12,7 @@ import {
 let env: SandboxEnv;
 
 beforeAll(async () => {
-  env = await startSandboxEnv();
+  env = await startSandboxEnv({ publicImages: ["python:*"] });
 });
 afterAll(() => env.close());
 // Each test brings its own runners; retire them afterwards.

@@ -179,6 +179,32 @@ describe("cove up", () => {
     expect(result.stdout).toContain("cove login --api-url");
   });
 
+  test("when Cove is already running it says where, and starts nothing", async () => {
+    const dataDir = path.join(scratch.dir, "data");
+    fs.mkdirSync(dataDir);
+    // This test's own process stands in for the running supervisor.
+    fs.writeFileSync(
+      path.join(dataDir, "running.json"),
+      JSON.stringify({
+        pid: process.pid,
+        startTime: "2026-01-01T00:00:00.000Z",
+        apiUrl: "http://127.0.0.1:3999",
+        proxyUrl: "http://127.0.0.1:4999",
+        sshPort: 2999,
+      }),
+    );
+    const root = path.resolve(__dirname, "../../..");
+    const result = await runCli(["up"], {
+      env: { ...scratch.env, COVE_DATA_DIR: dataDir },
+      cwd: root,
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`Cove is already running (process ${process.pid}`);
+    expect(result.stdout).toContain("http://127.0.0.1:3999");
+    expect(result.stdout).not.toContain("undefined");
+    expect(result.stderr).toBe("");
+  });
+
   test("inside the repository it would run npm start at the root", async () => {
     const root = path.resolve(__dirname, "../../..");
     const result = await runCli(["up", "--dry-run"], {

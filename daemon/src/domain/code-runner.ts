@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { failedPrecondition } from "@cove/common";
+import { makeScratchDir } from "./scratch-dirs.js";
 import type { OsUser } from "./users.js";
 
 /** Languages CodeRun accepts. */
@@ -75,7 +75,7 @@ export function prepareCode(
   pathVar: string | undefined,
 ): PreparedCode {
   const runtime = runtimeFor(language, pathVar);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cove-code-"));
+  const dir = makeScratchDir("cove-code-");
   const file = path.join(dir, `main.${extensions[language]}`);
   fs.writeFileSync(file, code);
   if (user) {

@@ -1,12 +1,12 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { CoveError, failedPrecondition, resourceExhausted } from "@cove/common";
 import { findOnPath } from "./code-runner.js";
 import { ManagedProcess } from "./managed-process.js";
 import { MARKER_VARIABLE } from "./process-tree.js";
+import { makeScratchDir } from "./scratch-dirs.js";
 import type { OsUser } from "./users.js";
 
 /** Most stderr (the tail, scrubbed) put in an error's metadata, in bytes. */
@@ -347,7 +347,7 @@ export function gitError(what: string, exitCode: number, text: string, url?: str
 
 /** writeAskpass writes the askpass script to a fresh private directory owned by `user`. */
 function writeAskpass(user: OsUser | undefined): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cove-git-"));
+  const dir = makeScratchDir("cove-git-");
   const file = path.join(dir, "askpass.sh");
   fs.writeFileSync(file, ASKPASS_SCRIPT, { mode: 0o700 });
   if (user) {

@@ -1,5 +1,4 @@
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { failedPrecondition } from "@cove/common";
 import { findOnPath } from "./code-runner.js";
@@ -240,6 +239,8 @@ ${PYTHON_FIGURES_SOURCE}
 _main_loop()
 `;
 
+import { makeScratchDir } from "./scratch-dirs.js";
+
 /** A message the kernel wrote on its protocol pipe. */
 export type KernelMessage =
   | { type: "ready" | "started" | "done" }
@@ -388,7 +389,7 @@ export async function startPythonKernel(
       { runtime: "python3", language: "python" },
     );
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cove-kernel-"));
+  const dir = makeScratchDir("cove-kernel-");
   const file = path.join(dir, "kernel.py");
   const remove = () => fs.rmSync(dir, { recursive: true, force: true });
   try {

@@ -100,6 +100,12 @@ export class PtyProcess {
       encoding: null,
     });
     this.term.onData((chunk) => this.log.append(chunk as unknown as Buffer));
+    // node-pty rethrows a read error other than EIO (the normal end) unless someone else
+    // listens; the terminal then just ends (onExit still fires), the daemon does not.
+    (this.term as unknown as { on(event: "error", listener: () => void): void }).on(
+      "error",
+      () => {},
+    );
     this.exited = new Promise((resolve) => {
       this.term.onExit(({ exitCode, signal }) => {
         const sig = signal ?? 0;

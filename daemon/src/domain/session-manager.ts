@@ -11,6 +11,7 @@ import {
 } from "@cove/common";
 import type { ManagedProcess } from "./managed-process.js";
 import type { ProcessManager } from "./process-manager.js";
+import { makeScratchDir } from "./scratch-dirs.js";
 import type { OsUser } from "./users.js";
 
 /** Sessions one daemon keeps at once. */
@@ -151,7 +152,7 @@ export class SessionManager {
         },
       );
     }
-    const stateDir = fs.mkdtempSync(path.join(this.root, "s-"));
+    const stateDir = makeScratchDir("s-", this.root);
     const cwdFile = path.join(stateDir, "cwd");
     fs.writeFileSync(cwdFile, cwd);
     // The session's commands run as the user and rewrite these files.

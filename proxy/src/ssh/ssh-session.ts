@@ -158,6 +158,12 @@ export function handleSession(
   const start = (channel: ServerChannel, command: string | undefined) => {
     started = true;
     channel.once("close", () => abort.abort());
+    // A channel is a stream: a write after the client went away is an "error" event, which
+    // without a listener would end the whole proxy.
+    channel.on("error", (err: Error) => {
+      ctx.logger.debug("ssh channel error", { err: err.message });
+      abort.abort();
+    });
     const out = new ChannelOutput(channel, OUTPUT_BUDGET, abort.signal);
     output = out;
     const run =
@@ -183,6 +189,10 @@ export function handleSession(
     started = true;
     const sftp: SFTPWrapper = accept();
     sftp.once("close", () => abort.abort());
+    sftp.on("error", (err: Error) => {
+      ctx.logger.debug("sftp channel error", { err: err.message });
+      abort.abort();
+    });
     serveSftp(sftp, {
       fs: ctx.clients.fs,
       logger: ctx.logger,

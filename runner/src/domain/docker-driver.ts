@@ -13,6 +13,7 @@ import {
 } from "@cove/common";
 import type Dockerode from "dockerode";
 import { waitForDaemon } from "./daemon-health.js";
+import { imageUrlName, refuseRedirects } from "./docker-client.js";
 import {
   buildCreateOptions,
   defaultHardeningPolicy,
@@ -32,7 +33,7 @@ import type {
 
 /** What a DockerDriver is built from. */
 export interface DockerDriverOptions {
-  /** The Docker engine client. */
+  /** The Docker engine client (the driver makes it refuse redirects, see docker-client.ts). */
   docker: Dockerode;
   /** The built daemon kit on the host (daemon/dist/kit), mounted read-only at /cove. */
   kitDir: string;
@@ -283,7 +284,7 @@ export class DockerDriver implements SandboxDriver {
   private egress: Promise<void> | undefined;
 
   constructor(options: DockerDriverOptions) {
-    this.docker = options.docker;
+    this.docker = refuseRedirects(options.docker);
     this.kitDir = fs.realpathSync(options.kitDir);
     if (options.kitEntrypoint.length === 0) throw new Error("the kit's entrypoint is empty");
     this.kitEntrypoint = [...options.kitEntrypoint];
@@ -615,7 +616,8 @@ export class DockerDriver implements SandboxDriver {
   private async inspectImage(image: string): Promise<Dockerode.ImageInspectInfo> {
     let info: Dockerode.ImageInspectInfo;
     try {
-      info = await this.docker.getImage(image).inspect();
+      // Escaped and spelled out: the name is one URL path segment, never an image id prefix.
+      info = await this.docker.getImage(imageUrlName(image)).inspect();
     } catch (err) {
       if (statusCode(err) === 404) {
         throw notFound("IMAGE_NOT_FOUND", `the image ${image} is not on this runner`, { image });

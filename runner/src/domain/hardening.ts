@@ -1,7 +1,7 @@
 // The container a sandbox runs in, as Docker create options: every isolation and resource
 // setting lives here, in one pure function, so a unit test can read it line by line and
 // `docker inspect` of a real sandbox can be checked against it.
-import { invalidArgument } from "@cove/common";
+import { invalidArgument, parseImageReference } from "@cove/common";
 import type { ContainerCreateOptions, HostConfig } from "dockerode";
 import type { SandboxSpec } from "./sandbox-driver.js";
 
@@ -176,12 +176,15 @@ export function validateSandboxId(sandboxId: string): void {
 
 const envKeyPattern = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
-/** validateSpec rejects what must never reach Docker: bad ids, env keys, NUL bytes, limits. */
+/**
+ * validateSpec rejects what must never reach Docker: bad ids, image names outside the
+ * reference grammar, env keys, NUL bytes, limits.
+ */
 export function validateSpec(spec: SandboxSpec): void {
   validateSandboxId(spec.sandboxId);
-  if (spec.image === "" || spec.image.includes("\0")) {
-    throw invalidArgument("image", "must name an image");
-  }
+  // Checked again here (the server checks first): the image becomes part of an engine URL.
+  const image = parseImageReference(spec.image);
+  if (!image.ok) throw invalidArgument("image", image.error);
   for (const [field, value] of [
     ["cpuMillicores", spec.cpuMillicores],
     ["memoryMib", spec.memoryMib],

@@ -219,7 +219,13 @@ export async function startToolboxGateway(options: ToolboxGatewayOptions): Promi
   };
 
   const server = await listenDualProtocol(
-    (req, res) => void handle(req, res),
+    (req, res) => {
+      handle(req, res).catch((err: unknown) => {
+        // Answering the error failed too: drop this call, never the process.
+        logger.error("gateway could not answer a call", { err, path: req.url });
+        res.destroy();
+      });
+    },
     { host: options.listen.host ?? "127.0.0.1", port: options.listen.port },
     { ...options.listenTimeouts, http2Settings: { initialWindowSize: 4 * 1024 * 1024 } },
   );

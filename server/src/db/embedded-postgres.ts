@@ -26,6 +26,16 @@ export async function startEmbeddedPostgres(options: {
     fs.writeFileSync(passwordFile, crypto.randomUUID(), { mode: 0o600 });
   }
   const password = fs.readFileSync(passwordFile, "utf8").trim();
+  // The last lines Postgres printed, for an error a person can act on (the package itself
+  // rejects with no reason when the server does not come up).
+  const tail: string[] = [];
+  const keep = (line: unknown) => {
+    const text = String(line).trim();
+    if (text === "") return;
+    tail.push(text);
+    if (tail.length > 8) tail.shift();
+    options.log?.(text);
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     user: "cove",
@@ -33,10 +43,17 @@ export async function startEmbeddedPostgres(options: {
     port: options.port,
     persistent: true,
     createPostgresUser: true,
-    onLog: (line) => options.log?.(String(line)),
-    onError: (err) => options.log?.(String(err)),
+    onLog: keep,
+    onError: keep,
   });
-  if (!fs.existsSync(path.join(options.dataDir, "PG_VERSION"))) await pg.initialise();
+  const explain = (step: string) => (err: unknown) => {
+    const reason = err instanceof Error ? err.message : err === undefined ? "" : String(err);
+    throw new Error(
+      `the embedded Postgres (data in ${options.dataDir}, port ${options.port}) did not ${step}${reason ? `: ${reason}` : ""}${tail.length > 0 ? `; it said:\n  ${tail.join("\n  ")}` : ""}`,
+    );
+  };
+  if (!fs.existsSync(path.join(options.dataDir, "PG_VERSION")))
+    await pg.initialise().catch(explain("initialise"));
   // A server left running by a killed process holds the lock file: clear a stale one.
   const pidFile = path.join(options.dataDir, "postmaster.pid");
   if (fs.existsSync(pidFile)) {
@@ -45,12 +62,17 @@ export async function startEmbeddedPostgres(options: {
     try {
       process.kill(pid, 0);
       alive = true;
-    } catch {
-      // not running
+    } catch (err) {
+      // EPERM: alive, but another user's (the embedded Postgres runs as its own user as root).
+      alive = (err as NodeJS.ErrnoException).code === "EPERM";
     }
     if (!alive) fs.rmSync(pidFile);
+    else
+      throw new Error(
+        `the embedded Postgres data in ${options.dataDir} is in use by process ${pid} (another Cove with this data folder?); stop it or set COVE_DATA_DIR`,
+      );
   }
-  await pg.start();
+  await pg.start().catch(explain("start"));
   const client = pg.getPgClient();
   await client.connect();
   try {

@@ -50,6 +50,7 @@ import {
   signedPreviewUrl,
   tokenExpiryMs,
 } from "./access-tokens.js";
+import { createImagePolicy, type ImagePolicy } from "./image-policy.js";
 import type {
   CommandDispatcher,
   CommandOutcome,
@@ -103,6 +104,8 @@ import { isRunnerLive, lockRunnerWithRoom, pickRunner } from "./scheduler.js";
 export interface SandboxManagerOptions {
   /** Image used when a create names no source. Default "cove/sandbox:latest". */
   defaultImage: string;
+  /** Public images besides the default (COVE_PUBLIC_IMAGES entries, see image-policy.ts). Default none. */
+  publicImages: readonly string[];
   /** A runner whose last heartbeat is older than this is not used, ms. Default 30 s. */
   heartbeatFreshMs: number;
   /** Deadline of lifecycle commands, ms. Default DEFAULT_COMMAND_DEADLINE_MS (5 min). */
@@ -131,6 +134,8 @@ export interface SandboxManagerDeps {
   dispatcher: CommandDispatcher;
   /** Logger; silent when omitted. */
   logger?: Logger;
+  /** Which images organizations may use; by default the default image and publicImages. */
+  imagePolicy?: ImagePolicy;
   /** Overrides of the defaults. */
   options?: Partial<Omit<SandboxManagerOptions, "urls">> & { urls?: Partial<AccessUrls> };
 }
@@ -232,6 +237,7 @@ const LIVE_COMMAND_STATES = ["PENDING", "SENT", "ACKED"];
 
 const DEFAULT_OPTIONS: Omit<SandboxManagerOptions, "urls"> = {
   defaultImage: "cove/sandbox:latest",
+  publicImages: [],
   heartbeatFreshMs: 30_000,
   commandDeadlineMs: DEFAULT_COMMAND_DEADLINE_MS,
   watchKeepaliveMs: 15_000,
@@ -285,6 +291,21 @@ export function sandboxError(sandbox: Sandbox): CoveError {
   );
 }
 
+/**
+ * withCreatedSandbox adds the id of a sandbox that a failed create did make to the error's
+ * metadata, as "sandbox_id" (what the SDKs read to delete it) and "sandboxId".
+ */
+function withCreatedSandbox(err: unknown, sandboxId: string): unknown {
+  if (!(err instanceof CoveError)) return err;
+  return new CoveError(
+    err.code,
+    err.reason,
+    err.message,
+    { ...err.metadata, sandboxId, sandbox_id: sandboxId },
+    err.violations,
+  );
+}
+
 function stateConflict(
   sandbox: { id: string; state: SandboxStateName },
   call: string,
@@ -319,6 +340,7 @@ export class SandboxManager implements SandboxStateSink {
   private readonly events: EventBus;
   private readonly dispatcher: CommandDispatcher;
   private readonly logger: Logger;
+  private readonly images: ImagePolicy;
   private readonly watches = new Map<string, number>();
 
   constructor(deps: SandboxManagerDeps) {
@@ -332,6 +354,12 @@ export class SandboxManager implements SandboxStateSink {
       ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
       urls: { ...DEFAULT_ACCESS_URLS, ...urls },
     };
+    this.images =
+      deps.imagePolicy ??
+      createImagePolicy({
+        defaultImage: this.options.defaultImage,
+        publicImages: this.options.publicImages,
+      });
   }
 
   // ---------------------------------------------------------------- create, get, list
@@ -358,6 +386,8 @@ export class SandboxManager implements SandboxStateSink {
         });
       }
       const spec = validateCreate(input, org, this.options.defaultImage);
+      // Before anything is written: a refused image leaves nothing behind.
+      await this.images.check(organizationId, spec.image);
       if (spec.idempotencyKey !== null) {
         const existing: SandboxRow | undefined = await trx("sandboxes")
           .where({ organization_id: organizationId, idempotency_key: spec.idempotencyKey })
@@ -447,7 +477,17 @@ export class SandboxManager implements SandboxStateSink {
       });
     }
     if (!outcome.spec.wait) return sandbox;
-    return this.waitFor(organizationId, sandbox.id, "STARTED", outcome.spec.waitTimeoutMs, signal);
+    try {
+      return await this.waitFor(
+        organizationId,
+        sandbox.id,
+        "STARTED",
+        outcome.spec.waitTimeoutMs,
+        signal,
+      );
+    } catch (err) {
+      throw withCreatedSandbox(err, sandbox.id);
+    }
   }
 
   /** get returns one sandbox of the organization, or NOT_FOUND. */
@@ -656,7 +696,10 @@ export class SandboxManager implements SandboxStateSink {
     const v = new Violations();
     for (const path of input.paths)
       if (!known.includes(path))
-        v.add("update_mask", `unknown path ${path}; allowed: ${known.join(", ")}`);
+        v.add(
+          "update_mask",
+          `unknown path ${JSON.stringify(path.slice(0, 64))}; allowed: ${known.join(", ")}`,
+        );
     const paths = new Set(input.paths);
     const all = paths.size === 0;
     const columns: Record<string, unknown> = {};

@@ -5,7 +5,13 @@
  * is reported at once in one INVALID_ARGUMENT with a field violation each.
  */
 import { isIP } from "node:net";
-import { CoveError, type FieldViolation, notFound, resourceExhausted } from "@cove/common";
+import {
+  CoveError,
+  type FieldViolation,
+  notFound,
+  parseImageReference,
+  resourceExhausted,
+} from "@cove/common";
 import type { NetworkModeName, NetworkPolicyData, VolumeMountData } from "./sandbox-rows.js";
 
 /** Default CPU, millicores. */
@@ -24,6 +30,16 @@ export const DEFAULT_OS_USER = "cove";
 export const DEFAULT_WAIT_TIMEOUT_MS = 60_000;
 /** Longest wait timeout, ms. */
 export const MAX_WAIT_TIMEOUT_MS = 10 * 60_000;
+/** Longest image reference, bytes (the name part is at most 255 characters by the grammar). */
+export const MAX_IMAGE_BYTES = 1024;
+/** Most labels on one sandbox. */
+export const MAX_LABELS = 64;
+/** Most environment variables, and their total size in bytes. */
+export const MAX_ENV = { count: 256, bytes: 64 * 1024 } as const;
+/** Most volumes, and the longest mount path in bytes. */
+export const MAX_VOLUMES = { count: 16, mountPathBytes: 4096 } as const;
+/** Environment names reserved for the daemon (the runner refuses them too). */
+export const RESERVED_ENV_PREFIX = "COVE_DAEMON_";
 
 const DAY_SECONDS = 24 * 3600;
 const LABEL_KEY = /^[a-z0-9][a-z0-9._/-]{0,62}$/;
@@ -123,20 +139,23 @@ export interface ValidatedCreate {
   waitTimeoutMs: number;
 }
 
-/** Collects field violations and throws them together. */
+/** Collects field violations and throws them together (the first 20 are listed). */
 export class Violations {
   private readonly list: FieldViolation[] = [];
+  private total = 0;
 
   /** add records one bad field. */
   add(field: string, description: string): void {
-    this.list.push({ field, description });
+    this.total++;
+    if (this.list.length < 20) this.list.push({ field, description });
   }
 
   /** throwIfAny throws INVALID_ARGUMENT INVALID_FIELD listing every violation. */
   throwIfAny(): void {
     const first = this.list[0];
     if (!first) return;
-    const message = this.list.map((v) => `${v.field}: ${v.description}`).join("; ");
+    const more = this.total > this.list.length ? `; and ${this.total - this.list.length} more` : "";
+    const message = `${this.list.map((v) => `${v.field}: ${v.description}`).join("; ")}${more}`;
     throw new CoveError("invalidArgument", "INVALID_FIELD", message, { field: first.field }, [
       ...this.list,
     ]);
@@ -150,31 +169,92 @@ export function validateLabels(
   field = "labels",
 ): void {
   const entries = Object.entries(labels);
-  if (entries.length > 64) violations.add(field, `at most 64 labels, got ${entries.length}`);
+  if (entries.length > MAX_LABELS)
+    violations.add(field, `at most ${MAX_LABELS} labels, got ${entries.length}`);
   for (const [key, value] of entries) {
+    const at = `${field}.${key.slice(0, 64)}`;
     if (!LABEL_KEY.test(key))
       violations.add(
-        `${field}.${key}`,
+        at,
         "keys are 1-63 characters of [a-z0-9._/-] starting with a letter or digit",
       );
     else if (key.startsWith("cove.dev/"))
-      violations.add(`${field}.${key}`, 'keys starting with "cove.dev/" are reserved');
-    if ([...value].length > 255)
-      violations.add(`${field}.${key}`, "values are at most 255 characters");
+      violations.add(at, 'keys starting with "cove.dev/" are reserved');
+    if ([...value].length > 255) violations.add(at, "values are at most 255 characters");
   }
 }
 
-/** validateEnv checks environment variables: names, count (256) and total size (64 KiB). */
+/**
+ * validateEnv checks environment variables: names, the reserved COVE_DAEMON_ prefix, count
+ * (256) and total size (64 KiB).
+ */
 export function validateEnv(env: Record<string, string>, violations: Violations): void {
   const entries = Object.entries(env);
-  if (entries.length > 256) violations.add("env", `at most 256 variables, got ${entries.length}`);
+  if (entries.length > MAX_ENV.count)
+    violations.add("env", `at most ${MAX_ENV.count} variables, got ${entries.length}`);
   let bytes = 0;
   for (const [name, value] of entries) {
     bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
-    if (!ENV_NAME.test(name)) violations.add(`env.${name}`, "names match [A-Za-z_][A-Za-z0-9_]*");
-    if (value.includes("\0")) violations.add(`env.${name}`, "values must not contain NUL");
+    const field = `env.${name.slice(0, 64)}`;
+    if (!ENV_NAME.test(name)) violations.add(field, "names match [A-Za-z_][A-Za-z0-9_]*");
+    else if (name.startsWith(RESERVED_ENV_PREFIX))
+      violations.add(
+        field,
+        `names starting with ${RESERVED_ENV_PREFIX} are reserved for the daemon`,
+      );
+    if (value.includes("\0")) violations.add(field, "values must not contain NUL");
   }
-  if (bytes > 64 * 1024) violations.add("env", `at most 64 KiB in total, got ${bytes} bytes`);
+  if (bytes > MAX_ENV.bytes)
+    violations.add("env", `at most ${MAX_ENV.bytes / 1024} KiB in total, got ${bytes} bytes`);
+}
+
+/** Mount paths a volume may not use (the sandbox's own plumbing and kernel filesystems). */
+const FORBIDDEN_MOUNT_ROOTS = ["/proc", "/sys", "/dev", "/run/cove", "/cove"];
+
+/** validateVolumes checks volume mounts against the limits of VolumeMount in sandbox.proto. */
+export function validateVolumes(volumes: VolumeMountData[], violations: Violations): void {
+  if (volumes.length > MAX_VOLUMES.count) {
+    violations.add("volumes", `at most ${MAX_VOLUMES.count} volumes`);
+    return;
+  }
+  const paths: string[] = [];
+  volumes.forEach((volume, i) => {
+    const at = `volumes[${i}]`;
+    if (volume.volumeId === "") violations.add(`${at}.volume_id`, "is required");
+    const mount = volume.mountPath;
+    const parts = mount.split("/");
+    if (Buffer.byteLength(mount) > MAX_VOLUMES.mountPathBytes)
+      violations.add(`${at}.mount_path`, `at most ${MAX_VOLUMES.mountPathBytes} bytes`);
+    else if (
+      !mount.startsWith("/") ||
+      mount === "/" ||
+      parts.some((p, j) => j > 0 && (p === "" || p === "." || p === ".."))
+    )
+      violations.add(
+        `${at}.mount_path`,
+        'must be an absolute path other than "/", without empty, "." or ".." parts',
+      );
+    else if (FORBIDDEN_MOUNT_ROOTS.some((root) => mount === root || mount.startsWith(`${root}/`)))
+      violations.add(`${at}.mount_path`, `must not be under ${FORBIDDEN_MOUNT_ROOTS.join(", ")}`);
+    else if (
+      paths.some(
+        (other) =>
+          other === mount || other.startsWith(`${mount}/`) || mount.startsWith(`${other}/`),
+      )
+    )
+      violations.add(`${at}.mount_path`, "must not overlap another volume's mount path");
+    else paths.push(mount);
+    const sub = volume.subPath;
+    if (
+      sub.startsWith("/") ||
+      sub.split("/").includes("..") ||
+      Buffer.byteLength(sub) > MAX_VOLUMES.mountPathBytes
+    )
+      violations.add(
+        `${at}.sub_path`,
+        'must be a relative path without ".." parts, at most 4096 bytes',
+      );
+  });
 }
 
 /**
@@ -291,13 +371,20 @@ export function validateCreate(
   const v = new Violations();
   let image = defaultImage;
   switch (input.source.kind) {
-    case "image":
+    case "image": {
       image = input.source.image;
-      if (image === "") v.add("image", "must not be empty");
-      else if (Buffer.byteLength(image) > 1024) v.add("image", "at most 1024 bytes");
-      else if (/[\s\p{Cc}]/u.test(image))
-        v.add("image", "must not contain spaces or control characters");
+      if (Buffer.byteLength(image) > MAX_IMAGE_BYTES) {
+        v.add("image", `at most ${MAX_IMAGE_BYTES} bytes`);
+        break;
+      }
+      const parsed = parseImageReference(image);
+      if (!parsed.ok)
+        v.add(
+          "image",
+          `${parsed.error} (an image reference such as "python:3.12-slim" or "ghcr.io/org/app:v1")`,
+        );
       break;
+    }
     case "snapshot":
       if (input.source.snapshotId === "") v.add("snapshot_id", "must not be empty");
       v.throwIfAny();
@@ -370,7 +457,7 @@ export function validateCreate(
     INTERVAL_MAX_DAYS.autoDelete,
     v,
   );
-  if (input.volumes.length > 16) v.add("volumes", "at most 16 volumes");
+  validateVolumes(input.volumes, v);
   const waitTimeoutMs = waitTimeout(input.waitTimeoutMs, DEFAULT_WAIT_TIMEOUT_MS, v);
   if ([...input.idempotencyKey].length > 128) v.add("idempotency_key", "at most 128 characters");
   if (input.region !== "" && !REGION.test(input.region))

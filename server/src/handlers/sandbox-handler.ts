@@ -61,9 +61,14 @@ function organizationOf(ctx: HandlerContext, scope: Scope): string {
   return principal.organizationId;
 }
 
+/** Sandbox ids are server-made DNS labels; anything else cannot name a sandbox. */
+const SANDBOX_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
 /** idOf returns a request's sandbox_id, which every call but create and list requires. */
 function idOf(req: { sandboxId: string }): string {
   if (req.sandboxId === "") throw invalidArgument("sandbox_id", "is required");
+  if (!SANDBOX_ID.test(req.sandboxId))
+    throw invalidArgument("sandbox_id", "is not a sandbox id (lower-case letters and digits)");
   return req.sandboxId;
 }
 

@@ -1,5 +1,6 @@
 // `cove up`: inside a checkout of the Cove repository, run `npm start` (server, runner, proxy
-// and SSH gateway in one process); anywhere else, say how to get there.
+// and SSH gateway, each a supervised process); when it already runs, say where; anywhere else,
+// say how to get there.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -24,12 +25,43 @@ export function findRepository(dir: string): string | undefined {
   }
 }
 
-/** The admin key file `npm start` writes: in COVE_DATA_DIR, else ~/.cove, or /var/lib/cove as root. */
-function adminKeyFile(env: NodeJS.ProcessEnv): string {
-  const dataDir =
+/** The data folder `npm start` uses: COVE_DATA_DIR, else ~/.cove, or /var/lib/cove as root. */
+function dataDirOf(env: NodeJS.ProcessEnv): string {
+  return (
     env.COVE_DATA_DIR ||
-    (process.getuid?.() === 0 ? "/var/lib/cove" : path.join(env.HOME || os.homedir(), ".cove"));
-  return path.join(dataDir, "admin-api-key");
+    (process.getuid?.() === 0 ? "/var/lib/cove" : path.join(env.HOME || os.homedir(), ".cove"))
+  );
+}
+
+/** The admin key file `npm start` writes in its data folder. */
+function adminKeyFile(env: NodeJS.ProcessEnv): string {
+  return path.join(dataDirOf(env), "admin-api-key");
+}
+
+/** What `npm start` records in <data folder>/running.json (scripts/lib/running-stack.ts). */
+interface RunningStack {
+  pid: number;
+  startTime: string;
+  apiUrl: string;
+  proxyUrl: string;
+  sshPort: number;
+}
+
+/** runningStack returns the stack `npm start` runs with this data folder, if its process lives. */
+export function runningStack(env: NodeJS.ProcessEnv): RunningStack | undefined {
+  let stack: RunningStack;
+  try {
+    stack = JSON.parse(fs.readFileSync(path.join(dataDirOf(env), "running.json"), "utf8"));
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(stack.pid)) return undefined;
+  try {
+    process.kill(stack.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return undefined;
+  }
+  return stack;
 }
 
 /** What to do once Cove is running, the same inside or outside the repository. */
@@ -53,9 +85,25 @@ export async function up(parsed: ParsedArgs, ctx: Context): Promise<number> {
         "Cove runs from a checkout of its repository, on Linux with Node.js 20+ and Docker:",
         "",
         "  cd <the cove repository>",
-        "  npm start        # API server, runner, proxy and SSH gateway in one process",
+        "  npm start        # API server, runner, proxy and SSH gateway, each supervised",
         "",
         ...nextSteps(ctx.io.env),
+        "",
+      ].join("\n"),
+    );
+    return 0;
+  }
+  const running = runningStack(ctx.io.env);
+  if (running) {
+    ctx.io.stdout.write(
+      [
+        `Cove is already running (process ${running.pid}, since ${running.startTime}):`,
+        `  API      ${running.apiUrl}`,
+        `  Proxy    ${running.proxyUrl}`,
+        `  SSH      port ${running.sshPort}`,
+        "",
+        `  cove login --api-url ${running.apiUrl} --proxy-url ${running.proxyUrl} \\`,
+        `    --api-key - < ${adminKeyFile(ctx.io.env)}`,
         "",
       ].join("\n"),
     );

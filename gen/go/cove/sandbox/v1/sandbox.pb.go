@@ -326,14 +326,17 @@ func (x *NetworkPolicy) GetAllowCidrs() []string {
 type VolumeMount struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// volume_id is the volume to mount; it must be READY and in the sandbox's organization.
+	// Required.
 	VolumeId string `protobuf:"bytes,1,opt,name=volume_id,json=volumeId,proto3" json:"volume_id,omitempty"`
 	// mount_path is the absolute path inside the sandbox (e.g. "/home/cove/data"). It must
-	// not be "/", nor under /proc, /sys, /dev or /run/cove. At most 4096 bytes.
+	// not be "/", have empty, "." or ".." parts, or be under /proc, /sys, /dev, /run/cove or
+	// /cove. At most 4096 bytes.
 	MountPath string `protobuf:"bytes,2,opt,name=mount_path,json=mountPath,proto3" json:"mount_path,omitempty"`
 	// read_only mounts the volume read-only. Default false.
 	ReadOnly bool `protobuf:"varint,3,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
 	// sub_path is a relative directory within the volume to mount instead of its root;
-	// created if missing. Default "" (the root). Must not contain "..".
+	// created if missing. Default "" (the root). Must be relative, without ".." parts; at
+	// most 4096 bytes.
 	SubPath       string `protobuf:"bytes,4,opt,name=sub_path,json=subPath,proto3" json:"sub_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

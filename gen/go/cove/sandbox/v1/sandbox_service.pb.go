@@ -41,8 +41,9 @@ type CreateSandboxRequest struct {
 	// millicores, 1024 MiB memory, 3072 MiB disk).
 	Resources *Resources `protobuf:"bytes,4,opt,name=resources,proto3" json:"resources,omitempty"`
 	// env is environment variables for every process in the sandbox. Names match
-	// [A-Za-z_][A-Za-z0-9_]*; at most 256 entries and 64 KiB in total. Values are
-	// write-only: they are never returned by the API.
+	// [A-Za-z_][A-Za-z0-9_]* and must not start with "COVE_DAEMON_" (reserved); at most 256
+	// entries and 64 KiB (names and values) in total. Values are write-only: they are never
+	// returned by the API.
 	Env map[string]string `protobuf:"bytes,5,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// labels are key/value labels for finding the sandbox. At most 64; keys 1–63 characters
 	// of [a-z0-9._/-] starting with a letter or digit; values at most 255 characters.
@@ -67,7 +68,8 @@ type CreateSandboxRequest struct {
 	// long. Unset or zero disables auto-delete (the default). Whole minutes, at most 365
 	// days.
 	AutoDeleteInterval *durationpb.Duration `protobuf:"bytes,12,opt,name=auto_delete_interval,json=autoDeleteInterval,proto3" json:"auto_delete_interval,omitempty"`
-	// volumes are mounted into the sandbox. At most 16; mount paths must not overlap.
+	// volumes are mounted into the sandbox. At most 16; mount paths must not overlap (see
+	// VolumeMount for each one's limits).
 	Volumes []*VolumeMount `protobuf:"bytes,13,rep,name=volumes,proto3" json:"volumes,omitempty"`
 	// wait makes the call return only once the sandbox is STARTED (or failed). Default
 	// true.
@@ -263,7 +265,16 @@ type isCreateSandboxRequest_Source interface {
 type CreateSandboxRequest_Image struct {
 	// image is an image reference (e.g. "python:3.12-slim"); the server makes or reuses a
 	// snapshot for it and the sandbox passes through PULLING_SNAPSHOT. It must be a
-	// linux/amd64 image; at most 1024 bytes.
+	// linux/amd64 image; at most 1024 bytes. It follows the distribution reference
+	// grammar: [host[:port]/]path[:tag][@digest], the path lower-case letters and digits
+	// in "/"-separated parts joined by ".", "_", "__" or "-", the tag 1-128 of
+	// [A-Za-z0-9_.-] (not starting with "." or "-"), the digest sha256 or sha512 in hex, the
+	// name at most 255 characters; no "..", empty parts, spaces or control characters
+	// (else INVALID_ARGUMENT). Organizations may use the platform's public images (the
+	// default image and those the operator lists in COVE_PUBLIC_IMAGES) and their own
+	// snapshots; any other image, including another organization's and the platform's
+	// internal ones, is NOT_FOUND (reason IMAGE_NOT_FOUND) whether or not a runner holds
+	// it, so the API never tells which images exist.
 	Image string `protobuf:"bytes,1,opt,name=image,proto3,oneof"`
 }
 

@@ -262,18 +262,23 @@ export interface NetworkPolicy {
 
 /** VolumeMount mounts a volume into a sandbox. */
 export interface VolumeMount {
-  /** volume_id is the volume to mount; it must be READY and in the sandbox's organization. */
+  /**
+   * volume_id is the volume to mount; it must be READY and in the sandbox's organization.
+   * Required.
+   */
   volumeId: string;
   /**
    * mount_path is the absolute path inside the sandbox (e.g. "/home/cove/data"). It must
-   * not be "/", nor under /proc, /sys, /dev or /run/cove. At most 4096 bytes.
+   * not be "/", have empty, "." or ".." parts, or be under /proc, /sys, /dev, /run/cove or
+   * /cove. At most 4096 bytes.
    */
   mountPath: string;
   /** read_only mounts the volume read-only. Default false. */
   readOnly: boolean;
   /**
    * sub_path is a relative directory within the volume to mount instead of its root;
-   * created if missing. Default "" (the root). Must not contain "..".
+   * created if missing. Default "" (the root). Must be relative, without ".." parts; at
+   * most 4096 bytes.
    */
   subPath: string;
 }

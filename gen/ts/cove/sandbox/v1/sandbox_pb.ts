@@ -94,6 +94,7 @@ export const NetworkPolicySchema: GenMessage<NetworkPolicy> = /*@__PURE__*/
 export type VolumeMount = Message<"cove.sandbox.v1.VolumeMount"> & {
   /**
    * volume_id is the volume to mount; it must be READY and in the sandbox's organization.
+   * Required.
    *
    * @generated from field: string volume_id = 1;
    */
@@ -101,7 +102,8 @@ export type VolumeMount = Message<"cove.sandbox.v1.VolumeMount"> & {
 
   /**
    * mount_path is the absolute path inside the sandbox (e.g. "/home/cove/data"). It must
-   * not be "/", nor under /proc, /sys, /dev or /run/cove. At most 4096 bytes.
+   * not be "/", have empty, "." or ".." parts, or be under /proc, /sys, /dev, /run/cove or
+   * /cove. At most 4096 bytes.
    *
    * @generated from field: string mount_path = 2;
    */
@@ -116,7 +118,8 @@ export type VolumeMount = Message<"cove.sandbox.v1.VolumeMount"> & {
 
   /**
    * sub_path is a relative directory within the volume to mount instead of its root;
-   * created if missing. Default "" (the root). Must not contain "..".
+   * created if missing. Default "" (the root). Must be relative, without ".." parts; at
+   * most 4096 bytes.
    *
    * @generated from field: string sub_path = 4;
    */

@@ -34,7 +34,16 @@ export type CreateSandboxRequest = Message<"cove.sandbox.v1.CreateSandboxRequest
     /**
      * image is an image reference (e.g. "python:3.12-slim"); the server makes or reuses a
      * snapshot for it and the sandbox passes through PULLING_SNAPSHOT. It must be a
-     * linux/amd64 image; at most 1024 bytes.
+     * linux/amd64 image; at most 1024 bytes. It follows the distribution reference
+     * grammar: [host[:port]/]path[:tag][@digest], the path lower-case letters and digits
+     * in "/"-separated parts joined by ".", "_", "__" or "-", the tag 1-128 of
+     * [A-Za-z0-9_.-] (not starting with "." or "-"), the digest sha256 or sha512 in hex, the
+     * name at most 255 characters; no "..", empty parts, spaces or control characters
+     * (else INVALID_ARGUMENT). Organizations may use the platform's public images (the
+     * default image and those the operator lists in COVE_PUBLIC_IMAGES) and their own
+     * snapshots; any other image, including another organization's and the platform's
+     * internal ones, is NOT_FOUND (reason IMAGE_NOT_FOUND) whether or not a runner holds
+     * it, so the API never tells which images exist.
      *
      * @generated from field: string image = 1;
      */
@@ -70,8 +79,9 @@ export type CreateSandboxRequest = Message<"cove.sandbox.v1.CreateSandboxRequest
 
   /**
    * env is environment variables for every process in the sandbox. Names match
-   * [A-Za-z_][A-Za-z0-9_]*; at most 256 entries and 64 KiB in total. Values are
-   * write-only: they are never returned by the API.
+   * [A-Za-z_][A-Za-z0-9_]* and must not start with "COVE_DAEMON_" (reserved); at most 256
+   * entries and 64 KiB (names and values) in total. Values are write-only: they are never
+   * returned by the API.
    *
    * @generated from field: map<string, string> env = 5;
    */
@@ -136,7 +146,8 @@ export type CreateSandboxRequest = Message<"cove.sandbox.v1.CreateSandboxRequest
   autoDeleteInterval?: Duration | undefined;
 
   /**
-   * volumes are mounted into the sandbox. At most 16; mount paths must not overlap.
+   * volumes are mounted into the sandbox. At most 16; mount paths must not overlap (see
+   * VolumeMount for each one's limits).
    *
    * @generated from field: repeated cove.sandbox.v1.VolumeMount volumes = 13;
    */
@@ -1097,6 +1108,13 @@ export const CreateSandboxTokenResponseSchema: GenMessage<CreateSandboxTokenResp
  * Calls with wait return DEADLINE_EXCEEDED (reason WAIT_TIMED_OUT) when wait_timeout
  * passes first; the operation continues.
  *
+ * Every request is checked before it is acted on, and a bad one is INVALID_ARGUMENT
+ * (reason INVALID_FIELD) with a google.rpc.BadRequest field violation per bad field (at
+ * most 20 listed): enum fields must hold a declared value (an unknown number, or in JSON
+ * an unknown name, is refused, never ignored); JSON must not name unknown fields; strings
+ * must be well-formed Unicode without NUL; durations must be normalized; sandbox_id must
+ * look like a sandbox id (1-63 lower-case letters, digits and inner "-").
+ *
  * @generated from service cove.sandbox.v1.SandboxService
  */
 export const SandboxService: GenService<{
@@ -1108,9 +1126,13 @@ export const SandboxService: GenService<{
    * DELETING, a volume is not READY, or no runner offers runtime_class;
    * RESOURCE_EXHAUSTED (reason QUOTA_EXCEEDED) when the organization's quota is used up,
    * or (reason NO_RUNNER_CAPACITY) when no runner has room; ALREADY_EXISTS (reason
-   * IDEMPOTENCY_CONFLICT) when idempotency_key was used for a different request. With
-   * wait, a sandbox that ends in ERROR returns the error that matches its error_reason
-   * (e.g. NOT_FOUND with reason IMAGE_NOT_FOUND), with metadata sandboxId.
+   * IDEMPOTENCY_CONFLICT) when idempotency_key was used for a different request; NOT_FOUND
+   * (reason IMAGE_NOT_FOUND) for an image the organization may not use (see image). None
+   * of these leaves anything behind. With wait, a sandbox that ends in ERROR returns the
+   * error that matches its error_reason (e.g. FAILED_PRECONDITION with reason
+   * SANDBOX_START_FAILED). Every error after the sandbox was created (ERROR, a wait that
+   * timed out or was overtaken) carries its id in ErrorInfo metadata "sandbox_id" (and
+   * "sandboxId"); the sandbox then exists until deleted (the SDKs delete it).
    *
    * @generated from rpc cove.sandbox.v1.SandboxService.CreateSandbox
    */

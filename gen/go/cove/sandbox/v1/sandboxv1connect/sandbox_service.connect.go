@@ -86,9 +86,13 @@ type SandboxServiceClient interface {
 	// DELETING, a volume is not READY, or no runner offers runtime_class;
 	// RESOURCE_EXHAUSTED (reason QUOTA_EXCEEDED) when the organization's quota is used up,
 	// or (reason NO_RUNNER_CAPACITY) when no runner has room; ALREADY_EXISTS (reason
-	// IDEMPOTENCY_CONFLICT) when idempotency_key was used for a different request. With
-	// wait, a sandbox that ends in ERROR returns the error that matches its error_reason
-	// (e.g. NOT_FOUND with reason IMAGE_NOT_FOUND), with metadata sandboxId.
+	// IDEMPOTENCY_CONFLICT) when idempotency_key was used for a different request; NOT_FOUND
+	// (reason IMAGE_NOT_FOUND) for an image the organization may not use (see image). None
+	// of these leaves anything behind. With wait, a sandbox that ends in ERROR returns the
+	// error that matches its error_reason (e.g. FAILED_PRECONDITION with reason
+	// SANDBOX_START_FAILED). Every error after the sandbox was created (ERROR, a wait that
+	// timed out or was overtaken) carries its id in ErrorInfo metadata "sandbox_id" (and
+	// "sandboxId"); the sandbox then exists until deleted (the SDKs delete it).
 	CreateSandbox(context.Context, *connect.Request[v1.CreateSandboxRequest]) (*connect.Response[v1.CreateSandboxResponse], error)
 	// GetSandbox returns one sandbox.
 	// Returns NOT_FOUND (reason SANDBOX_NOT_FOUND) when it does not exist.
@@ -354,9 +358,13 @@ type SandboxServiceHandler interface {
 	// DELETING, a volume is not READY, or no runner offers runtime_class;
 	// RESOURCE_EXHAUSTED (reason QUOTA_EXCEEDED) when the organization's quota is used up,
 	// or (reason NO_RUNNER_CAPACITY) when no runner has room; ALREADY_EXISTS (reason
-	// IDEMPOTENCY_CONFLICT) when idempotency_key was used for a different request. With
-	// wait, a sandbox that ends in ERROR returns the error that matches its error_reason
-	// (e.g. NOT_FOUND with reason IMAGE_NOT_FOUND), with metadata sandboxId.
+	// IDEMPOTENCY_CONFLICT) when idempotency_key was used for a different request; NOT_FOUND
+	// (reason IMAGE_NOT_FOUND) for an image the organization may not use (see image). None
+	// of these leaves anything behind. With wait, a sandbox that ends in ERROR returns the
+	// error that matches its error_reason (e.g. FAILED_PRECONDITION with reason
+	// SANDBOX_START_FAILED). Every error after the sandbox was created (ERROR, a wait that
+	// timed out or was overtaken) carries its id in ErrorInfo metadata "sandbox_id" (and
+	// "sandboxId"); the sandbox then exists until deleted (the SDKs delete it).
 	CreateSandbox(context.Context, *connect.Request[v1.CreateSandboxRequest]) (*connect.Response[v1.CreateSandboxResponse], error)
 	// GetSandbox returns one sandbox.
 	// Returns NOT_FOUND (reason SANDBOX_NOT_FOUND) when it does not exist.

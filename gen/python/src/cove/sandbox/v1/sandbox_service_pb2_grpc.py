@@ -35,6 +35,13 @@ class SandboxServiceStub(object):
     INVALID_ARGUMENT (reason INVALID_FIELD) and RESOURCE_EXHAUSTED (reason RATE_LIMITED).
     Calls with wait return DEADLINE_EXCEEDED (reason WAIT_TIMED_OUT) when wait_timeout
     passes first; the operation continues.
+
+    Every request is checked before it is acted on, and a bad one is INVALID_ARGUMENT
+    (reason INVALID_FIELD) with a google.rpc.BadRequest field violation per bad field (at
+    most 20 listed): enum fields must hold a declared value (an unknown number, or in JSON
+    an unknown name, is refused, never ignored); JSON must not name unknown fields; strings
+    must be well-formed Unicode without NUL; durations must be normalized; sandbox_id must
+    look like a sandbox id (1-63 lower-case letters, digits and inner "-").
     """
 
     def __init__(self, channel):
@@ -125,6 +132,13 @@ class SandboxServiceServicer(object):
     INVALID_ARGUMENT (reason INVALID_FIELD) and RESOURCE_EXHAUSTED (reason RATE_LIMITED).
     Calls with wait return DEADLINE_EXCEEDED (reason WAIT_TIMED_OUT) when wait_timeout
     passes first; the operation continues.
+
+    Every request is checked before it is acted on, and a bad one is INVALID_ARGUMENT
+    (reason INVALID_FIELD) with a google.rpc.BadRequest field violation per bad field (at
+    most 20 listed): enum fields must hold a declared value (an unknown number, or in JSON
+    an unknown name, is refused, never ignored); JSON must not name unknown fields; strings
+    must be well-formed Unicode without NUL; durations must be normalized; sandbox_id must
+    look like a sandbox id (1-63 lower-case letters, digits and inner "-").
     """
 
     def CreateSandbox(self, request, context):
@@ -135,9 +149,13 @@ class SandboxServiceServicer(object):
         DELETING, a volume is not READY, or no runner offers runtime_class;
         RESOURCE_EXHAUSTED (reason QUOTA_EXCEEDED) when the organization's quota is used up,
         or (reason NO_RUNNER_CAPACITY) when no runner has room; ALREADY_EXISTS (reason
-        IDEMPOTENCY_CONFLICT) when idempotency_key was used for a different request. With
-        wait, a sandbox that ends in ERROR returns the error that matches its error_reason
-        (e.g. NOT_FOUND with reason IMAGE_NOT_FOUND), with metadata sandboxId.
+        IDEMPOTENCY_CONFLICT) when idempotency_key was used for a different request; NOT_FOUND
+        (reason IMAGE_NOT_FOUND) for an image the organization may not use (see image). None
+        of these leaves anything behind. With wait, a sandbox that ends in ERROR returns the
+        error that matches its error_reason (e.g. FAILED_PRECONDITION with reason
+        SANDBOX_START_FAILED). Every error after the sandbox was created (ERROR, a wait that
+        timed out or was overtaken) carries its id in ErrorInfo metadata "sandbox_id" (and
+        "sandboxId"); the sandbox then exists until deleted (the SDKs delete it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -366,6 +384,13 @@ class SandboxService(object):
     INVALID_ARGUMENT (reason INVALID_FIELD) and RESOURCE_EXHAUSTED (reason RATE_LIMITED).
     Calls with wait return DEADLINE_EXCEEDED (reason WAIT_TIMED_OUT) when wait_timeout
     passes first; the operation continues.
+
+    Every request is checked before it is acted on, and a bad one is INVALID_ARGUMENT
+    (reason INVALID_FIELD) with a google.rpc.BadRequest field violation per bad field (at
+    most 20 listed): enum fields must hold a declared value (an unknown number, or in JSON
+    an unknown name, is refused, never ignored); JSON must not name unknown fields; strings
+    must be well-formed Unicode without NUL; durations must be normalized; sandbox_id must
+    look like a sandbox id (1-63 lower-case letters, digits and inner "-").
     """
 
     @staticmethod
