@@ -22,14 +22,15 @@ export interface DaemonApp {
 /** createDaemonApp wires the toolbox services over the domain; no globals, no listening. */
 export function createDaemonApp(config: DaemonConfig, logger: Logger): DaemonApp {
   const ctx: DaemonContext = { config, logger, users: new UserDirectory() };
+  const filesystem = createFilesystemModule(ctx);
   const modules: ServiceModule[] = [
     createProcessModule(ctx),
-    createFilesystemModule(ctx),
+    filesystem,
     createPtyModule(ctx),
     createPortModule(ctx),
     createGitModule(ctx),
     createInterpreterModule(ctx),
-    createLspModule(ctx),
+    createLspModule(ctx, filesystem.readDocument),
   ];
   return {
     server: {

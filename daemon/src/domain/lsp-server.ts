@@ -12,6 +12,7 @@ import {
 } from "@cove/common";
 import { findOnPath } from "./code-runner.js";
 import { type JsonRpcMessage, LspConnection } from "./lsp-connection.js";
+import { type DocumentReader, MAX_DOCUMENT_BYTES } from "./lsp-document.js";
 import {
   type CompletionItem,
   type Diagnostic,
@@ -34,8 +35,6 @@ export type LspLanguage = "python" | "javascript" | "typescript";
 
 /** Most language servers that run at once. */
 export const MAX_LSP_SERVERS = 8;
-/** Largest document text, in bytes. */
-export const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
 /** A watcher this many messages behind is ended. */
 const MAX_WATCHER_BACKLOG = 1000;
 /** How long Diagnostics waits for more reports once one arrived, in ms. */
@@ -164,6 +163,8 @@ export interface LspServerSpec {
   user: OsUser | undefined;
   /** Bytes of each output stream the process manager holds. */
   bufferBytes: number;
+  /** Reads documents opened without text, as `user`. */
+  readDocument: DocumentReader;
 }
 
 /**
@@ -257,7 +258,7 @@ export class LspServer {
   /** didOpen opens (or reopens with new text) a document; empty text reads the file. */
   async didOpen(file: string, text: string, languageId: string): Promise<void> {
     const doc = this.resolve(file);
-    const content = text === "" ? readDocument(doc.path) : checkText(text);
+    const content = text === "" ? await this.spec.readDocument(doc.path) : checkText(text);
     const connection = this.live();
     const open = this.documents.get(doc.uri);
     if (open) await connection.notify("textDocument/didClose", { textDocument: { uri: doc.uri } });
@@ -550,42 +551,6 @@ function checkText(text: string): string {
   return text;
 }
 
-/**
- * readDocument reads a document's text from disk: a regular file of at most 8 MiB (FIFOs and
- * devices are refused without being read).
- */
-function readDocument(file: string): string {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") {
-      throw notFound("FILE_NOT_FOUND", `${file} does not exist`, { path: file });
-    }
-    if (code === "EACCES" || code === "EPERM") {
-      throw new CoveError("permissionDenied", "FILE_ACCESS_DENIED", `${file} cannot be read`, {
-        path: file,
-      });
-    }
-    throw err;
-  }
-  try {
-    const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) {
-      throw failedPrecondition("NOT_A_REGULAR_FILE", `${file} is not a regular file`, {
-        path: file,
-      });
-    }
-    if (stat.size > MAX_DOCUMENT_BYTES) {
-      throw invalidArgument("path", `${file} is larger than 8 MiB; send its text instead`);
-    }
-    return fs.readFileSync(fd, "utf8");
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 function lspServerNotFound(id: string): CoveError {
   return notFound("LSP_SERVER_NOT_FOUND", `no language server "${id}"`, { serverId: id });
 }
@@ -598,6 +563,7 @@ export class LspServerManager {
   constructor(
     private readonly processes: ProcessManager,
     private readonly bufferBytes: number,
+    private readonly readDocument: DocumentReader,
   ) {}
 
   /** start starts a server for a root; RESOURCE_EXHAUSTED at 8, start errors as thrown. */
@@ -610,7 +576,13 @@ export class LspServerManager {
         { limit: String(MAX_LSP_SERVERS) },
       );
     }
-    const server = new LspServer({ language, root, user, bufferBytes: this.bufferBytes });
+    const server = new LspServer({
+      language,
+      root,
+      user,
+      bufferBytes: this.bufferBytes,
+      readDocument: this.readDocument,
+    });
     this.starting++;
     try {
       await server.start(this.processes);

@@ -10,7 +10,9 @@
  * prefers for filesystem calls so that bulk data crosses no extra hop: the daemon creates and
  * binds it as root (mode 0600, so nothing in the sandbox but root can connect) and hands the
  * listening descriptor to the helper as fd 4. Neither channel can be stood in for from the
- * sandbox. A helper with nothing to do exits by itself; the next call starts it again.
+ * sandbox. The daemon also makes calls of its own to the helper on the same session (reading a
+ * document LspService opens from disk, see helper-client.ts). A helper with nothing to do exits
+ * by itself; the next call starts it again.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -81,6 +83,14 @@ export class FilesystemHelpers {
     if (!helper) return false;
     relayToHelper(req, helper.session);
     return true;
+  }
+
+  /**
+   * session is the HTTP/2 session to `user`'s helper, starting the helper when none is running,
+   * for calls the daemon makes itself; undefined when it cannot run now (as for relay).
+   */
+  session(user: OsUser): http2.ClientHttp2Session | undefined {
+    return this.helper(user)?.session;
   }
 
   /** warm starts `user`'s helper now, so the first call does not wait for Node to start. */

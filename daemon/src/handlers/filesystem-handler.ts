@@ -33,7 +33,9 @@ import { findInFiles, replaceInFiles, searchFiles } from "../domain/file-search.
 import { type ChangeType, Watches } from "../domain/file-watch.js";
 import { DEFAULT_UPLOAD_LIMIT_BYTES, Filesystem, type WriteRequest } from "../domain/filesystem.js";
 import type { EntryType, FileEntry } from "../domain/filesystem-info.js";
+import { type DocumentReader, readDocumentHere } from "../domain/lsp-document.js";
 import type { OsUser } from "../domain/users.js";
+import { createHelperDocumentReader } from "../filesystem-helper/helper-client.js";
 import { FILESYSTEM_SOCKET_NAME, FilesystemHelpers } from "../filesystem-helper/helper-pool.js";
 
 const fileTypes: Record<EntryType, FileType> = {
@@ -266,14 +268,21 @@ function refusingImpl(error: () => Error): object {
   );
 }
 
+/** FilesystemService as the app mounts it, and how other services read a file as the user. */
+export interface FilesystemModule extends ServiceModule {
+  /** Reads a document (LspService's DidOpen without text) with the sandbox user's identity. */
+  readDocument: DocumentReader;
+}
+
 /**
  * createFilesystemModule mounts FilesystemService. A daemon that must act as another user
  * (root with a default user) relays every call to a helper process running as that user
  * (see filesystem-helper/), started now so the first call does not wait for it; when no
  * helper can run, calls fail UNAVAILABLE and nothing is done as root. Otherwise the calls are
- * served here. close() ends every open WatchDir stream, or stops the helper.
+ * served here. close() ends every open WatchDir stream, or stops the helper. readDocument
+ * reads a file the way the calls do: through the user's helper, or here.
  */
-export function createFilesystemModule(ctx: DaemonContext): ServiceModule {
+export function createFilesystemModule(ctx: DaemonContext): FilesystemModule {
   const user = filesystemUser(ctx);
   if (user) return createRelayedFilesystemModule(ctx, user);
   const fsys = new Filesystem({
@@ -288,10 +297,11 @@ export function createFilesystemModule(ctx: DaemonContext): ServiceModule {
     service: FilesystemService,
     impl: new FilesystemHandler(fsys, watches, ctx.config.limits.keepaliveMs),
     close: async () => watches.closeAll(),
+    readDocument: readDocumentHere,
   };
 }
 
-function createRelayedFilesystemModule(ctx: DaemonContext, user: OsUser): ServiceModule {
+function createRelayedFilesystemModule(ctx: DaemonContext, user: OsUser): FilesystemModule {
   const command = ctx.config.filesystemHelper;
   const directSocket = ctx.config.socketPath
     ? nodePath.join(nodePath.dirname(ctx.config.socketPath), FILESYSTEM_SOCKET_NAME)
@@ -317,6 +327,12 @@ function createRelayedFilesystemModule(ctx: DaemonContext, user: OsUser): Servic
   return {
     service: FilesystemService,
     impl: refusingImpl(refusal),
+    // Never as root: through the helper, or refused when there is none.
+    readDocument: helpers
+      ? createHelperDocumentReader(helpers, user)
+      : async () => {
+          throw refusal();
+        },
     intercept: (req) => {
       if (!req.url?.startsWith(FILESYSTEM_PATH) || !("stream" in req)) return false;
       // When no helper can take the call, Connect answers it with the refusal.

@@ -24,13 +24,9 @@ import {
   type WorkspaceSymbolsRequest,
 } from "@cove/gen-ts/cove/toolbox/v1/lsp_service_pb.js";
 import type { DaemonContext, ServiceModule } from "../context.js";
+import { type DocumentReader, MAX_DOCUMENT_BYTES } from "../domain/lsp-document.js";
 import type { Diagnostic, LspSymbolInfo, Position, Range } from "../domain/lsp-results.js";
-import {
-  type LspLanguage,
-  type LspServer,
-  LspServerManager,
-  MAX_DOCUMENT_BYTES,
-} from "../domain/lsp-server.js";
+import { type LspLanguage, type LspServer, LspServerManager } from "../domain/lsp-server.js";
 import { resolvePath } from "../domain/paths.js";
 import { ProcessManager, readSandboxEnv } from "../domain/process-manager.js";
 import type { OsUser } from "../domain/users.js";
@@ -196,14 +192,21 @@ export class LspHandler implements ServiceImpl<typeof LspService> {
   }
 }
 
-/** createLspModule mounts LspService with its own process manager. */
-export function createLspModule(ctx: DaemonContext): ServiceModule {
+/**
+ * createLspModule mounts LspService with its own process manager; documents opened without
+ * text are read by `readDocument`, as the user the servers run as.
+ */
+export function createLspModule(ctx: DaemonContext, readDocument: DocumentReader): ServiceModule {
   const processes = new ProcessManager(
     ctx.config.limits,
     readSandboxEnv(ctx.config.sandboxEnvFile),
     ctx.config.initPath,
   );
-  const servers = new LspServerManager(processes, ctx.config.limits.outputBufferBytes);
+  const servers = new LspServerManager(
+    processes,
+    ctx.config.limits.outputBufferBytes,
+    readDocument,
+  );
   return {
     service: LspService,
     impl: new LspHandler(ctx, servers),
