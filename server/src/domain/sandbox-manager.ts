@@ -65,6 +65,7 @@ import {
   type SandboxEvent,
   subscribeSandbox,
 } from "./sandbox-events.js";
+import { checkQuota } from "./sandbox-occupancy.js";
 import {
   rowToSandbox,
   type Sandbox,
@@ -79,8 +80,6 @@ import {
   type DesiredStateName,
   onPathTo,
   PERMANENT_ERROR_REASONS,
-  RELEASED_STATES,
-  RUNNING_STATES,
   STATE_TABLE,
   type StateRule,
 } from "./sandbox-states.js";
@@ -1504,48 +1503,6 @@ function sameSpec(row: SandboxRow, spec: ValidatedCreate): boolean {
     (spec.region === "" || row.region === spec.region) &&
     (spec.runtimeClass === "" || row.runtime_class === spec.runtimeClass)
   );
-}
-
-/**
- * checkQuota counts the organization's usage (its row must be locked by the caller) and throws
- * RESOURCE_EXHAUSTED QUOTA_EXCEEDED naming the first quota the addition would break. Quotas of
- * zero are not limits.
- */
-async function checkQuota(
-  trx: Knex.Transaction,
-  org: OrganizationRow,
-  add: { sandboxes: number; cpuMillicores: number; memoryMib: number; diskMib: number },
-): Promise<void> {
-  const running = RUNNING_STATES.map((s) => `'${s}'`).join(",");
-  const [usage] = await trx("sandboxes")
-    .where({ organization_id: org.id })
-    .whereNotIn("state", RELEASED_STATES as SandboxStateName[])
-    .select(
-      trx.raw("count(*) as sandboxes"),
-      trx.raw(
-        `coalesce(sum(case when state in (${running}) then cpu_millicores else 0 end), 0) as cpu`,
-      ),
-      trx.raw(
-        `coalesce(sum(case when state in (${running}) then memory_mib else 0 end), 0) as memory`,
-      ),
-      trx.raw("coalesce(sum(disk_mib), 0) as disk"),
-    );
-  const checks: Array<[string, number, number, number]> = [
-    ["max_sandboxes", org.max_sandboxes, Number(usage?.sandboxes ?? 0), add.sandboxes],
-    ["total_cpu_millicores", org.max_cpu_millicores, Number(usage?.cpu ?? 0), add.cpuMillicores],
-    ["total_memory_mib", org.max_memory_mib, Number(usage?.memory ?? 0), add.memoryMib],
-    ["total_disk_mib", org.max_disk_mib, Number(usage?.disk ?? 0), add.diskMib],
-  ];
-  for (const [quota, limit, used, requested] of checks) {
-    // A limit of zero means no limit (cove.iam.v1.Quota), as UpdateQuota stores it.
-    if (requested > 0 && limit > 0 && used + requested > limit) {
-      throw resourceExhausted(
-        "QUOTA_EXCEEDED",
-        `the organization's ${quota} quota (${limit}) is used up: ${used} in use, ${requested} requested`,
-        { quota, limit: String(limit), used: String(used), requested: String(requested) },
-      );
-    }
-  }
 }
 
 /** newerCommandExists says whether the sandbox got a command after `commandId`. */
