@@ -16,7 +16,7 @@ import { verifyAccessToken } from "./access-tokens.js";
 import type { ApiKeyManager, CredentialWatcher } from "./api-keys.js";
 import type { SandboxStateName } from "./lifecycle-ports.js";
 import { isRunnerAlive } from "./runner-registry.js";
-import { hasScope } from "./scopes.js";
+import { hasScope, TOOLBOX_SCOPE } from "./scopes.js";
 
 /** How the caller wants in. */
 export type EdgeAccess = "toolbox" | "preview" | "ssh";
@@ -181,7 +181,7 @@ export class EdgeResolver {
         if (query.access === "ssh") throw refuse("API key");
         const caller = await this.deps.apiKeys.authenticate(c.secret);
         // Previews reach code the sandbox runs, as toolbox calls do: both need write access.
-        const needed = "sandboxes:write";
+        const needed = TOOLBOX_SCOPE;
         if (!hasScope(caller.scopes, needed)) {
           throw permissionDenied("PERMISSION_DENIED", `the API key lacks scope ${needed}`, {
             scope: needed,
