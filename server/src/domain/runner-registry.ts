@@ -7,6 +7,7 @@ import {
 } from "@cove/common";
 import type { Knex } from "knex";
 import type { SandboxStateName } from "./lifecycle-ports.js";
+import { deleteRunnerCommands } from "./outbox.js";
 import { newRunnerToken } from "./runner-tokens.js";
 import { occupancyOf, RUNNER_BOUND_STATES } from "./sandbox-occupancy.js";
 
@@ -350,7 +351,7 @@ export class RunnerRegistry {
           { runnerId, sandboxCount: String(count) },
         );
       await trx("sandboxes").where({ runner_id: runnerId }).update({ runner_id: null });
-      await trx("runner_commands").where({ runner_id: runnerId }).delete();
+      await deleteRunnerCommands(trx, runnerId);
       await trx("runners").where({ id: runnerId }).delete();
     });
   }

@@ -58,7 +58,16 @@ import type {
   SandboxStateName,
   SandboxStateSink,
 } from "./lifecycle-ports.js";
-import { type CommandBody, DEFAULT_COMMAND_DEADLINE_MS, enqueueCommand } from "./outbox.js";
+import {
+  type CommandBody,
+  cancelPendingCommands,
+  DEFAULT_COMMAND_DEADLINE_MS,
+  enqueueCommand,
+  hasLiveCommand,
+  hasLiveCreate,
+  newerCommandExists,
+  wasEverDelivered,
+} from "./outbox.js";
 import {
   publishAccessRevoked,
   publishSandboxEvent,
@@ -225,9 +234,6 @@ interface Decision {
   /** Revoked access token ids to announce. */
   revokedTokens?: string[];
 }
-
-/** Live command states in the outbox. */
-const LIVE_COMMAND_STATES = ["PENDING", "SENT", "ACKED"];
 
 const DEFAULT_OPTIONS: Omit<SandboxManagerOptions, "urls"> = {
   defaultImage: "cove/sandbox:latest",
@@ -1057,12 +1063,7 @@ export class SandboxManager implements SandboxStateSink {
       if (row.desired_state === "DESTROYED") return { change: { state: "DESTROYED" } };
       if (["PENDING_BUILD", "BUILDING_SNAPSHOT", "ARCHIVED", "ERROR"].includes(row.state))
         return undefined;
-      const pendingCreate = await trx("runner_commands")
-        .where({ sandbox_id: sandboxId })
-        .whereIn("kind", ["createSandbox", "restoreSandbox"])
-        .whereIn("state", LIVE_COMMAND_STATES)
-        .first("id");
-      if (pendingCreate) return undefined;
+      if (await hasLiveCreate(trx, sandboxId)) return undefined;
       return {
         change: {
           state: "ERROR",
@@ -1098,11 +1099,7 @@ export class SandboxManager implements SandboxStateSink {
       const rule = STATE_TABLE[row.state as SandboxStateName];
       if (rule.kind !== "transitional") return undefined;
       if (new Date(row.state_change_time).getTime() >= olderThan.getTime()) return undefined;
-      const live = await trx("runner_commands")
-        .where({ sandbox_id: sandboxId })
-        .whereIn("state", LIVE_COMMAND_STATES)
-        .first("id");
-      if (live) return undefined;
+      if (await hasLiveCommand(trx, sandboxId)) return undefined;
       failed = true;
       return {
         change: {
@@ -1164,12 +1161,7 @@ export class SandboxManager implements SandboxStateSink {
     const revokedTokens = await revokeSandboxTokens(trx, row.organization_id, row.id);
     const commands: CommandBody[] =
       row.runner_id === null ? [] : [{ case: "destroySandbox", value: { sandboxId: row.id } }];
-    const delivered =
-      row.runner_id !== null &&
-      (await trx("runner_commands")
-        .where({ sandbox_id: row.id })
-        .where((q) => q.whereNotNull("send_time").orWhereNotIn("state", ["PENDING", "FAILED"]))
-        .first("id")) !== undefined;
+    const delivered = row.runner_id !== null && (await wasEverDelivered(trx, row.id));
     // Never delivered (its create still waits in the outbox) or runner gone: nothing to wait for.
     // The destroy command still goes out, idempotent, in case the runner got it after all.
     const direct = !delivered || !live;
@@ -1263,12 +1255,7 @@ export class SandboxManager implements SandboxStateSink {
     }
     if (report.state === "DESTROYED") {
       if (["PENDING_BUILD", "BUILDING_SNAPSHOT", "ARCHIVED"].includes(current)) return undefined;
-      const pendingCreate = await trx("runner_commands")
-        .where({ sandbox_id: row.id })
-        .whereIn("kind", ["createSandbox", "restoreSandbox"])
-        .whereIn("state", LIVE_COMMAND_STATES)
-        .first("id");
-      if (pendingCreate) return undefined;
+      if (await hasLiveCreate(trx, row.id)) return undefined;
       return error(
         "SANDBOX_EXITED",
         "the sandbox's container vanished from its runner; its filesystem is lost",
@@ -1330,12 +1317,7 @@ export class SandboxManager implements SandboxStateSink {
         ...decision.columns,
       };
       if (decision.cancelPending) {
-        await trx("runner_commands").where({ sandbox_id: row.id, state: "PENDING" }).update({
-          state: "FAILED",
-          error_reason: "COMMAND_CANCELLED",
-          error_message: "superseded by a newer request before it was sent",
-          finish_time: now,
-        });
+        await cancelPendingCommands(trx, row.id, now);
       }
       const [after] = await trx<SandboxRow>("sandboxes").where({ id: row.id }).update(columns, "*");
       if (!after) throw new Error("update returned no row");
@@ -1503,24 +1485,6 @@ function sameSpec(row: SandboxRow, spec: ValidatedCreate): boolean {
     (spec.region === "" || row.region === spec.region) &&
     (spec.runtimeClass === "" || row.runtime_class === spec.runtimeClass)
   );
-}
-
-/** newerCommandExists says whether the sandbox got a command after `commandId`. */
-async function newerCommandExists(
-  trx: Knex.Transaction,
-  sandboxId: string,
-  commandId: string,
-): Promise<boolean> {
-  const row = await trx("runner_commands")
-    .where({ sandbox_id: sandboxId })
-    .whereNot({ id: commandId })
-    .where(
-      "create_time",
-      ">",
-      trx("runner_commands").where({ id: commandId }).select("create_time"),
-    )
-    .first("id");
-  return row !== undefined;
 }
 
 /** decodePageToken reads an opaque page token, checking it belongs to the same filters. */
