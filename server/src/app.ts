@@ -12,7 +12,6 @@ import { ApiKeyManager, hashSecret, ServiceCredentials } from "./domain/api-keys
 import { AuditLog } from "./domain/audit.js";
 import { EdgeResolver } from "./domain/edge-resolver.js";
 import { OrganizationManager } from "./domain/organizations.js";
-import { RunnerHub } from "./domain/runner-hub.js";
 import { SandboxManager } from "./domain/sandbox-manager.js";
 import { SandboxTimers } from "./domain/sandbox-timers.js";
 import { ApiKeyHandler } from "./handlers/api-key-handler.js";
@@ -24,6 +23,7 @@ import { RunnerHandler } from "./handlers/runner-handler.js";
 import { SandboxHandler } from "./handlers/sandbox-handler.js";
 import { createApiInterceptors, stampClientIp } from "./interceptors/index.js";
 import { DEFAULT_RATE_LIMITS, type RateLimitConfig } from "./interceptors/rate-limit.js";
+import { RunnerHub } from "./runner-stream/runner-hub.js";
 import type { SharedState } from "./shared/shared-state.js";
 
 /** Knobs tests turn; production uses the defaults. */

@@ -24,11 +24,11 @@ import type {
   SandboxReportData,
   SandboxStateSink,
 } from "../src/domain/lifecycle-ports.js";
-import { RunnerHub, type RunnerHubDeps } from "../src/domain/runner-hub.js";
 import { verifyRunnerToken } from "../src/domain/runner-tokens.js";
 import { RunnerAdminHandler } from "../src/handlers/runner-admin-handler.js";
 import { RunnerHandler } from "../src/handlers/runner-handler.js";
 import { kPrincipal } from "../src/principal.js";
+import { RunnerHub, type RunnerHubDeps } from "../src/runner-stream/runner-hub.js";
 import type { SharedState } from "../src/shared/shared-state.js";
 
 /** The shared registration token the test control planes accept. */

@@ -17,8 +17,6 @@ import {
 } from "@cove/gen-ts/cove/runner/v1/runner_pb.js";
 import { SandboxState } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
 import type { Knex } from "knex";
-import { newId, randomId } from "../ids.js";
-import type { EventBus, LockManager } from "../shared/shared-state.js";
 import type {
   CommandDispatcher,
   CommandOutcome,
@@ -26,15 +24,19 @@ import type {
   SandboxReportData,
   SandboxStateName,
   SandboxStateSink,
-} from "./lifecycle-ports.js";
-import { DEFAULT_ORPHAN_GRACE_MS, type OrphanEntry, OrphanReaper } from "./orphan-reaper.js";
+} from "../domain/lifecycle-ports.js";
+import {
+  DEFAULT_ORPHAN_GRACE_MS,
+  type OrphanEntry,
+  OrphanReaper,
+} from "../domain/orphan-reaper.js";
 import {
   claimCommands,
   FINISHED_COMMAND_STATES,
   findCommand,
   finishCommand,
   markAcked,
-} from "./outbox.js";
+} from "../domain/outbox.js";
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_MISSES_ALLOWED,
@@ -42,7 +44,9 @@ import {
   type RunnerMetricsData,
   RunnerRegistry,
   type StreamStamp,
-} from "./runner-registry.js";
+} from "../domain/runner-registry.js";
+import { newId, randomId } from "../ids.js";
+import type { EventBus, LockManager } from "../shared/shared-state.js";
 
 /** One message from a runner: the ConnectRequest oneof, decoded by the handler. */
 export type RunnerInbound =
