@@ -8,12 +8,12 @@ import { RunnerService } from "@cove/gen-ts/cove/runner/v1/runner_service_pb.js"
 import { SandboxService } from "@cove/gen-ts/cove/sandbox/v1/sandbox_service_pb.js";
 import type { Knex } from "knex";
 import type { ServerConfig } from "./config.js";
-import { ApiKeyManager, hashSecret, ServiceCredentials } from "./domain/api-keys.js";
-import { AuditLog } from "./domain/audit.js";
-import { EdgeResolver } from "./domain/edge-resolver.js";
-import { OrganizationManager } from "./domain/organizations.js";
-import { SandboxManager } from "./domain/sandbox-manager.js";
-import { SandboxTimers } from "./domain/sandbox-timers.js";
+import { EdgeResolver } from "./domain/edge/resolver.js";
+import { ApiKeyManager, hashSecret, ServiceCredentials } from "./domain/iam/api-keys.js";
+import { AuditLog } from "./domain/iam/audit.js";
+import { OrganizationManager } from "./domain/iam/organizations.js";
+import { SandboxManager } from "./domain/sandbox/manager.js";
+import { SandboxTimers } from "./domain/sandbox/timers.js";
 import { ApiKeyHandler } from "./handlers/api-key-handler.js";
 import { AuditHandler } from "./handlers/audit-handler.js";
 import { EdgeHandler, EdgeService } from "./handlers/edge-handler.js";

@@ -18,13 +18,13 @@ import type { Knex } from "knex";
 import { CommandExecutor } from "../../runner/src/control/command-executor.js";
 import { ControlStream } from "../../runner/src/control/control-stream.js";
 import { MemoryDriver } from "../../runner/test/memory-driver.js";
+import { verifyRunnerToken } from "../src/domain/runner/tokens.js";
 import type {
   CommandOutcome,
   OutboxCommand,
   SandboxReportData,
   SandboxStateSink,
-} from "../src/domain/lifecycle-ports.js";
-import { verifyRunnerToken } from "../src/domain/runner-tokens.js";
+} from "../src/domain/sandbox/ports.js";
 import { RunnerAdminHandler } from "../src/handlers/runner-admin-handler.js";
 import { RunnerHandler } from "../src/handlers/runner-handler.js";
 import { kPrincipal } from "../src/principal.js";

@@ -1,9 +1,9 @@
-import type { SandboxStateName } from "../src/domain/lifecycle-ports.js";
-import { computeUsage } from "../src/domain/organizations.js";
-import { RunnerRegistry } from "../src/domain/runner-registry.js";
-import { checkQuota, OCCUPANCY } from "../src/domain/sandbox-occupancy.js";
-import { ALL_STATES } from "../src/domain/sandbox-states.js";
-import { runnerUsage } from "../src/domain/scheduler.js";
+import { computeUsage } from "../src/domain/iam/organizations.js";
+import { RunnerRegistry } from "../src/domain/runner/registry.js";
+import { runnerUsage } from "../src/domain/runner/scheduler.js";
+import { checkQuota, OCCUPANCY } from "../src/domain/sandbox/occupancy.js";
+import type { SandboxStateName } from "../src/domain/sandbox/ports.js";
+import { ALL_STATES } from "../src/domain/sandbox/states.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 
 let t: TestDatabase;

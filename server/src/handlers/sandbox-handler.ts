@@ -1,7 +1,7 @@
 /**
  * SandboxHandler serves cove.sandbox.v1.SandboxService: it decodes requests into domain terms,
  * calls SandboxManager in the caller's organization, and builds responses. Scopes come from
- * METHOD_RULES (domain/scopes.ts), checked by the auth interceptor and again here.
+ * METHOD_RULES (domain/iam/scopes.ts), checked by the auth interceptor and again here.
  */
 import { create } from "@bufbuild/protobuf";
 import { type Duration, durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -33,11 +33,11 @@ import {
   type WatchSandboxResponse,
   WatchSandboxResponseSchema,
 } from "@cove/gen-ts/cove/sandbox/v1/sandbox_service_pb.js";
-import type { SandboxStateName } from "../domain/lifecycle-ports.js";
-import type { SandboxManager, WatchEvent } from "../domain/sandbox-manager.js";
-import type { NetworkModeName, Sandbox } from "../domain/sandbox-rows.js";
-import type { CreateSandboxInput, SandboxSource } from "../domain/sandbox-validation.js";
-import { hasScope, methodRule } from "../domain/scopes.js";
+import { hasScope, methodRule } from "../domain/iam/scopes.js";
+import type { SandboxManager, WatchEvent } from "../domain/sandbox/manager.js";
+import type { SandboxStateName } from "../domain/sandbox/ports.js";
+import type { NetworkModeName, Sandbox } from "../domain/sandbox/rows.js";
+import type { CreateSandboxInput, SandboxSource } from "../domain/sandbox/validation.js";
 import { kPrincipal } from "../principal.js";
 
 /**

@@ -17,26 +17,18 @@ import {
 } from "@cove/gen-ts/cove/runner/v1/runner_pb.js";
 import { SandboxState } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
 import type { Knex } from "knex";
-import type {
-  CommandDispatcher,
-  CommandOutcome,
-  OutboxCommand,
-  SandboxReportData,
-  SandboxStateName,
-  SandboxStateSink,
-} from "../domain/lifecycle-ports.js";
-import {
-  DEFAULT_ORPHAN_GRACE_MS,
-  type OrphanEntry,
-  OrphanReaper,
-} from "../domain/orphan-reaper.js";
 import {
   claimCommands,
   FINISHED_COMMAND_STATES,
   findCommand,
   finishCommand,
   markAcked,
-} from "../domain/outbox.js";
+} from "../domain/outbox/runner-commands.js";
+import {
+  DEFAULT_ORPHAN_GRACE_MS,
+  type OrphanEntry,
+  OrphanReaper,
+} from "../domain/runner/orphan-reaper.js";
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_MISSES_ALLOWED,
@@ -44,7 +36,15 @@ import {
   type RunnerMetricsData,
   RunnerRegistry,
   type StreamStamp,
-} from "../domain/runner-registry.js";
+} from "../domain/runner/registry.js";
+import type {
+  CommandDispatcher,
+  CommandOutcome,
+  OutboxCommand,
+  SandboxReportData,
+  SandboxStateName,
+  SandboxStateSink,
+} from "../domain/sandbox/ports.js";
 import { newId, randomId } from "../ids.js";
 import type { EventBus, LockManager } from "../shared/shared-state.js";
 

@@ -1,8 +1,8 @@
 import type { Logger } from "@cove/common";
 import type { Knex } from "knex";
-import type { SandboxStateName } from "./lifecycle-ports.js";
-import { enqueueCommand, hasPendingDestroy } from "./outbox.js";
-import { RUNNER_BOUND_STATES } from "./sandbox-occupancy.js";
+import { enqueueCommand, hasPendingDestroy } from "../outbox/runner-commands.js";
+import { RUNNER_BOUND_STATES } from "../sandbox/occupancy.js";
+import type { SandboxStateName } from "../sandbox/ports.js";
 
 /** Default time a container without a live row may live before it is destroyed: 10 minutes. */
 export const DEFAULT_ORPHAN_GRACE_MS = 10 * 60_000;

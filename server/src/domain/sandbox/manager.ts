@@ -1,6 +1,6 @@
 /**
  * SandboxManager is the sandbox lifecycle of the API server: it validates and places new
- * sandboxes, drives them through the state machine (sandbox-states.ts) by writing commands to
+ * sandboxes, drives them through the state machine (states.ts) by writing commands to
  * the outbox in the same transaction as each state change, and applies what runners report
  * (it is the SandboxStateSink the runner hub calls). Every query a caller can reach filters on
  * the caller's organization; another organization's sandbox is NOT_FOUND.
@@ -38,8 +38,19 @@ import {
 import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
 import { NetworkPolicyMode } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
 import type { Knex } from "knex";
-import { newSandboxId } from "../ids.js";
-import type { EventBus } from "../shared/shared-state.js";
+import { newSandboxId } from "../../ids.js";
+import type { EventBus } from "../../shared/shared-state.js";
+import {
+  type CommandBody,
+  cancelPendingCommands,
+  DEFAULT_COMMAND_DEADLINE_MS,
+  enqueueCommand,
+  hasLiveCommand,
+  hasLiveCreate,
+  newerCommandExists,
+  wasEverDelivered,
+} from "../outbox/runner-commands.js";
+import { isRunnerLive, lockRunnerWithRoom, pickRunner } from "../runner/scheduler.js";
 import {
   type AccessUrls,
   DEFAULT_ACCESS_URLS,
@@ -50,6 +61,13 @@ import {
   signedPreviewUrl,
   tokenExpiryMs,
 } from "./access-tokens.js";
+import {
+  publishAccessRevoked,
+  publishSandboxEvent,
+  type SandboxEvent,
+  subscribeSandbox,
+} from "./events.js";
+import { checkQuota } from "./occupancy.js";
 import type {
   CommandDispatcher,
   CommandOutcome,
@@ -57,31 +75,14 @@ import type {
   SandboxReportData,
   SandboxStateName,
   SandboxStateSink,
-} from "./lifecycle-ports.js";
-import {
-  type CommandBody,
-  cancelPendingCommands,
-  DEFAULT_COMMAND_DEADLINE_MS,
-  enqueueCommand,
-  hasLiveCommand,
-  hasLiveCreate,
-  newerCommandExists,
-  wasEverDelivered,
-} from "./outbox.js";
-import {
-  publishAccessRevoked,
-  publishSandboxEvent,
-  type SandboxEvent,
-  subscribeSandbox,
-} from "./sandbox-events.js";
-import { checkQuota } from "./sandbox-occupancy.js";
+} from "./ports.js";
 import {
   rowToSandbox,
   type Sandbox,
   type SandboxRow,
   type StateChange,
   stateChangeColumns,
-} from "./sandbox-rows.js";
+} from "./rows.js";
 import {
   ALL_STATES,
   allowedStates,
@@ -91,7 +92,7 @@ import {
   PERMANENT_ERROR_REASONS,
   STATE_TABLE,
   type StateRule,
-} from "./sandbox-states.js";
+} from "./states.js";
 import {
   type CreateSandboxInput,
   DEFAULT_AUTO_ARCHIVE_SECONDS,
@@ -104,8 +105,7 @@ import {
   validateCreate,
   validateLabels,
   waitTimeout,
-} from "./sandbox-validation.js";
-import { isRunnerLive, lockRunnerWithRoom, pickRunner } from "./scheduler.js";
+} from "./validation.js";
 
 /** Tunables of the lifecycle; every field has a default. */
 export interface SandboxManagerOptions {

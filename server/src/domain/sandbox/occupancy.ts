@@ -34,7 +34,7 @@
  */
 import { resourceExhausted } from "@cove/common";
 import type { Knex } from "knex";
-import type { SandboxStateName } from "./lifecycle-ports.js";
+import type { SandboxStateName } from "./ports.js";
 
 /** What a sandbox in one state occupies (see the table above). */
 export interface StateOccupancy {

@@ -9,9 +9,9 @@
  */
 import type { Logger } from "@cove/common";
 import type { Knex } from "knex";
-import type { LockManager } from "../shared/shared-state.js";
-import { finishCommand, overdueCommands, whereNoLiveCommand } from "./outbox.js";
-import type { SandboxManager } from "./sandbox-manager.js";
+import type { LockManager } from "../../shared/shared-state.js";
+import { finishCommand, overdueCommands, whereNoLiveCommand } from "../outbox/runner-commands.js";
+import type { SandboxManager } from "./manager.js";
 
 /** Tunables of the sweep. */
 export interface SandboxTimerOptions {

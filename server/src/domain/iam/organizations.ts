@@ -15,8 +15,9 @@ import {
   permissionDenied,
 } from "@cove/common";
 import type { Knex } from "knex";
-import { newId } from "../ids.js";
-import type { Principal } from "../principal.js";
+import { newId } from "../../ids.js";
+import type { Principal } from "../../principal.js";
+import { occupancyOf } from "../sandbox/occupancy.js";
 import {
   type ApiKeyManager,
   type ApiKeyRecord,
@@ -24,7 +25,6 @@ import {
   issueApiKey,
   revokeApiKeysOf,
 } from "./api-keys.js";
-import { occupancyOf } from "./sandbox-occupancy.js";
 import {
   effectiveScopes,
   hasScope,
@@ -106,7 +106,7 @@ function snakeCase(field: string): string {
 
 /** What an organization uses now (cove.iam.v1.Usage). */
 export interface UsageValues {
-  /** Sandboxes that count against max_sandboxes (see sandbox-occupancy.ts). */
+  /** Sandboxes that count against max_sandboxes (see sandbox/occupancy.ts). */
   sandboxes: number;
   /** Sandboxes holding compute (started, or on the way). */
   startedSandboxes: number;
@@ -210,7 +210,7 @@ function toMember(row: {
 
 /**
  * computeUsage measures an organization against its quota, from the sandboxes and api_keys
- * tables (sandbox-occupancy.ts says which states count; quota admission reads the same).
+ * tables (sandbox/occupancy.ts says which states count; quota admission reads the same).
  */
 export async function computeUsage(
   db: Knex | Knex.Transaction,

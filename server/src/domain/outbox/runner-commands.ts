@@ -5,7 +5,7 @@ import {
   RunnerCommandSchema as Schema,
 } from "@cove/gen-ts/cove/runner/v1/runner_pb.js";
 import type { Knex } from "knex";
-import { newId } from "../ids.js";
+import { newId } from "../../ids.js";
 
 /**
  * The runner_commands outbox, and its one owner: every read and write of the table goes

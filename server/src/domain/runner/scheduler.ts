@@ -2,7 +2,7 @@
  * The scheduler: picks the runner a new sandbox goes to. Candidates are CONNECTED, not
  * draining, with a heartbeat fresher than `heartbeatFreshMs`, in the requested region (any when
  * empty) and offering the requested runtime. Allocation is counted from the database (the
- * sandboxes rows on each runner, as sandbox-occupancy.ts defines it), never from what runners
+ * sandboxes rows on each runner, as sandbox/occupancy.ts defines it), never from what runners
  * claim. A runner capacity field of 0
  * means "not limited". The least-loaded runner that fits wins (highest utilization after
  * placing, over count, CPU and memory, is lowest); its row is locked FOR UPDATE and re-counted
@@ -10,7 +10,7 @@
  */
 import { failedPrecondition, resourceExhausted, unavailable } from "@cove/common";
 import type { Knex } from "knex";
-import { occupancyOf } from "./sandbox-occupancy.js";
+import { occupancyOf } from "../sandbox/occupancy.js";
 
 /** What a sandbox needs from a runner. */
 export interface PlacementRequest {
@@ -64,7 +64,7 @@ interface RunnerRow {
 /** The runtime class a runner uses when none is requested and it names none. */
 export const FALLBACK_RUNTIME_CLASS = "runc";
 
-/** runnerUsage counts what each runner's sandboxes occupy (see sandbox-occupancy.ts). */
+/** runnerUsage counts what each runner's sandboxes occupy (see sandbox/occupancy.ts). */
 export async function runnerUsage(
   trx: Knex | Knex.Transaction,
   runnerIds: string[],

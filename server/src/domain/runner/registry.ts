@@ -6,10 +6,10 @@ import {
   notFound,
 } from "@cove/common";
 import type { Knex } from "knex";
-import type { SandboxStateName } from "./lifecycle-ports.js";
-import { deleteRunnerCommands } from "./outbox.js";
-import { newRunnerToken } from "./runner-tokens.js";
-import { occupancyOf, RUNNER_BOUND_STATES } from "./sandbox-occupancy.js";
+import { deleteRunnerCommands } from "../outbox/runner-commands.js";
+import { occupancyOf, RUNNER_BOUND_STATES } from "../sandbox/occupancy.js";
+import type { SandboxStateName } from "../sandbox/ports.js";
+import { newRunnerToken } from "./tokens.js";
 
 /** A runner state as stored in runners.state: a cove.runner.v1.RunnerState name without prefix. */
 export type RunnerStateName = "PENDING" | "CONNECTED" | "DISCONNECTED";
@@ -356,7 +356,7 @@ export class RunnerRegistry {
     });
   }
 
-  /** allocated sums what the given runners' sandboxes occupy (see Runner.allocated, sandbox-occupancy.ts). */
+  /** allocated sums what the given runners' sandboxes occupy (see Runner.allocated, sandbox/occupancy.ts). */
   async allocated(runnerIds: string[]): Promise<Map<string, RunnerResources>> {
     const out = new Map<string, RunnerResources>();
     for (const [id, o] of await occupancyOf(this.db, "runner_id", runnerIds))

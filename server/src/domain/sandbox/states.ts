@@ -26,9 +26,9 @@
  * FAILED_PRECONDITION because runners cannot archive or restore yet (no sandbox is ever
  * ARCHIVED). "destroy" goes to DESTROYING with a destroySandbox command, or straight to
  * DESTROYED when no runner ever received the sandbox or its runner is gone (see the manager).
- * What each state occupies (quota, placement, runner capacity) is sandbox-occupancy.ts.
+ * What each state occupies (quota, placement, runner capacity) is occupancy.ts.
  */
-import type { SandboxStateName } from "./lifecycle-ports.js";
+import type { SandboxStateName } from "./ports.js";
 
 /** Every state, in the proto's order. */
 export const ALL_STATES: readonly SandboxStateName[] = [

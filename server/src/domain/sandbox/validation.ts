@@ -6,7 +6,7 @@
  */
 import { isIP } from "node:net";
 import { CoveError, type FieldViolation, notFound, resourceExhausted } from "@cove/common";
-import type { NetworkModeName, NetworkPolicyData, VolumeMountData } from "./sandbox-rows.js";
+import type { NetworkModeName, NetworkPolicyData, VolumeMountData } from "./rows.js";
 
 /** Default CPU, millicores. */
 export const DEFAULT_CPU_MILLICORES = 1000;
