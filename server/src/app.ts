@@ -85,7 +85,7 @@ export function createServerApp(deps: {
   });
   hub = new RunnerHub({
     db,
-    sink: sandboxes,
+    sink: sandboxes.observer,
     events: shared.events,
     locks: shared.locks,
     logger: logger.child({ part: "runners" }),

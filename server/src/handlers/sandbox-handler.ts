@@ -1,7 +1,8 @@
 /**
  * SandboxHandler serves cove.sandbox.v1.SandboxService: it decodes requests into domain terms,
- * calls SandboxManager in the caller's organization, and builds responses. Scopes come from
- * METHOD_RULES (domain/iam/scopes.ts), checked by the auth interceptor and again here.
+ * calls SandboxLifecycle and SandboxAccess in the caller's organization, and builds responses.
+ * Scopes come from METHOD_RULES (domain/iam/scopes.ts), checked by the auth interceptor and
+ * again here.
  */
 import { create } from "@bufbuild/protobuf";
 import { type Duration, durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -34,6 +35,8 @@ import {
   WatchSandboxResponseSchema,
 } from "@cove/gen-ts/cove/sandbox/v1/sandbox_service_pb.js";
 import { hasScope, methodRule } from "../domain/iam/scopes.js";
+import type { SandboxAccess } from "../domain/sandbox/access.js";
+import type { SandboxLifecycle } from "../domain/sandbox/lifecycle.js";
 import type { SandboxManager, WatchEvent } from "../domain/sandbox/manager.js";
 import type { SandboxStateName } from "../domain/sandbox/ports.js";
 import type { NetworkModeName, Sandbox } from "../domain/sandbox/rows.js";
@@ -176,9 +179,15 @@ export function toProto(sandbox: Sandbox, toolboxUrl: string): SandboxMessage {
   });
 }
 
-/** SandboxHandler implements SandboxService on top of SandboxManager. */
+/** SandboxHandler implements SandboxService on top of SandboxLifecycle and SandboxAccess. */
 export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
-  constructor(private readonly sandboxes: SandboxManager) {}
+  private readonly sandboxes: SandboxLifecycle;
+  private readonly access: SandboxAccess;
+
+  constructor(parts: Pick<SandboxManager, "lifecycle" | "access">) {
+    this.sandboxes = parts.lifecycle;
+    this.access = parts.access;
+  }
 
   private proto(sandbox: Sandbox): SandboxMessage {
     return toProto(sandbox, this.sandboxes.options.urls.toolboxUrl);
@@ -314,7 +323,7 @@ export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
 
   async createPreviewUrl(req: CreatePreviewUrlRequest, ctx: HandlerContext) {
     const org = organizationOf(ctx);
-    const result = await this.sandboxes.createPreviewUrl(
+    const result = await this.access.createPreviewUrl(
       org,
       idOf(req),
       req.port,
@@ -330,7 +339,7 @@ export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
 
   async createSshAccess(req: CreateSshAccessRequest, ctx: HandlerContext) {
     const org = organizationOf(ctx);
-    const result = await this.sandboxes.createSshAccess(org, idOf(req), durationMs(req.expiry));
+    const result = await this.access.createSshAccess(org, idOf(req), durationMs(req.expiry));
     return {
       token: result.token,
       sshCommand: result.sshCommand,
@@ -342,13 +351,13 @@ export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
 
   async revokeSshAccess(req: RevokeSshAccessRequest, ctx: HandlerContext) {
     const org = organizationOf(ctx);
-    await this.sandboxes.revokeSshAccess(org, idOf(req), req.token);
+    await this.access.revokeSshAccess(org, idOf(req), req.token);
     return {};
   }
 
   async createSandboxToken(req: CreateSandboxTokenRequest, ctx: HandlerContext) {
     const org = organizationOf(ctx);
-    const result = await this.sandboxes.createSandboxToken(org, idOf(req), durationMs(req.expiry));
+    const result = await this.access.createSandboxToken(org, idOf(req), durationMs(req.expiry));
     return {
       token: result.token,
       toolboxUrl: result.toolboxUrl,

@@ -11,6 +11,7 @@
 import { failedPrecondition, resourceExhausted, unavailable } from "@cove/common";
 import type { Knex } from "knex";
 import { occupancyOf } from "../sandbox/occupancy.js";
+import type { RunnerRow as StoredRunnerRow } from "./registry.js";
 
 /** What a sandbox needs from a runner. */
 export interface PlacementRequest {
@@ -48,18 +49,20 @@ export interface RunnerUsage {
   diskMib: number;
 }
 
-interface RunnerRow {
-  id: string;
-  region: string;
-  state: string;
-  draining: boolean;
-  cpu_millicores: number;
-  memory_mib: number;
-  disk_mib: number;
-  max_sandboxes: number;
-  runtimes: string[];
-  last_heartbeat_time: Date | null;
-}
+/** The runners columns placement reads (the table's row: registry.ts). */
+type RunnerRow = Pick<
+  StoredRunnerRow,
+  | "id"
+  | "region"
+  | "state"
+  | "draining"
+  | "cpu_millicores"
+  | "memory_mib"
+  | "disk_mib"
+  | "max_sandboxes"
+  | "runtimes"
+  | "last_heartbeat_time"
+>;
 
 /** The runtime class a runner uses when none is requested and it names none. */
 export const FALLBACK_RUNTIME_CLASS = "runc";

@@ -62,7 +62,10 @@ export class SandboxTimers {
     private readonly deps: {
       db: Knex;
       locks: LockManager;
-      manager: SandboxManager;
+      manager: Pick<
+        SandboxManager,
+        "applyCommandOutcome" | "autoStop" | "autoDelete" | "failStuck"
+      >;
       logger?: Logger;
       options?: Partial<SandboxTimerOptions>;
     },
