@@ -31,9 +31,13 @@ import { ensureBaseImage } from "../scripts/build-base-image.mjs";
 import { createServerApp } from "../server/src/app.js";
 import { migrate, openDatabase } from "../server/src/db/database.js";
 import { startEmbeddedPostgres } from "../server/src/db/embedded-postgres.js";
-import { ensureAdmin } from "../server/src/domain/admin-bootstrap.js";
-import { ApiKeyManager, hashSecret, ServiceCredentials } from "../server/src/domain/api-keys.js";
-import { AuditLog } from "../server/src/domain/audit.js";
+import { ensureAdmin } from "../server/src/domain/iam/admin-bootstrap.js";
+import {
+  ApiKeyManager,
+  hashSecret,
+  ServiceCredentials,
+} from "../server/src/domain/iam/api-keys.js";
+import { AuditLog } from "../server/src/domain/iam/audit.js";
 import { createApiInterceptors } from "../server/src/interceptors/index.js";
 import { createSharedState } from "../server/src/shared/create-shared-state.js";
 

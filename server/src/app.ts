@@ -8,13 +8,12 @@ import { RunnerService } from "@cove/gen-ts/cove/runner/v1/runner_service_pb.js"
 import { SandboxService } from "@cove/gen-ts/cove/sandbox/v1/sandbox_service_pb.js";
 import type { Knex } from "knex";
 import type { ServerConfig } from "./config.js";
-import { ApiKeyManager, hashSecret, ServiceCredentials } from "./domain/api-keys.js";
-import { AuditLog } from "./domain/audit.js";
-import { EdgeResolver } from "./domain/edge-resolver.js";
-import { OrganizationManager } from "./domain/organizations.js";
-import { RunnerHub } from "./domain/runner-hub.js";
-import { SandboxManager } from "./domain/sandbox-manager.js";
-import { SandboxTimers } from "./domain/sandbox-timers.js";
+import { EdgeResolver } from "./domain/edge/resolver.js";
+import { ApiKeyManager, hashSecret, ServiceCredentials } from "./domain/iam/api-keys.js";
+import { AuditLog } from "./domain/iam/audit.js";
+import { OrganizationManager } from "./domain/iam/organizations.js";
+import { SandboxManager } from "./domain/sandbox/manager.js";
+import { SandboxTimers } from "./domain/sandbox/timers.js";
 import { ApiKeyHandler } from "./handlers/api-key-handler.js";
 import { AuditHandler } from "./handlers/audit-handler.js";
 import { EdgeHandler, EdgeService } from "./handlers/edge-handler.js";
@@ -24,6 +23,7 @@ import { RunnerHandler } from "./handlers/runner-handler.js";
 import { SandboxHandler } from "./handlers/sandbox-handler.js";
 import { createApiInterceptors, stampClientIp } from "./interceptors/index.js";
 import { DEFAULT_RATE_LIMITS, type RateLimitConfig } from "./interceptors/rate-limit.js";
+import { RunnerHub } from "./runner-stream/runner-hub.js";
 import type { SharedState } from "./shared/shared-state.js";
 
 /** Knobs tests turn; production uses the defaults. */
@@ -89,7 +89,7 @@ export function createServerApp(deps: {
   });
   hub = new RunnerHub({
     db,
-    sink: sandboxes,
+    sink: sandboxes.observer,
     events: shared.events,
     locks: shared.locks,
     logger: logger.child({ part: "runners" }),

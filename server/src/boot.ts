@@ -6,7 +6,7 @@ import { createServerApp, type ServerApp, type ServerTuning } from "./app.js";
 import type { ServerConfig } from "./config.js";
 import { migrate, openDatabase } from "./db/database.js";
 import type { EmbeddedDatabase } from "./db/embedded-postgres.js";
-import { ensureAdmin } from "./domain/admin-bootstrap.js";
+import { ensureAdmin } from "./domain/iam/admin-bootstrap.js";
 import { createSharedState } from "./shared/create-shared-state.js";
 
 /** A running API server and what it started. */

@@ -1,7 +1,7 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import { type ListenOptions, listenTimeoutsFromEnv } from "@cove/common";
-import { parsePublicImages } from "./domain/image-policy.js";
+import { parsePublicImages } from "./domain/sandbox/image-policy.js";
 
 /** Everything the API server needs to know at start-up. */
 export interface ServerConfig {
@@ -22,7 +22,7 @@ export interface ServerConfig {
   /** Image for sandboxes created with no image. */
   defaultImage: string;
   /**
-   * Further images every organization may use (COVE_PUBLIC_IMAGES; see domain/image-policy.ts:
+   * Further images every organization may use (COVE_PUBLIC_IMAGES; see domain/sandbox/image-policy.ts:
    * "python:3.12-slim", "python:*", "name@sha256:…"). Default none: only defaultImage.
    */
   publicImages?: readonly string[];

@@ -10,8 +10,8 @@ import {
   type EdgeRouteResolver,
 } from "../../proxy/src/domain/edge-route-resolver.js";
 import type { RouteQuery } from "../../proxy/src/domain/routes.js";
-import { type ApiKeyManager, hashSecret } from "../src/domain/api-keys.js";
-import { EdgeResolver } from "../src/domain/edge-resolver.js";
+import { EdgeResolver } from "../src/domain/edge/resolver.js";
+import { type ApiKeyManager, hashSecret } from "../src/domain/iam/api-keys.js";
 import { EdgeHandler } from "../src/handlers/edge-handler.js";
 import { newId } from "../src/ids.js";
 import { createSharedState } from "../src/shared/create-shared-state.js";

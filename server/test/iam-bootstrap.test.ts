@@ -7,8 +7,8 @@ import {
   ADMIN_KEY_FILE,
   ADMIN_KEY_NAME,
   ensureAdmin,
-} from "../src/domain/admin-bootstrap.js";
-import { hashSecret } from "../src/domain/api-keys.js";
+} from "../src/domain/iam/admin-bootstrap.js";
+import { hashSecret } from "../src/domain/iam/api-keys.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 import { clientsFor, expectError, type IamServer, startIamServer } from "./iam-harness.js";
 

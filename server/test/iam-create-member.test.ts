@@ -3,7 +3,7 @@
 import { Code } from "@connectrpc/connect";
 import { ApiKeyState } from "@cove/gen-ts/cove/iam/v1/api_key_pb.js";
 import { Role } from "@cove/gen-ts/cove/iam/v1/organization_pb.js";
-import { ensureUser } from "../src/domain/users.js";
+import { ensureUser } from "../src/domain/iam/users.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 import { clientsFor, expectError, type IamServer, seedOrg, startIamServer } from "./iam-harness.js";
 

@@ -9,15 +9,15 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createLogger, type GrpcServer, startGrpcServer } from "@cove/common";
-import { ApiKeyManager, ServiceCredentials } from "../src/domain/api-keys.js";
-import { AuditLog } from "../src/domain/audit.js";
+import { ApiKeyManager, ServiceCredentials } from "../src/domain/iam/api-keys.js";
+import { AuditLog } from "../src/domain/iam/audit.js";
 import {
   GRANTABLE_SCOPES,
   hasScope,
   METHOD_RULES,
   methodRule,
   OPERATOR_SCOPE,
-} from "../src/domain/scopes.js";
+} from "../src/domain/iam/scopes.js";
 import { createApiInterceptors } from "../src/interceptors/index.js";
 import { createMemorySharedState } from "../src/shared/memory-state.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";

@@ -5,14 +5,14 @@ import { Code } from "@connectrpc/connect";
 import { EdgeService } from "@cove/gen-ts/cove/edge/v1/edge_service_pb.js";
 import { RunnerAdminService } from "@cove/gen-ts/cove/runner/v1/runner_admin_service_pb.js";
 import { RunnerService } from "@cove/gen-ts/cove/runner/v1/runner_service_pb.js";
-import { hashSecret } from "../src/domain/api-keys.js";
+import { hashSecret } from "../src/domain/iam/api-keys.js";
 import {
   effectiveScopes,
   GRANTABLE_SCOPES,
   hasScope,
   METHOD_RULES,
   methodRule,
-} from "../src/domain/scopes.js";
+} from "../src/domain/iam/scopes.js";
 import { kPrincipal, type Principal } from "../src/principal.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 import {

@@ -12,7 +12,7 @@ import {
 } from "@cove/gen-ts/cove/runner/v1/runner_admin_service_pb.js";
 import { RunnerState } from "@cove/gen-ts/cove/runner/v1/runner_pb.js";
 import { ErrorInfoSchema } from "@cove/gen-ts/google/rpc/error_details_pb.js";
-import { verifyRunnerToken } from "../src/domain/runner-tokens.js";
+import { verifyRunnerToken } from "../src/domain/runner/tokens.js";
 import { createMemorySharedState } from "../src/shared/memory-state.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 import {

@@ -18,17 +18,17 @@ import type { Knex } from "knex";
 import { CommandExecutor } from "../../runner/src/control/command-executor.js";
 import { ControlStream } from "../../runner/src/control/control-stream.js";
 import { MemoryDriver } from "../../runner/test/memory-driver.js";
+import { verifyRunnerToken } from "../src/domain/runner/tokens.js";
 import type {
   CommandOutcome,
   OutboxCommand,
   SandboxReportData,
   SandboxStateSink,
-} from "../src/domain/lifecycle-ports.js";
-import { RunnerHub, type RunnerHubDeps } from "../src/domain/runner-hub.js";
-import { verifyRunnerToken } from "../src/domain/runner-tokens.js";
+} from "../src/domain/sandbox/ports.js";
 import { RunnerAdminHandler } from "../src/handlers/runner-admin-handler.js";
 import { RunnerHandler } from "../src/handlers/runner-handler.js";
 import { kPrincipal } from "../src/principal.js";
+import { RunnerHub, type RunnerHubDeps } from "../src/runner-stream/runner-hub.js";
 import type { SharedState } from "../src/shared/shared-state.js";
 
 /** The shared registration token the test control planes accept. */

@@ -17,12 +17,12 @@ import { type RunnerCommand, RunnerCommandSchema } from "@cove/gen-ts/cove/runne
 import { SandboxService } from "@cove/gen-ts/cove/sandbox/v1/sandbox_service_pb.js";
 import { ErrorInfoSchema } from "@cove/gen-ts/google/rpc/error_details_pb.js";
 import type { Knex } from "knex";
+import { SandboxManager, type SandboxManagerDeps } from "../src/domain/sandbox/manager.js";
 import type {
   CommandDispatcher,
   OutboxCommand,
   SandboxStateName,
-} from "../src/domain/lifecycle-ports.js";
-import { SandboxManager, type SandboxManagerDeps } from "../src/domain/sandbox-manager.js";
+} from "../src/domain/sandbox/ports.js";
 import { SandboxHandler } from "../src/handlers/sandbox-handler.js";
 import { createMemorySharedState } from "../src/shared/memory-state.js";
 import type { EventBus, SharedState } from "../src/shared/shared-state.js";

@@ -3,7 +3,7 @@
 // fields the runner would otherwise refuse after a row existed.
 import { Code } from "@connectrpc/connect";
 import { BadRequestSchema } from "@cove/gen-ts/google/rpc/error_details_pb.js";
-import { createImagePolicy, parsePublicImages } from "../src/domain/image-policy.js";
+import { createImagePolicy, parsePublicImages } from "../src/domain/sandbox/image-policy.js";
 import {
   addOrganization,
   addRunner,

@@ -6,7 +6,7 @@ import {
   SandboxService,
   type WatchSandboxResponse,
 } from "@cove/gen-ts/cove/sandbox/v1/sandbox_service_pb.js";
-import { sandboxChannel } from "../src/domain/sandbox-events.js";
+import { sandboxChannel } from "../src/domain/sandbox/events.js";
 import {
   addOrganization,
   addRunner,

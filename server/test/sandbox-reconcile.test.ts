@@ -1,8 +1,8 @@
 import { Code } from "@connectrpc/connect";
 import { CoveError } from "@cove/common";
 import { SandboxState } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
-import { verifyAccessToken } from "../src/domain/access-tokens.js";
-import { SandboxTimers, SWEEP_LOCK } from "../src/domain/sandbox-timers.js";
+import { verifyAccessToken } from "../src/domain/sandbox/access-tokens.js";
+import { SandboxTimers, SWEEP_LOCK } from "../src/domain/sandbox/timers.js";
 import {
   addOrganization,
   addRunner,

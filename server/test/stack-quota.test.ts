@@ -8,8 +8,8 @@ import { SandboxState } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
 import { SandboxService } from "@cove/gen-ts/cove/sandbox/v1/sandbox_service_pb.js";
 import { docker } from "../../daemon/test/docker-images.js";
 import { STACK_LABEL, type Stack, startStack } from "../../test/stack.js";
-import { issueApiKey } from "../src/domain/api-keys.js";
-import { ensureUser } from "../src/domain/users.js";
+import { issueApiKey } from "../src/domain/iam/api-keys.js";
+import { ensureUser } from "../src/domain/iam/users.js";
 import {
   apiClient,
   containersWithLabel,

@@ -14,9 +14,9 @@ import { SandboxState } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
 import { SandboxService } from "@cove/gen-ts/cove/sandbox/v1/sandbox_service_pb.js";
 import { ProcessService } from "@cove/gen-ts/cove/toolbox/v1/process_service_pb.js";
 import { type Stack, startStack } from "../../test/stack.js";
-import { issueApiKey } from "../src/domain/api-keys.js";
-import { METHOD_RULES, type MethodRule, OPERATOR_SCOPE } from "../src/domain/scopes.js";
-import { ensureUser } from "../src/domain/users.js";
+import { issueApiKey } from "../src/domain/iam/api-keys.js";
+import { METHOD_RULES, type MethodRule, OPERATOR_SCOPE } from "../src/domain/iam/scopes.js";
+import { ensureUser } from "../src/domain/iam/users.js";
 import {
   apiClient,
   bearer,

@@ -14,7 +14,7 @@ import {
   type ApiKeyRecord,
   type ApiKeyStateName,
   stateOf,
-} from "../domain/api-keys.js";
+} from "../domain/iam/api-keys.js";
 import { kPrincipal } from "../principal.js";
 
 /** toApiKeyProto builds the ApiKey message of a stored key (never its secret). */

@@ -11,7 +11,7 @@ import type {
   AuditService,
   ListAuditEventsRequest,
 } from "@cove/gen-ts/cove/iam/v1/audit_service_pb.js";
-import type { AuditEventRecord, AuditLog } from "../domain/audit.js";
+import type { AuditEventRecord, AuditLog } from "../domain/iam/audit.js";
 import { kPrincipal } from "../principal.js";
 
 /** toAuditEventProto builds the AuditEvent message of a recorded event. */

@@ -10,12 +10,12 @@ import {
   type WatchRoutesResponseSchema,
 } from "@cove/gen-ts/cove/edge/v1/edge_service_pb.js";
 import { SandboxState } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
-import type { EdgeAccess, EdgeCredential, EdgeResolver } from "../domain/edge-resolver.js";
+import type { EdgeAccess, EdgeCredential, EdgeResolver } from "../domain/edge/resolver.js";
 import {
   ACCESS_REVOKED_CHANNEL,
   ALL_SANDBOXES_CHANNEL,
   parseSandboxEvent,
-} from "../domain/sandbox-events.js";
+} from "../domain/sandbox/events.js";
 import type { EventBus } from "../shared/shared-state.js";
 
 const accessKinds: Partial<Record<AccessKind, EdgeAccess>> = {

@@ -32,8 +32,8 @@ import type {
   OrganizationRecord,
   QuotaValues,
   UsageValues,
-} from "../domain/organizations.js";
-import type { RoleName } from "../domain/scopes.js";
+} from "../domain/iam/organizations.js";
+import type { RoleName } from "../domain/iam/scopes.js";
 import { kPrincipal } from "../principal.js";
 import { toApiKeyProto } from "./api-key-handler.js";
 

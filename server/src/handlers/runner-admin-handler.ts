@@ -12,7 +12,7 @@ import type {
   UndrainRunnerRequest,
 } from "@cove/gen-ts/cove/runner/v1/runner_admin_service_pb.js";
 import { RunnerSchema, RunnerState } from "@cove/gen-ts/cove/runner/v1/runner_pb.js";
-import type { RunnerRecord, RunnerRegistry, RunnerStateName } from "../domain/runner-registry.js";
+import type { RunnerRecord, RunnerRegistry, RunnerStateName } from "../domain/runner/registry.js";
 import { kPrincipal } from "../principal.js";
 
 const stateToProto: Record<RunnerStateName, RunnerState> = {

@@ -6,8 +6,8 @@ import type {
   ConnectResponseSchema,
   RunnerService,
 } from "@cove/gen-ts/cove/runner/v1/runner_service_pb.js";
-import type { RunnerHub, RunnerInbound } from "../domain/runner-hub.js";
 import { kPrincipal } from "../principal.js";
+import type { RunnerHub, RunnerInbound } from "../runner-stream/runner-hub.js";
 
 async function* messagesOf(requests: AsyncIterable<ConnectRequest>): AsyncGenerator<RunnerInbound> {
   for await (const request of requests) yield request.message;

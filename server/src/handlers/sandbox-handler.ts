@@ -1,8 +1,8 @@
 /**
  * SandboxHandler serves cove.sandbox.v1.SandboxService: it decodes requests into domain terms,
- * calls SandboxManager in the caller's organization, and builds responses. Scopes (checked by
- * the auth interceptor, and again here): reading calls need "sandboxes:read", the others
- * "sandboxes:write" ("*" covers both).
+ * calls SandboxLifecycle and SandboxAccess in the caller's organization, and builds responses.
+ * Scopes come from METHOD_RULES (domain/iam/scopes.ts), checked by the auth interceptor and
+ * again here.
  */
 import { create } from "@bufbuild/protobuf";
 import { type Duration, durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -34,20 +34,28 @@ import {
   type WatchSandboxResponse,
   WatchSandboxResponseSchema,
 } from "@cove/gen-ts/cove/sandbox/v1/sandbox_service_pb.js";
-import type { SandboxStateName } from "../domain/lifecycle-ports.js";
-import type { SandboxManager, WatchEvent } from "../domain/sandbox-manager.js";
-import type { NetworkModeName, Sandbox } from "../domain/sandbox-rows.js";
-import type { CreateSandboxInput, SandboxSource } from "../domain/sandbox-validation.js";
-import { hasScope } from "../domain/scopes.js";
+import { hasScope, methodRule } from "../domain/iam/scopes.js";
+import type { SandboxAccess } from "../domain/sandbox/access.js";
+import type { SandboxLifecycle } from "../domain/sandbox/lifecycle.js";
+import type { SandboxManager, WatchEvent } from "../domain/sandbox/manager.js";
+import type { SandboxStateName } from "../domain/sandbox/ports.js";
+import type { NetworkModeName, Sandbox } from "../domain/sandbox/rows.js";
+import type { CreateSandboxInput, SandboxSource } from "../domain/sandbox/validation.js";
 import { kPrincipal } from "../principal.js";
 
-type Scope = "sandboxes:read" | "sandboxes:write";
-
-/** organizationOf returns the caller's organization after checking the scope the call needs. */
-function organizationOf(ctx: HandlerContext, scope: Scope): string {
+/**
+ * organizationOf returns the caller's organization after checking the scope the call needs,
+ * which METHOD_RULES declares for the procedure (the one access table; no rule, no access).
+ */
+function organizationOf(ctx: HandlerContext): string {
+  const procedure = `${ctx.service.typeName}/${ctx.method.name}`;
+  const rule = methodRule(procedure);
+  const scope = rule?.auth === "apiKey" ? rule.scope : undefined;
   const principal = ctx.values.get(kPrincipal);
   if (!principal)
     throw new CoveError("unauthenticated", "CREDENTIALS_MISSING", "no credentials were sent");
+  if (scope === undefined)
+    throw permissionDenied("PERMISSION_DENIED", `${procedure} has no access rule`);
   if (principal.kind !== "apiKey") {
     throw permissionDenied("PERMISSION_DENIED", "SandboxService needs an organization's API key", {
       requiredScope: scope,
@@ -176,27 +184,33 @@ export function toProto(sandbox: Sandbox, toolboxUrl: string): SandboxMessage {
   });
 }
 
-/** SandboxHandler implements SandboxService on top of SandboxManager. */
+/** SandboxHandler implements SandboxService on top of SandboxLifecycle and SandboxAccess. */
 export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
-  constructor(private readonly sandboxes: SandboxManager) {}
+  private readonly sandboxes: SandboxLifecycle;
+  private readonly access: SandboxAccess;
+
+  constructor(parts: Pick<SandboxManager, "lifecycle" | "access">) {
+    this.sandboxes = parts.lifecycle;
+    this.access = parts.access;
+  }
 
   private proto(sandbox: Sandbox): SandboxMessage {
     return toProto(sandbox, this.sandboxes.options.urls.toolboxUrl);
   }
 
   async createSandbox(req: CreateSandboxRequest, ctx: HandlerContext) {
-    const org = organizationOf(ctx, "sandboxes:write");
+    const org = organizationOf(ctx);
     const sandbox = await this.sandboxes.create(org, createInput(req), ctx.signal);
     return { sandbox: this.proto(sandbox) };
   }
 
   async getSandbox(req: GetSandboxRequest, ctx: HandlerContext) {
-    const org = organizationOf(ctx, "sandboxes:read");
+    const org = organizationOf(ctx);
     return { sandbox: this.proto(await this.sandboxes.get(org, idOf(req))) };
   }
 
   async listSandboxes(req: ListSandboxesRequest, ctx: HandlerContext) {
-    const org = organizationOf(ctx, "sandboxes:read");
+    const org = organizationOf(ctx);
     const page = await this.sandboxes.list(org, {
       pageSize: req.pageSize,
       pageToken: req.pageToken,
@@ -212,7 +226,7 @@ export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
   }
 
   async startSandbox(req: StartSandboxRequest, ctx: HandlerContext) {
-    const org = organizationOf(ctx, "sandboxes:write");
+    const org = organizationOf(ctx);
     const sandbox = await this.sandboxes.start(
       org,
       idOf(req),
@@ -223,7 +237,7 @@ export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
   }
 
   async stopSandbox(req: StopSandboxRequest, ctx: HandlerContext) {
-    const org = organizationOf(ctx, "sandboxes:write");
+    const org = organizationOf(ctx);
     const sandbox = await this.sandboxes.stop(
       org,
       idOf(req),
@@ -234,7 +248,7 @@ export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
   }
 
   async archiveSandbox(req: ArchiveSandboxRequest, ctx: HandlerContext) {
-    const org = organizationOf(ctx, "sandboxes:write");
+    const org = organizationOf(ctx);
     const sandbox = await this.sandboxes.archive(
       org,
       idOf(req),
@@ -245,7 +259,7 @@ export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
   }
 
   async deleteSandbox(req: DeleteSandboxRequest, ctx: HandlerContext) {
-    const org = organizationOf(ctx, "sandboxes:write");
+    const org = organizationOf(ctx);
     const sandbox = await this.sandboxes.delete(
       org,
       idOf(req),
@@ -256,7 +270,7 @@ export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
   }
 
   async recoverSandbox(req: RecoverSandboxRequest, ctx: HandlerContext) {
-    const org = organizationOf(ctx, "sandboxes:write");
+    const org = organizationOf(ctx);
     const sandbox = await this.sandboxes.recover(
       org,
       idOf(req),
@@ -267,7 +281,7 @@ export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
   }
 
   async updateSandbox(req: UpdateSandboxRequest, ctx: HandlerContext) {
-    const org = organizationOf(ctx, "sandboxes:write");
+    const org = organizationOf(ctx);
     const sandbox = await this.sandboxes.update(org, idOf(req), {
       paths: req.updateMask?.paths ?? [],
       labels: req.labels,
@@ -283,7 +297,7 @@ export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
     req: WatchSandboxRequest,
     ctx: HandlerContext,
   ): AsyncGenerator<WatchSandboxResponse> {
-    const org = organizationOf(ctx, "sandboxes:read");
+    const org = organizationOf(ctx);
     for await (const event of this.sandboxes.watch(org, idOf(req), ctx.signal)) {
       yield this.watchEvent(event);
     }
@@ -313,8 +327,8 @@ export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
   }
 
   async createPreviewUrl(req: CreatePreviewUrlRequest, ctx: HandlerContext) {
-    const org = organizationOf(ctx, "sandboxes:write");
-    const result = await this.sandboxes.createPreviewUrl(
+    const org = organizationOf(ctx);
+    const result = await this.access.createPreviewUrl(
       org,
       idOf(req),
       req.port,
@@ -329,8 +343,8 @@ export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
   }
 
   async createSshAccess(req: CreateSshAccessRequest, ctx: HandlerContext) {
-    const org = organizationOf(ctx, "sandboxes:write");
-    const result = await this.sandboxes.createSshAccess(org, idOf(req), durationMs(req.expiry));
+    const org = organizationOf(ctx);
+    const result = await this.access.createSshAccess(org, idOf(req), durationMs(req.expiry));
     return {
       token: result.token,
       sshCommand: result.sshCommand,
@@ -341,14 +355,14 @@ export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
   }
 
   async revokeSshAccess(req: RevokeSshAccessRequest, ctx: HandlerContext) {
-    const org = organizationOf(ctx, "sandboxes:write");
-    await this.sandboxes.revokeSshAccess(org, idOf(req), req.token);
+    const org = organizationOf(ctx);
+    await this.access.revokeSshAccess(org, idOf(req), req.token);
     return {};
   }
 
   async createSandboxToken(req: CreateSandboxTokenRequest, ctx: HandlerContext) {
-    const org = organizationOf(ctx, "sandboxes:write");
-    const result = await this.sandboxes.createSandboxToken(org, idOf(req), durationMs(req.expiry));
+    const org = organizationOf(ctx);
+    const result = await this.access.createSandboxToken(org, idOf(req), durationMs(req.expiry));
     return {
       token: result.token,
       toolboxUrl: result.toolboxUrl,

@@ -9,7 +9,7 @@ import type { Interceptor } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
 import type { Logger } from "@cove/common";
 import { ErrorInfoSchema } from "@cove/gen-ts/google/rpc/error_details_pb.js";
-import type { AuditLog } from "../domain/audit.js";
+import type { AuditLog } from "../domain/iam/audit.js";
 import {
   METHOD_RULES,
   type MethodRule,
@@ -17,7 +17,7 @@ import {
   OPERATOR_SCOPE,
   RESOURCE_ID_FIELDS,
   type ResourceType,
-} from "../domain/scopes.js";
+} from "../domain/iam/scopes.js";
 import { kPrincipal, kRequestId } from "../principal.js";
 import { codeName, kClientIp } from "./request-id.js";
 

@@ -13,8 +13,8 @@ import {
   type ApiKeyManager,
   type ServiceCredentials,
   unauthenticated,
-} from "../domain/api-keys.js";
-import { hasScope, METHOD_RULES, type MethodRule, methodRule } from "../domain/scopes.js";
+} from "../domain/iam/api-keys.js";
+import { hasScope, METHOD_RULES, type MethodRule, methodRule } from "../domain/iam/scopes.js";
 import { kPrincipal } from "../principal.js";
 import type { RateLimiter } from "../shared/shared-state.js";
 import { type RateLimit, rateLimitedError } from "./rate-limit.js";

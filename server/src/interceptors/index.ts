@@ -14,9 +14,9 @@
  */
 import type { Interceptor } from "@connectrpc/connect";
 import { createErrorInterceptor, type Logger } from "@cove/common";
-import type { ApiKeyManager, ServiceCredentials } from "../domain/api-keys.js";
-import type { AuditLog } from "../domain/audit.js";
-import type { MethodRule } from "../domain/scopes.js";
+import type { ApiKeyManager, ServiceCredentials } from "../domain/iam/api-keys.js";
+import type { AuditLog } from "../domain/iam/audit.js";
+import type { MethodRule } from "../domain/iam/scopes.js";
 import type { SharedState } from "../shared/shared-state.js";
 import { createAuditInterceptor } from "./audit.js";
 import { createAuthInterceptor } from "./auth.js";

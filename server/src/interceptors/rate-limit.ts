@@ -8,7 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
 import { type Logger, resourceExhausted, toConnectError } from "@cove/common";
 import { RetryInfoSchema } from "@cove/gen-ts/google/rpc/error_details_pb.js";
-import { METHOD_RULES, type MethodRule, methodRule } from "../domain/scopes.js";
+import { METHOD_RULES, type MethodRule, methodRule } from "../domain/iam/scopes.js";
 import { kPrincipal } from "../principal.js";
 import type { RateDecision, RateLimiter, SharedState } from "../shared/shared-state.js";
 

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { invalidArgument } from "@cove/common";
 import type { Knex } from "knex";
-import type { Principal } from "../principal.js";
+import type { Principal } from "../../principal.js";
 import {
   decodePageToken,
   encodePageToken,

@@ -1,12 +1,11 @@
 import type { Logger } from "@cove/common";
 import type { Knex } from "knex";
-import { enqueueCommand } from "./outbox.js";
+import { enqueueCommand, hasPendingDestroy } from "../outbox/runner-commands.js";
+import { RUNNER_BOUND_STATES } from "../sandbox/occupancy.js";
+import type { SandboxStateName } from "../sandbox/ports.js";
 
 /** Default time a container without a live row may live before it is destroyed: 10 minutes. */
 export const DEFAULT_ORPHAN_GRACE_MS = 10 * 60_000;
-
-/** Command states that still wait for a result. */
-const UNFINISHED = ["PENDING", "SENT", "ACKED"];
 
 /** One container a runner holds that the database does not want. */
 export interface OrphanEntry {
@@ -150,14 +149,10 @@ export class OrphanReaper {
       ]);
       const live = await trx("sandboxes")
         .where({ id: sandboxId, runner_id: runnerId })
-        .whereNotIn("state", ["DESTROYED", "ARCHIVED"])
+        .whereIn("state", RUNNER_BOUND_STATES as SandboxStateName[])
         .first("id");
       if (live) return "live";
-      const pending = await trx("runner_commands")
-        .where({ runner_id: runnerId, sandbox_id: sandboxId, kind: "destroySandbox" })
-        .whereIn("state", UNFINISHED)
-        .first("id");
-      if (pending) return "pending";
+      if (await hasPendingDestroy(trx, runnerId, sandboxId)) return "pending";
       await enqueueCommand(trx, {
         runnerId,
         sandboxId,

@@ -167,8 +167,14 @@ function service(name: string, methods: Record<string, MethodRule>): Record<stri
   return out;
 }
 
+/**
+ * The scope an API key needs to reach code a sandbox runs: toolbox calls and previews (the
+ * edge resolver checks it for previews; toolbox rules below carry it).
+ */
+export const TOOLBOX_SCOPE: Scope = "sandboxes:write";
+
 function toolbox(name: string, methods: readonly string[]): Record<string, MethodRule> {
-  const rule: MethodRule = { auth: "toolbox", scope: "sandboxes:write" };
+  const rule: MethodRule = { auth: "toolbox", scope: TOOLBOX_SCOPE };
   return service(name, Object.fromEntries(methods.map((m) => [m, rule])));
 }
 

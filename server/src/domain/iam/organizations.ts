@@ -15,8 +15,9 @@ import {
   permissionDenied,
 } from "@cove/common";
 import type { Knex } from "knex";
-import { newId } from "../ids.js";
-import type { Principal } from "../principal.js";
+import { newId } from "../../ids.js";
+import type { Principal } from "../../principal.js";
+import { occupancyOf } from "../sandbox/occupancy.js";
 import {
   type ApiKeyManager,
   type ApiKeyRecord,
@@ -24,8 +25,6 @@ import {
   issueApiKey,
   revokeApiKeysOf,
 } from "./api-keys.js";
-import type { SandboxStateName } from "./lifecycle-ports.js";
-import { RELEASED_STATES, RUNNING_STATES } from "./sandbox-states.js";
 import {
   effectiveScopes,
   hasScope,
@@ -107,15 +106,15 @@ function snakeCase(field: string): string {
 
 /** What an organization uses now (cove.iam.v1.Usage). */
 export interface UsageValues {
-  /** Sandboxes not DESTROYING or DESTROYED. */
+  /** Sandboxes that count against max_sandboxes (see sandbox/occupancy.ts). */
   sandboxes: number;
-  /** Sandboxes in RUNNING_STATES. */
+  /** Sandboxes holding compute (started, or on the way). */
   startedSandboxes: number;
-  /** CPU of sandboxes in RUNNING_STATES, millicores. */
+  /** CPU of sandboxes holding compute, millicores. */
   cpuMillicores: number;
-  /** Memory of sandboxes in RUNNING_STATES, MiB. */
+  /** Memory of sandboxes holding compute, MiB. */
   memoryMib: number;
-  /** Disk of sandboxes on runners (see USAGE_STATES), MiB (volumes: not stored yet). */
+  /** Disk of sandboxes holding disk, MiB (volumes: not stored yet). */
   diskMib: number;
   /** Snapshots (not stored yet: 0). */
   snapshots: number;
@@ -126,24 +125,6 @@ export interface UsageValues {
   /** When this was computed. */
   observeTime: Date;
 }
-
-/**
- * Which sandbox states count towards usage. The same definitions drive the quota admission in
- * SandboxManager, so that GetUsage and a QUOTA_EXCEEDED refusal never disagree:
- * - max_sandboxes: every state but RELEASED_STATES (DESTROYING, DESTROYED); ARCHIVED, STOPPED
- *   and ERROR count (they can be started or recovered again).
- * - started sandboxes, CPU and memory: RUNNING_STATES (STARTED and every step towards it).
- * - disk: every state but RELEASED_STATES and ARCHIVED (an archived filesystem has left the
- *   runner); ERROR counts, its filesystem is still there.
- */
-export const USAGE_STATES = {
-  /** Counted towards max_sandboxes: not these. */
-  notCounted: RELEASED_STATES,
-  /** Counted towards started sandboxes, CPU and memory. */
-  running: RUNNING_STATES,
-  /** Counted towards disk: not these. */
-  diskless: [...RELEASED_STATES, "ARCHIVED"] as readonly SandboxStateName[],
-} as const;
 
 /** An organization as stored. */
 export interface OrganizationRecord {
@@ -229,34 +210,20 @@ function toMember(row: {
 
 /**
  * computeUsage measures an organization against its quota, from the sandboxes and api_keys
- * tables (see USAGE_STATES for which states count).
+ * tables (sandbox/occupancy.ts says which states count; quota admission reads the same).
  */
 export async function computeUsage(
   db: Knex | Knex.Transaction,
   organizationId: string,
 ): Promise<UsageValues> {
   const observeTime = new Date();
-  // Postgres array literals (the state names are fixed upper-case words).
-  const released = `{${USAGE_STATES.notCounted.join(",")}}`;
-  const started = `{${USAGE_STATES.running.join(",")}}`;
-  const diskless = `{${USAGE_STATES.diskless.join(",")}}`;
-  const { rows } = await db.raw(
-    `select
-       count(*) filter (where not (state = any(?::text[]))) as sandboxes,
-       count(*) filter (where state = any(?::text[])) as started,
-       coalesce(sum(cpu_millicores) filter (where state = any(?::text[])), 0) as cpu,
-       coalesce(sum(memory_mib) filter (where state = any(?::text[])), 0) as memory,
-       coalesce(sum(disk_mib) filter (where not (state = any(?::text[]))), 0) as disk
-     from sandboxes where organization_id = ?`,
-    [released, started, started, started, diskless, organizationId],
-  );
-  const row = rows[0] ?? {};
+  const o = (await occupancyOf(db, "organization_id", [organizationId])).get(organizationId);
   return {
-    sandboxes: Number(row.sandboxes ?? 0),
-    startedSandboxes: Number(row.started ?? 0),
-    cpuMillicores: Number(row.cpu ?? 0),
-    memoryMib: Number(row.memory ?? 0),
-    diskMib: Number(row.disk ?? 0),
+    sandboxes: o?.sandboxes ?? 0,
+    startedSandboxes: o?.started ?? 0,
+    cpuMillicores: o?.cpuMillicores ?? 0,
+    memoryMib: o?.memoryMib ?? 0,
+    diskMib: o?.diskMib ?? 0,
     snapshots: 0,
     volumes: 0,
     apiKeys: await countActiveApiKeys(db, organizationId, observeTime),

@@ -2,15 +2,16 @@
  * The scheduler: picks the runner a new sandbox goes to. Candidates are CONNECTED, not
  * draining, with a heartbeat fresher than `heartbeatFreshMs`, in the requested region (any when
  * empty) and offering the requested runtime. Allocation is counted from the database (the
- * sandboxes rows on each runner), never from what runners claim: CPU and memory of sandboxes in
- * running states, disk and count of every sandbox not DESTROYED. A runner capacity field of 0
+ * sandboxes rows on each runner, as sandbox/occupancy.ts defines it), never from what runners
+ * claim. A runner capacity field of 0
  * means "not limited". The least-loaded runner that fits wins (highest utilization after
  * placing, over count, CPU and memory, is lowest); its row is locked FOR UPDATE and re-counted
  * so that concurrent creates in different organizations cannot overfill it.
  */
 import { failedPrecondition, resourceExhausted, unavailable } from "@cove/common";
 import type { Knex } from "knex";
-import { RUNNING_STATES } from "./sandbox-states.js";
+import { occupancyOf } from "../sandbox/occupancy.js";
+import type { RunnerRow as StoredRunnerRow } from "./registry.js";
 
 /** What a sandbox needs from a runner. */
 export interface PlacementRequest {
@@ -38,73 +39,47 @@ export interface Placement {
 
 /** What a runner has allocated to its sandboxes, counted from the database. */
 export interface RunnerUsage {
-  /** Sandboxes not DESTROYED. */
+  /** Sandboxes on the runner (OCCUPANCY: compute or disk). */
   sandboxes: number;
-  /** CPU of sandboxes in running states. */
+  /** CPU of sandboxes holding compute. */
   cpuMillicores: number;
-  /** Memory of sandboxes in running states. */
+  /** Memory of sandboxes holding compute. */
   memoryMib: number;
-  /** Disk of every sandbox not DESTROYED. */
+  /** Disk of sandboxes holding disk. */
   diskMib: number;
 }
 
-interface RunnerRow {
-  id: string;
-  region: string;
-  state: string;
-  draining: boolean;
-  cpu_millicores: number;
-  memory_mib: number;
-  disk_mib: number;
-  max_sandboxes: number;
-  runtimes: string[];
-  last_heartbeat_time: Date | null;
-}
+/** The runners columns placement reads (the table's row: registry.ts). */
+type RunnerRow = Pick<
+  StoredRunnerRow,
+  | "id"
+  | "region"
+  | "state"
+  | "draining"
+  | "cpu_millicores"
+  | "memory_mib"
+  | "disk_mib"
+  | "max_sandboxes"
+  | "runtimes"
+  | "last_heartbeat_time"
+>;
 
 /** The runtime class a runner uses when none is requested and it names none. */
 export const FALLBACK_RUNTIME_CLASS = "runc";
 
-/** runnerUsage counts what each runner's sandboxes were given. */
+/** runnerUsage counts what each runner's sandboxes occupy (see sandbox/occupancy.ts). */
 export async function runnerUsage(
   trx: Knex | Knex.Transaction,
   runnerIds: string[],
 ): Promise<Map<string, RunnerUsage>> {
   const usage = new Map<string, RunnerUsage>();
-  if (runnerIds.length === 0) return usage;
-  const running = RUNNING_STATES.map((s) => `'${s}'`).join(",");
-  const rows: Array<{
-    runner_id: string;
-    sandboxes: string;
-    cpu: string;
-    memory: string;
-    disk: string;
-  }> = await trx("sandboxes")
-    .select("runner_id")
-    .select(trx.raw("count(*) as sandboxes"))
-    .select(
-      trx.raw(
-        `coalesce(sum(case when state in (${running}) then cpu_millicores else 0 end), 0) as cpu`,
-      ),
-    )
-    .select(
-      trx.raw(
-        `coalesce(sum(case when state in (${running}) then memory_mib else 0 end), 0) as memory`,
-      ),
-    )
-    .select(trx.raw("coalesce(sum(disk_mib), 0) as disk"))
-    .whereIn("runner_id", runnerIds)
-    .whereNot("state", "DESTROYED")
-    .groupBy("runner_id");
-  for (const id of runnerIds)
-    usage.set(id, { sandboxes: 0, cpuMillicores: 0, memoryMib: 0, diskMib: 0 });
-  for (const row of rows) {
-    usage.set(row.runner_id, {
-      sandboxes: Number(row.sandboxes),
-      cpuMillicores: Number(row.cpu),
-      memoryMib: Number(row.memory),
-      diskMib: Number(row.disk),
+  for (const [id, o] of await occupancyOf(trx, "runner_id", runnerIds))
+    usage.set(id, {
+      sandboxes: o.onRunner,
+      cpuMillicores: o.cpuMillicores,
+      memoryMib: o.memoryMib,
+      diskMib: o.diskMib,
     });
-  }
   return usage;
 }
 

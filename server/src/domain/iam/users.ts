@@ -4,8 +4,8 @@
  */
 import { CoveError, invalidArgument, permissionDenied } from "@cove/common";
 import type { Knex } from "knex";
-import { newId } from "../ids.js";
-import type { Principal } from "../principal.js";
+import { newId } from "../../ids.js";
+import type { Principal } from "../../principal.js";
 import { ROLE_NAMES, type RoleName } from "./scopes.js";
 
 /** A user as stored. */

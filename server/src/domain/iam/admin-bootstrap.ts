@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import type { Knex } from "knex";
-import { newId } from "../ids.js";
+import { newId } from "../../ids.js";
 import { hashSecret, issueApiKey, looksLikeApiKey } from "./api-keys.js";
 import { ALL_SCOPES, OPERATOR_SCOPE } from "./scopes.js";
 import { ensureUser } from "./users.js";

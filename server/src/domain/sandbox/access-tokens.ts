@@ -8,8 +8,8 @@
 import { createHash } from "node:crypto";
 import { CoveError, notFound } from "@cove/common";
 import type { Knex } from "knex";
-import { newId, randomId } from "../ids.js";
-import type { Violations } from "./sandbox-validation.js";
+import { newId, randomId } from "../../ids.js";
+import type { Violations } from "./validation.js";
 
 /** The kinds of access token, as stored in access_tokens.kind. */
 export type AccessTokenKind = "preview" | "ssh" | "sandbox";

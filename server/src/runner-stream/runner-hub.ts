@@ -17,17 +17,18 @@ import {
 } from "@cove/gen-ts/cove/runner/v1/runner_pb.js";
 import { SandboxState } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
 import type { Knex } from "knex";
-import { newId, randomId } from "../ids.js";
-import type { EventBus, LockManager } from "../shared/shared-state.js";
-import type {
-  CommandDispatcher,
-  CommandOutcome,
-  OutboxCommand,
-  SandboxReportData,
-  SandboxStateName,
-  SandboxStateSink,
-} from "./lifecycle-ports.js";
-import { DEFAULT_ORPHAN_GRACE_MS, type OrphanEntry, OrphanReaper } from "./orphan-reaper.js";
+import {
+  claimCommands,
+  FINISHED_COMMAND_STATES,
+  findCommand,
+  finishCommand,
+  markAcked,
+} from "../domain/outbox/runner-commands.js";
+import {
+  DEFAULT_ORPHAN_GRACE_MS,
+  type OrphanEntry,
+  OrphanReaper,
+} from "../domain/runner/orphan-reaper.js";
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_MISSES_ALLOWED,
@@ -35,7 +36,17 @@ import {
   type RunnerMetricsData,
   RunnerRegistry,
   type StreamStamp,
-} from "./runner-registry.js";
+} from "../domain/runner/registry.js";
+import type {
+  CommandDispatcher,
+  CommandOutcome,
+  OutboxCommand,
+  SandboxReportData,
+  SandboxStateName,
+  SandboxStateSink,
+} from "../domain/sandbox/ports.js";
+import { newId, randomId } from "../ids.js";
+import type { EventBus, LockManager } from "../shared/shared-state.js";
 
 /** One message from a runner: the ConnectRequest oneof, decoded by the handler. */
 export type RunnerInbound =
@@ -62,11 +73,6 @@ export const DEFAULT_COMMAND_POLL_MS = 1_000;
 
 /** Longest interval between two heartbeat writes of one runner, ms. */
 const HEARTBEAT_WRITE_MAX_MS = 5_000;
-
-/** Command states that still wait for a result. */
-const UNFINISHED = ["PENDING", "SENT", "ACKED"];
-/** Command states that hold a result. */
-const FINISHED = ["DONE", "FAILED"];
 
 /** Longest error message kept from a runner, characters. */
 const MAX_ERROR_MESSAGE = 4096;
@@ -646,10 +652,7 @@ class RunnerSession {
 
   private async onAck(commandId: string): Promise<void> {
     try {
-      await this.db("runner_commands")
-        .where({ id: commandId, runner_id: this.runnerId })
-        .whereIn("state", ["PENDING", "SENT"])
-        .update({ state: "ACKED", ack_time: new Date() });
+      await markAcked(this.db, this.runnerId, commandId);
     } catch (err) {
       this.logger.warn("ack not recorded", { commandId, err });
     }
@@ -681,24 +684,13 @@ class RunnerSession {
       return;
     }
     try {
-      const row = await this.db("runner_commands")
-        .where({ id: commandId, runner_id: this.runnerId })
-        .first<
-          | {
-              id: string;
-              runner_id: string;
-              sandbox_id: string | null;
-              kind: string;
-              state: string;
-            }
-          | undefined
-        >("id", "runner_id", "sandbox_id", "kind", "state");
+      const row = await findCommand(this.db, this.runnerId, commandId);
       if (!row) {
         this.logger.warn("result for an unknown command ignored", { commandId });
         this.settled(commandId);
         return;
       }
-      if (FINISHED.includes(row.state)) {
+      if (FINISHED_COMMAND_STATES.includes(row.state)) {
         this.settled(commandId);
         return;
       }
@@ -710,15 +702,12 @@ class RunnerSession {
         kind: row.kind,
       };
       await this.hub.deps.sink.applyCommandOutcome(command, outcome);
-      await this.db("runner_commands")
-        .where({ id: commandId })
-        .whereNotIn("state", FINISHED)
-        .update({
-          state: outcome.ok ? "DONE" : "FAILED",
-          finish_time: result.finishTime ? timestampDate(result.finishTime) : new Date(),
-          error_reason: outcome.ok ? "" : outcome.reason,
-          error_message: outcome.ok ? "" : outcome.message,
-        });
+      await finishCommand(
+        this.db,
+        commandId,
+        outcome,
+        result.finishTime ? timestampDate(result.finishTime) : new Date(),
+      );
       if (row.kind === "destroySandbox" && row.sandbox_id)
         this.hub.destroyFinished(this.runnerId, row.sandbox_id, outcome.ok);
       this.settled(commandId);
@@ -775,33 +764,8 @@ class RunnerSession {
       if (until > now) excluded.push(id);
       else this.holdUntil.delete(id);
     }
-    const candidates = (await this.db("runner_commands")
-      .where({ runner_id: this.runnerId })
-      .whereIn("state", UNFINISHED)
-      .whereNotIn("id", excluded)
-      .orderBy([{ column: "create_time" }, { column: "id" }])
-      .limit(room)
-      .select("id")) as Array<{ id: string }>;
-    if (candidates.length === 0 || this.closed) return;
-    const claimed = (await this.db("runner_commands")
-      .whereIn(
-        "id",
-        candidates.map((c) => c.id),
-      )
-      .where({ runner_id: this.runnerId })
-      .whereIn("state", UNFINISHED)
-      .update({ state: "SENT", attempt: this.db.raw("attempt + 1"), send_time: new Date() })
-      .returning(["id", "attempt", "payload", "create_time"])) as Array<{
-      id: string;
-      attempt: number;
-      payload: Buffer;
-      create_time: Date;
-    }>;
-    claimed.sort(
-      (a, b) =>
-        new Date(a.create_time).getTime() - new Date(b.create_time).getTime() ||
-        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-    );
+    if (this.closed) return;
+    const claimed = await claimCommands(this.db, this.runnerId, excluded, room);
     for (const row of claimed) {
       if (this.closed) return;
       let command: RunnerCommand;

@@ -12,7 +12,7 @@ import {
   parseImageReference,
   resourceExhausted,
 } from "@cove/common";
-import type { NetworkModeName, NetworkPolicyData, VolumeMountData } from "./sandbox-rows.js";
+import type { NetworkModeName, NetworkPolicyData, VolumeMountData } from "./rows.js";
 
 /** Default CPU, millicores. */
 export const DEFAULT_CPU_MILLICORES = 1000;

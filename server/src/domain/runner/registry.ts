@@ -6,7 +6,10 @@ import {
   notFound,
 } from "@cove/common";
 import type { Knex } from "knex";
-import { newRunnerToken } from "./runner-tokens.js";
+import { deleteRunnerCommands } from "../outbox/runner-commands.js";
+import { occupancyOf, RUNNER_BOUND_STATES } from "../sandbox/occupancy.js";
+import type { SandboxStateName } from "../sandbox/ports.js";
+import { newRunnerToken } from "./tokens.js";
 
 /** A runner state as stored in runners.state: a cove.runner.v1.RunnerState name without prefix. */
 export type RunnerStateName = "PENDING" | "CONNECTED" | "DISCONNECTED";
@@ -16,19 +19,6 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
 
 /** A runner counts as alive while its last heartbeat is at most this many intervals old. */
 export const HEARTBEAT_MISSES_ALLOWED = 3;
-
-/** Sandbox states whose disk (and count) a runner still holds: all but DESTROYED and ARCHIVED. */
-export const SANDBOX_STATES_RELEASED = ["DESTROYED", "ARCHIVED"] as const;
-
-/** Sandbox states whose CPU and memory a runner has given out (containers that run or are about to). */
-export const SANDBOX_STATES_RUNNING = [
-  "PULLING_SNAPSHOT",
-  "CREATING",
-  "STARTING",
-  "STARTED",
-  "STOPPING",
-  "RESTORING",
-] as const;
 
 /** The runners table's row as knex returns it. */
 export interface RunnerRow {
@@ -335,7 +325,7 @@ export class RunnerRegistry {
 
   /**
    * delete unregisters a runner, revoking its token. FAILED_PRECONDITION (RUNNER_NOT_EMPTY)
-   * while it is connected or holds sandboxes that are not DESTROYED or ARCHIVED. Its finished
+   * while it is connected or holds sandboxes in RUNNER_BOUND_STATES (not DESTROYED or ARCHIVED). Its finished
    * commands go with it; released sandbox rows keep their history without the runner.
    */
   async delete(runnerId: string, now = new Date()): Promise<void> {
@@ -351,7 +341,7 @@ export class RunnerRegistry {
         });
       const held = await trx("sandboxes")
         .where({ runner_id: runnerId })
-        .whereNotIn("state", SANDBOX_STATES_RELEASED)
+        .whereIn("state", RUNNER_BOUND_STATES as SandboxStateName[])
         .count<{ count: string }[]>({ count: "*" });
       const count = Number(held[0]?.count ?? 0);
       if (count > 0)
@@ -361,40 +351,21 @@ export class RunnerRegistry {
           { runnerId, sandboxCount: String(count) },
         );
       await trx("sandboxes").where({ runner_id: runnerId }).update({ runner_id: null });
-      await trx("runner_commands").where({ runner_id: runnerId }).delete();
+      await deleteRunnerCommands(trx, runnerId);
       await trx("runners").where({ id: runnerId }).delete();
     });
   }
 
-  /** allocated sums what the given runners' sandboxes were given (see Runner.allocated). */
+  /** allocated sums what the given runners' sandboxes occupy (see Runner.allocated, sandbox/occupancy.ts). */
   async allocated(runnerIds: string[]): Promise<Map<string, RunnerResources>> {
     const out = new Map<string, RunnerResources>();
-    if (runnerIds.length === 0) return out;
-    const running = SANDBOX_STATES_RUNNING.map(() => "?").join(", ");
-    const rows = (await this.db("sandboxes")
-      .whereIn("runner_id", runnerIds)
-      .whereNotIn("state", SANDBOX_STATES_RELEASED)
-      .groupBy("runner_id")
-      .select(
-        "runner_id",
-        this.db.raw(
-          `coalesce(sum(cpu_millicores) filter (where state in (${running})), 0) as cpu`,
-          [...SANDBOX_STATES_RUNNING],
-        ),
-        this.db.raw(`coalesce(sum(memory_mib) filter (where state in (${running})), 0) as memory`, [
-          ...SANDBOX_STATES_RUNNING,
-        ]),
-        this.db.raw("coalesce(sum(disk_mib), 0) as disk"),
-        this.db.raw("count(*) as count"),
-      )) as Array<{ runner_id: string; cpu: string; memory: string; disk: string; count: string }>;
-    for (const row of rows) {
-      out.set(row.runner_id, {
-        cpuMillicores: Number(row.cpu),
-        memoryMib: Number(row.memory),
-        diskMib: Number(row.disk),
-        maxSandboxes: Number(row.count),
+    for (const [id, o] of await occupancyOf(this.db, "runner_id", runnerIds))
+      out.set(id, {
+        cpuMillicores: o.cpuMillicores,
+        memoryMib: o.memoryMib,
+        diskMib: o.diskMib,
+        maxSandboxes: o.onRunner,
       });
-    }
     return out;
   }
 

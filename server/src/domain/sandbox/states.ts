@@ -26,8 +26,9 @@
  * FAILED_PRECONDITION because runners cannot archive or restore yet (no sandbox is ever
  * ARCHIVED). "destroy" goes to DESTROYING with a destroySandbox command, or straight to
  * DESTROYED when no runner ever received the sandbox or its runner is gone (see the manager).
+ * What each state occupies (quota, placement, runner capacity) is occupancy.ts.
  */
-import type { SandboxStateName } from "./lifecycle-ports.js";
+import type { SandboxStateName } from "./ports.js";
 
 /** Every state, in the proto's order. */
 export const ALL_STATES: readonly SandboxStateName[] = [
@@ -186,23 +187,6 @@ export function allowedStates(pick: (rule: StateRule) => boolean): SandboxStateN
 export function isTransitional(state: SandboxStateName): boolean {
   return STATE_TABLE[state].kind === "transitional";
 }
-
-/**
- * States that run (or are about to run) a container: they count against the CPU and memory
- * quotas and the runner's CPU and memory capacity.
- */
-export const RUNNING_STATES: readonly SandboxStateName[] = [
-  "PENDING_BUILD",
-  "BUILDING_SNAPSHOT",
-  "PULLING_SNAPSHOT",
-  "CREATING",
-  "STARTING",
-  "STARTED",
-  "RESTORING",
-];
-
-/** States that no longer count against any quota or capacity (the sandbox is going or gone). */
-export const RELEASED_STATES: readonly SandboxStateName[] = ["DESTROYING", "DESTROYED"];
 
 /** The observed states that lie on the way to each desired state (runner reports in them are believed). */
 const PATH_TO: Record<DesiredStateName, readonly SandboxStateName[]> = {

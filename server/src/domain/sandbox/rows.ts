@@ -3,8 +3,8 @@
  * table. Environment values are write-only: they live in the row (the runner needs them) but
  * never leave the server through the API or the event bus.
  */
-import type { SandboxStateName } from "./lifecycle-ports.js";
-import type { DesiredStateName } from "./sandbox-states.js";
+import type { SandboxStateName } from "./ports.js";
+import type { DesiredStateName } from "./states.js";
 
 /** Outbound network access: the NetworkPolicyMode name without prefix. */
 export type NetworkModeName = "BLOCK_ALL" | "ALLOW_LIST" | "ALLOW_ALL";

@@ -5,9 +5,9 @@
  * Events carry the sandbox without environment values, and its version: receivers drop events
  * not newer than what they already have, since pub/sub may reorder or repeat them.
  */
-import type { EventBus } from "../shared/shared-state.js";
-import type { SandboxStateName } from "./lifecycle-ports.js";
-import { type Sandbox, type SandboxJson, sandboxFromJson, sandboxToJson } from "./sandbox-rows.js";
+import type { EventBus } from "../../shared/shared-state.js";
+import type { SandboxStateName } from "./ports.js";
+import { type Sandbox, type SandboxJson, sandboxFromJson, sandboxToJson } from "./rows.js";
 
 /** The channel of one sandbox's events. */
 export function sandboxChannel(sandboxId: string): string {

@@ -12,11 +12,11 @@ import {
   unavailable,
 } from "@cove/common";
 import type { Knex } from "knex";
-import { verifyAccessToken } from "./access-tokens.js";
-import type { ApiKeyManager, CredentialWatcher } from "./api-keys.js";
-import type { SandboxStateName } from "./lifecycle-ports.js";
-import { isRunnerAlive } from "./runner-registry.js";
-import { hasScope } from "./scopes.js";
+import type { ApiKeyManager, CredentialWatcher } from "../iam/api-keys.js";
+import { hasScope, TOOLBOX_SCOPE } from "../iam/scopes.js";
+import { isRunnerAlive } from "../runner/registry.js";
+import { verifyAccessToken } from "../sandbox/access-tokens.js";
+import type { SandboxStateName } from "../sandbox/ports.js";
 
 /** How the caller wants in. */
 export type EdgeAccess = "toolbox" | "preview" | "ssh";
@@ -181,7 +181,7 @@ export class EdgeResolver {
         if (query.access === "ssh") throw refuse("API key");
         const caller = await this.deps.apiKeys.authenticate(c.secret);
         // Previews reach code the sandbox runs, as toolbox calls do: both need write access.
-        const needed = "sandboxes:write";
+        const needed = TOOLBOX_SCOPE;
         if (!hasScope(caller.scopes, needed)) {
           throw permissionDenied("PERMISSION_DENIED", `the API key lacks scope ${needed}`, {
             scope: needed,

@@ -9,8 +9,9 @@
  */
 import type { Logger } from "@cove/common";
 import type { Knex } from "knex";
-import type { LockManager } from "../shared/shared-state.js";
-import type { SandboxManager } from "./sandbox-manager.js";
+import type { LockManager } from "../../shared/shared-state.js";
+import { finishCommand, overdueCommands, whereNoLiveCommand } from "../outbox/runner-commands.js";
+import type { SandboxManager } from "./manager.js";
 
 /** Tunables of the sweep. */
 export interface SandboxTimerOptions {
@@ -41,8 +42,6 @@ export interface SweepResult {
 /** The lock that keeps sweeps to one replica at a time. */
 export const SWEEP_LOCK = "cove.sandbox-timers";
 
-const LIVE_COMMAND_STATES = ["PENDING", "SENT", "ACKED"];
-
 const silentLogger: Logger = {
   debug: () => {},
   info: () => {},
@@ -63,7 +62,10 @@ export class SandboxTimers {
     private readonly deps: {
       db: Knex;
       locks: LockManager;
-      manager: SandboxManager;
+      manager: Pick<
+        SandboxManager,
+        "applyCommandOutcome" | "autoStop" | "autoDelete" | "failStuck"
+      >;
       logger?: Logger;
       options?: Partial<SandboxTimerOptions>;
     },
@@ -138,32 +140,18 @@ export class SandboxTimers {
   /** Commands PENDING/SENT/ACKED past deadline_time → FAILED COMMAND_DEADLINE_EXCEEDED, sandbox → ERROR. */
   private async expireCommands(now: Date): Promise<number> {
     const { db, manager } = this.deps;
-    const rows: Array<{
-      id: string;
-      runner_id: string;
-      sandbox_id: string | null;
-      kind: string;
-      deadline_time: Date;
-    }> = await db("runner_commands")
-      .whereIn("state", LIVE_COMMAND_STATES)
-      .where("deadline_time", "<", now)
-      .orderBy("deadline_time")
-      .limit(this.options.batchSize)
-      .select("id", "runner_id", "sandbox_id", "kind", "deadline_time");
+    const rows = await overdueCommands(db, now, this.options.batchSize);
     const byId = new Map(rows.map((r) => [r.id, r]));
     return this.each([...byId.keys()], async (id) => {
       const row = byId.get(id);
       if (!row) return false;
       const message = `runner ${row.runner_id} did not finish ${row.kind} by its deadline ${new Date(row.deadline_time).toISOString()}`;
-      const updated = await db("runner_commands")
-        .where({ id })
-        .whereIn("state", LIVE_COMMAND_STATES)
-        .update({
-          state: "FAILED",
-          error_reason: "COMMAND_DEADLINE_EXCEEDED",
-          error_message: message,
-          finish_time: now,
-        });
+      const updated = await finishCommand(
+        db,
+        id,
+        { ok: false, reason: "COMMAND_DEADLINE_EXCEEDED", message },
+        now,
+      );
       if (updated === 0) return false; // finished meanwhile
       this.logger.warn("runner command passed its deadline", {
         commandId: id,
@@ -214,8 +202,7 @@ export class SandboxTimers {
   /** Transitional sandboxes with no progress and no live command for stuckTransitionMs → ERROR. */
   private async failStuck(now: Date): Promise<number> {
     const olderThan = new Date(now.getTime() - this.options.stuckTransitionMs);
-    const ids: string[] = await this.deps
-      .db("sandboxes as s")
+    const ids: string[] = await whereNoLiveCommand(this.deps.db("sandboxes as s"), "s.id")
       .whereIn("s.state", [
         "PULLING_SNAPSHOT",
         "CREATING",
@@ -226,12 +213,6 @@ export class SandboxTimers {
         "DESTROYING",
       ])
       .where("s.state_change_time", "<", olderThan)
-      .whereNotExists(function () {
-        this.select(1)
-          .from("runner_commands as c")
-          .whereRaw("c.sandbox_id = s.id")
-          .whereIn("c.state", LIVE_COMMAND_STATES);
-      })
       .limit(this.options.batchSize)
       .pluck("s.id");
     return this.each(ids, (id) => this.deps.manager.failStuck(id, olderThan));

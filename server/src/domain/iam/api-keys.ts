@@ -6,9 +6,9 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { CoveError, invalidArgument, notFound, permissionDenied } from "@cove/common";
 import type { Knex } from "knex";
-import { newId } from "../ids.js";
-import type { Principal } from "../principal.js";
-import type { EventBus } from "../shared/shared-state.js";
+import { newId } from "../../ids.js";
+import type { Principal } from "../../principal.js";
+import type { EventBus } from "../../shared/shared-state.js";
 import {
   effectiveScopes,
   hasScope,
