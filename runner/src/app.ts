@@ -13,6 +13,7 @@ import { SandboxDirectory, withDirectory } from "./domain/sandbox-directory.js";
 import type { SandboxDriver } from "./domain/sandbox-driver.js";
 import { startToolboxGateway, type ToolboxGateway } from "./gateway/toolbox-gateway.js";
 import { ImageManager } from "./images/image-manager.js";
+import { SandboxNetwork } from "./network/sandbox-network.js";
 import { VolumeManager } from "./volumes/volume-manager.js";
 
 /** The runner's software version, sent in hello. */
@@ -65,6 +66,23 @@ export async function startRunner(
     buildNetwork: config.buildNetwork,
     extraLabels: deps.extraLabels,
   });
+  // Egress policies: rules and DNS must be in place before any sandbox starts.
+  let network: SandboxNetwork | undefined;
+  if (config.egress) {
+    network = new SandboxNetwork({
+      docker,
+      dataDir: config.dataDir,
+      logger,
+      networkName: config.egress.networkName,
+      bridgeName: config.egress.bridgeName,
+      subnet: config.egress.subnet,
+      table: config.egress.table,
+      upstreamDns: config.egress.upstreamDns,
+      labels: deps.extraLabels,
+    });
+    await network.init();
+  }
+  const hooks = network ? [network] : [];
   const driver = withDirectory(
     new DockerDriver({
       docker,
@@ -75,6 +93,7 @@ export async function startRunner(
       logger: logger.child({ part: "driver" }),
       extraLabels: labels,
       extraMounts: (spec) => volumes.mountsFor(spec),
+      hooks,
     }),
     directory,
   );
@@ -108,7 +127,7 @@ export async function startRunner(
     driver,
     (out) => stream?.deliver(out),
     logger.child({ part: "executor" }),
-    { images, archives, volumes },
+    { images, archives, volumes, network },
   );
   stream = new ControlStream(
     transport,
@@ -145,6 +164,7 @@ export async function startRunner(
       await running;
       await executor.idle();
       await gateway.close(500);
+      await network?.close();
     },
   };
 }

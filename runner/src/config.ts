@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { S3Settings } from "./archive/s3-object-store.js";
@@ -32,15 +33,51 @@ export interface RunnerConfig {
   s3?: S3Settings;
   /** The network of Dockerfile build steps ("none" by default; e.g. "cove-egress" or "bridge"). */
   buildNetwork?: string;
+  /**
+   * The sandbox network that enforces egress policies (runner/src/network). Unset: only
+   * BLOCK_ALL and ALLOW_ALL work, the latter on the legacy cove-egress bridge.
+   */
+  egress?: EgressConfig;
   /** What this host offers the scheduler. */
   capacity: { cpuMillicores: number; memoryMib: number; diskMib: number; maxSandboxes: number };
+}
+
+/** Where and how the runner enforces egress policies. */
+export interface EgressConfig {
+  /** The Docker network's name. */
+  networkName: string;
+  /** The bridge interface's name (at most 15 characters). */
+  bridgeName: string;
+  /** The network's IPv4 subnet; unset lets Docker pick a free one. */
+  subnet?: string;
+  /** The nft table (inet family). */
+  table: string;
+  /** The resolver for allowed names, "host" or "host:port". */
+  upstreamDns: string;
+}
+
+/** defaultUpstreamDns is the first nameserver of the host's /etc/resolv.conf (else 127.0.0.1). */
+export function defaultUpstreamDns(): string {
+  try {
+    const text = fs.readFileSync("/etc/resolv.conf", "utf8");
+    for (const line of text.split("\n")) {
+      const m = /^\s*nameserver\s+(\S+)/.exec(line);
+      if (m?.[1]) return m[1].includes(":") ? `[${m[1]}]` : m[1];
+    }
+  } catch {
+    // no resolv.conf: fall through
+  }
+  return "127.0.0.1";
 }
 
 /**
  * loadRunnerConfig reads COVE_RUNNER_* variables: ID, NAME, REGION, SERVER_URL, TOKEN,
  * GATEWAY_HOST/GATEWAY_PORT (default 127.0.0.1:3003), GATEWAY_URL, GATEWAY_TOKEN, DATA_DIR
  * (default ~/.cove/runner), KIT_DIR, RUNTIME (default runc), MAX_SANDBOXES (default 100),
- * ARCHIVE_DIR (default <DATA_DIR>/archives), BUILD_NETWORK (default none), and for s3:// archives
+ * ARCHIVE_DIR (default <DATA_DIR>/archives), BUILD_NETWORK (default none), the egress network
+ * (EGRESS default on; NETWORK default cove-sandboxes, BRIDGE default cove-sb0, SUBNET default
+ * picked by Docker, NFT_TABLE default cove, DNS_UPSTREAM default the host's first nameserver),
+ * and for s3:// archives
  * S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE (default true
  * with an endpoint).
  */
@@ -80,6 +117,16 @@ export function loadRunnerConfig(env: NodeJS.ProcessEnv, repoRoot: string): Runn
     archiveDir: env.COVE_RUNNER_ARCHIVE_DIR,
     s3,
     buildNetwork: env.COVE_RUNNER_BUILD_NETWORK,
+    egress:
+      (env.COVE_RUNNER_EGRESS ?? "on") === "off"
+        ? undefined
+        : {
+            networkName: env.COVE_RUNNER_NETWORK ?? "cove-sandboxes",
+            bridgeName: env.COVE_RUNNER_BRIDGE ?? "cove-sb0",
+            subnet: env.COVE_RUNNER_SUBNET || undefined,
+            table: env.COVE_RUNNER_NFT_TABLE ?? "cove",
+            upstreamDns: env.COVE_RUNNER_DNS_UPSTREAM ?? defaultUpstreamDns(),
+          },
     capacity: {
       cpuMillicores: os.availableParallelism() * 1000,
       memoryMib: Math.floor(os.totalmem() / 1024 / 1024),

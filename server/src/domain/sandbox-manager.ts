@@ -66,6 +66,7 @@ import {
   subscribeSandbox,
 } from "./sandbox-events.js";
 import {
+  type NetworkPolicyData,
   rowToSandbox,
   type Sandbox,
   type SandboxRow,
@@ -91,10 +92,12 @@ import {
   DEFAULT_WAIT_TIMEOUT_MS,
   INTERVAL_MAX_DAYS,
   intervalSeconds,
+  type NetworkPolicyInput,
   type ValidatedCreate,
   Violations,
   validateCreate,
   validateLabels,
+  validateNetwork,
   waitTimeout,
 } from "./sandbox-validation.js";
 import { isRunnerLive, lockRunnerWithRoom, pickRunner } from "./scheduler.js";
@@ -169,7 +172,12 @@ export interface UpdateSandboxInput {
   autoArchiveMs?: number;
   /** New auto-delete, ms, when set. */
   autoDeleteMs?: number;
+  /** New network policy, when set (listed in the mask but unset: block all). */
+  networkPolicy?: NetworkPolicyInput;
 }
+
+/** How long UpdateSandbox waits for the runner to enforce a new network policy. */
+const NETWORK_APPLY_TIMEOUT_MS = 30_000;
 
 /** One WatchSandbox event. */
 export type WatchEvent =
@@ -652,6 +660,7 @@ export class SandboxManager implements SandboxStateSink {
       "auto_stop_interval",
       "auto_archive_interval",
       "auto_delete_interval",
+      "network_policy",
     ];
     const v = new Violations();
     for (const path of input.paths)
@@ -697,13 +706,88 @@ export class SandboxManager implements SandboxStateSink {
       0,
       INTERVAL_MAX_DAYS.autoDelete,
     );
+    let policy: NetworkPolicyData | undefined;
+    if (paths.has("network_policy") || (all && input.networkPolicy !== undefined)) {
+      policy = validateNetwork(
+        input.networkPolicy ?? { mode: "UNSPECIFIED", allowCidrs: [], allowDomains: [] },
+        v,
+      );
+      columns.network_policy = json(policy);
+    }
     v.throwIfAny();
-    return this.mutate({ organizationId }, sandboxId, async (row) => {
+    let before: { state: string; policy: unknown } | undefined;
+    const updated = await this.mutate({ organizationId }, sandboxId, async (row) => {
       if (!STATE_TABLE[row.state as SandboxStateName].update)
         throw stateConflict(rowState(row), "update", (r) => r.update);
       if (Object.keys(columns).length === 0) return undefined;
-      return { columns };
+      before = { state: row.state, policy: row.network_policy ?? {} };
+      // The runner holding a container gets the policy; a later create or start carries it otherwise.
+      const commands: CommandBody[] =
+        policy && row.state !== "ARCHIVED"
+          ? [
+              {
+                case: "updateSandboxNetwork",
+                value: { sandboxId, networkPolicy: policyMessage(policy) },
+              },
+            ]
+          : [];
+      return { columns, commands };
     });
+    if (!policy || before?.state !== "STARTED" || !updated.runnerId) return updated;
+    return this.awaitNetworkPolicy(organizationId, sandboxId, before.policy, policy);
+  }
+
+  /**
+   * awaitNetworkPolicy waits for the runner to answer the newest network update of a STARTED
+   * sandbox: the sandbox once enforced; the runner's refusal (with the previous policy put back)
+   * as FAILED_PRECONDITION; UNAVAILABLE RUNNER_UNAVAILABLE when it does not answer in time.
+   */
+  private async awaitNetworkPolicy(
+    organizationId: string,
+    sandboxId: string,
+    previous: unknown,
+    policy: NetworkPolicyData,
+  ): Promise<Sandbox> {
+    const deadline = Date.now() + NETWORK_APPLY_TIMEOUT_MS;
+    const command = await this.db("runner_commands")
+      .where({ sandbox_id: sandboxId, kind: "updateSandboxNetwork" })
+      .orderBy([
+        { column: "create_time", order: "desc" },
+        { column: "id", order: "desc" },
+      ])
+      .first<{ id: string } | undefined>("id");
+    while (command) {
+      const row = await this.db("runner_commands")
+        .where({ id: command.id })
+        .first<{ state: string; error_reason: string; error_message: string }>(
+          "state",
+          "error_reason",
+          "error_message",
+        );
+      if (row?.state === "DONE") return rowToSandbox(await this.loadRow(organizationId, sandboxId));
+      if (row?.state === "FAILED" && row.error_reason !== "COMMAND_DEADLINE_EXCEEDED") {
+        await this.db("sandboxes")
+          .where({ id: sandboxId, organization_id: organizationId })
+          .whereRaw("network_policy = ?::jsonb", [json(policy)])
+          .update({ network_policy: json(previous), update_time: new Date() });
+        const reason = (
+          row.error_reason in ErrorReason ? row.error_reason : "RUNTIME_UNAVAILABLE"
+        ) as ErrorReasonName;
+        throw failedPrecondition(
+          reason,
+          `the runner refused the network policy; the previous one stays: ${row.error_message}`,
+          { sandboxId },
+        );
+      }
+      if (Date.now() > deadline || row?.state === "FAILED") break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new CoveError(
+      "unavailable",
+      "RUNNER_UNAVAILABLE",
+      `the runner did not confirm the new network policy within ${NETWORK_APPLY_TIMEOUT_MS / 1000} s; it is kept and applied when the runner answers`,
+      { sandboxId },
+    );
   }
 
   // ---------------------------------------------------------------- waiting and watching
@@ -1331,12 +1415,16 @@ export class SandboxManager implements SandboxStateSink {
         ...decision.columns,
       };
       if (decision.cancelPending) {
-        await trx("runner_commands").where({ sandbox_id: row.id, state: "PENDING" }).update({
-          state: "FAILED",
-          error_reason: "COMMAND_CANCELLED",
-          error_message: "superseded by a newer request before it was sent",
-          finish_time: now,
-        });
+        // Lifecycle commands only: a pending network update still has to reach the runner.
+        await trx("runner_commands")
+          .where({ sandbox_id: row.id, state: "PENDING" })
+          .whereIn("kind", Object.keys(COMMAND_GOAL))
+          .update({
+            state: "FAILED",
+            error_reason: "COMMAND_CANCELLED",
+            error_message: "superseded by a newer request before it was sent",
+            finish_time: now,
+          });
       }
       const [after] = await trx<SandboxRow>("sandboxes").where({ id: row.id }).update(columns, "*");
       if (!after) throw new Error("update returned no row");
@@ -1469,14 +1557,24 @@ function createCommand(row: SandboxRow): CommandBody {
         env: row.env ?? {},
         labels: row.labels ?? {},
         osUser: row.os_user,
-        networkPolicy: {
-          mode: NetworkPolicyMode[policy.mode ?? "BLOCK_ALL"],
+        networkPolicy: policyMessage({
+          mode: policy.mode ?? "BLOCK_ALL",
           allowCidrs: policy.allowCidrs ?? [],
-        },
+          allowDomains: policy.allowDomains ?? [],
+        }),
         volumes: [],
         runtimeClass: row.runtime_class,
       },
     },
+  };
+}
+
+/** policyMessage is a stored policy as a NetworkPolicy message. */
+function policyMessage(policy: NetworkPolicyData) {
+  return {
+    mode: NetworkPolicyMode[policy.mode],
+    allowCidrs: policy.allowCidrs,
+    allowDomains: policy.allowDomains,
   };
 }
 
@@ -1498,6 +1596,7 @@ function sameSpec(row: SandboxRow, spec: ValidatedCreate): boolean {
     row.public === spec.public &&
     (policy.mode ?? "BLOCK_ALL") === spec.networkPolicy.mode &&
     json(policy.allowCidrs ?? []) === json(spec.networkPolicy.allowCidrs) &&
+    json(policy.allowDomains ?? []) === json(spec.networkPolicy.allowDomains) &&
     row.auto_stop_seconds === spec.autoStopSeconds &&
     row.auto_archive_seconds === spec.autoArchiveSeconds &&
     row.auto_delete_seconds === spec.autoDeleteSeconds &&
@@ -1554,8 +1653,10 @@ async function newerCommandExists(
   sandboxId: string,
   commandId: string,
 ): Promise<boolean> {
+  // Lifecycle commands only: a network update does not supersede a create or a start.
   const row = await trx("runner_commands")
     .where({ sandbox_id: sandboxId })
+    .whereIn("kind", Object.keys(COMMAND_GOAL))
     .whereNot({ id: commandId })
     .where(
       "create_time",
