@@ -7,6 +7,7 @@ import { ArchiveManager } from "./archive/archive-manager.js";
 import type { RunnerConfig } from "./config.js";
 import { CommandExecutor } from "./control/command-executor.js";
 import { ControlStream } from "./control/control-stream.js";
+import { SandboxDisks } from "./disk/sandbox-disks.js";
 import { watchContainerEvents } from "./domain/container-events.js";
 import { DockerDriver } from "./domain/docker-driver.js";
 import { SandboxDirectory, withDirectory } from "./domain/sandbox-directory.js";
@@ -82,7 +83,11 @@ export async function startRunner(
     });
     await network.init();
   }
-  const hooks = network ? [network] : [];
+  const disks = config.diskLimits
+    ? new SandboxDisks({ dataDir: config.dataDir, logger })
+    : undefined;
+  // The disk first: the network hook may connect the container, which needs nothing of it.
+  const hooks = [...(disks ? [disks] : []), ...(network ? [network] : [])];
   const driver = withDirectory(
     new DockerDriver({
       docker,

@@ -38,6 +38,12 @@ export interface RunnerConfig {
    * BLOCK_ALL and ALLOW_ALL work, the latter on the legacy cove-egress bridge.
    */
   egress?: EgressConfig;
+  /**
+   * Whether each sandbox's writable layer gets a filesystem of its disk size (runner/src/disk)
+   * and its socket directory a small tmpfs. Unset or false: no disk limit (unless the storage
+   * driver enforces `StorageOpt size`).
+   */
+  diskLimits?: boolean;
   /** What this host offers the scheduler. */
   capacity: { cpuMillicores: number; memoryMib: number; diskMib: number; maxSandboxes: number };
 }
@@ -77,6 +83,7 @@ export function defaultUpstreamDns(): string {
  * ARCHIVE_DIR (default <DATA_DIR>/archives), BUILD_NETWORK (default none), the egress network
  * (EGRESS default on; NETWORK default cove-sandboxes, BRIDGE default cove-sb0, SUBNET default
  * picked by Docker, NFT_TABLE default cove, DNS_UPSTREAM default the host's first nameserver),
+ * DISK_LIMITS (default on),
  * and for s3:// archives
  * S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE (default true
  * with an endpoint).
@@ -127,6 +134,7 @@ export function loadRunnerConfig(env: NodeJS.ProcessEnv, repoRoot: string): Runn
             table: env.COVE_RUNNER_NFT_TABLE ?? "cove",
             upstreamDns: env.COVE_RUNNER_DNS_UPSTREAM ?? defaultUpstreamDns(),
           },
+    diskLimits: (env.COVE_RUNNER_DISK_LIMITS ?? "on") !== "off",
     capacity: {
       cpuMillicores: os.availableParallelism() * 1000,
       memoryMib: Math.floor(os.totalmem() / 1024 / 1024),
