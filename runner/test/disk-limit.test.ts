@@ -190,7 +190,8 @@ describeDisk("per-sandbox disk limits", () => {
     );
 
     const info = await docker.getContainer(a).inspect();
-    const layer = path.dirname(info.GraphDriver.Data.UpperDir ?? "");
+    const graph = info.GraphDriver as { Data?: Record<string, string> };
+    const layer = path.dirname(graph.Data?.UpperDir ?? "");
     expect(isMountPoint(layer)).toBe(true);
     const imageFile = disks.imagePath(a);
     await driver.destroy(a);

@@ -174,7 +174,10 @@ export class SandboxDisks implements ContainerHooks {
 
 /** layerDir is the container's overlay2 layer directory (the parent of its upper dir), if any. */
 function layerDir(container: Dockerode.ContainerInspectInfo): string | undefined {
-  if (container.GraphDriver?.Name !== "overlay2") return undefined;
-  const upper = container.GraphDriver.Data?.UpperDir;
-  return upper ? path.dirname(upper) : undefined;
+  const driver = container.GraphDriver as
+    | { Name?: string; Data?: Record<string, string> }
+    | undefined;
+  const upper = driver?.Data?.UpperDir;
+  if (driver?.Name !== "overlay2" || !upper) return undefined;
+  return path.dirname(upper);
 }
