@@ -67,7 +67,11 @@ function sh(args: string[], allowFail = false): string {
  * startNetLab builds the lab: packets from `sandboxSubnet` that arrive on `bridge` (the
  * sandbox network's bridge) are routed into it.
  */
-export async function startNetLab(bridge: string, sandboxSubnet = SANDBOX_SUBNET): Promise<NetLab> {
+export async function startNetLab(
+  bridge: string,
+  sandboxSubnet = SANDBOX_SUBNET,
+  link: { hostSide: string; labSide: string } = LAB,
+): Promise<NetLab> {
   const id = randomBytes(3).toString("hex");
   const ns = `cvt-lab-${id}`;
   const hostIf = `cvth${id}`;
@@ -87,11 +91,11 @@ export async function startNetLab(bridge: string, sandboxSubnet = SANDBOX_SUBNET
     sh(["ip", "link", "add", hostIf, "type", "veth", "peer", "name", labIf]);
     cleanups.push(() => sh(["ip", "link", "del", hostIf], true));
     sh(["ip", "link", "set", labIf, "netns", ns]);
-    sh(["ip", "addr", "add", `${LAB.hostSide}/30`, "dev", hostIf]);
+    sh(["ip", "addr", "add", `${link.hostSide}/30`, "dev", hostIf]);
     sh(["ip", "link", "set", hostIf, "up"]);
     const inLab = (...args: string[]) => sh(["ip", "netns", "exec", ns, ...args]);
     inLab("ip", "link", "set", "lo", "up");
-    inLab("ip", "addr", "add", `${LAB.labSide}/30`, "dev", labIf);
+    inLab("ip", "addr", "add", `${link.labSide}/30`, "dev", labIf);
     inLab("ip", "link", "set", labIf, "up");
     for (const address of [
       LAB.publicAllowed,
@@ -103,11 +107,11 @@ export async function startNetLab(bridge: string, sandboxSubnet = SANDBOX_SUBNET
       inLab("ip", "addr", "add", `${address}/32`, "dev", "lo");
     }
     inLab("ip", "-6", "addr", "add", `${LAB.ipv6}/128`, "dev", "lo");
-    inLab("ip", "route", "add", "default", "via", LAB.hostSide);
+    inLab("ip", "route", "add", "default", "via", link.hostSide);
     // Everything the sandboxes send goes into the lab, whatever its destination. Only packets
     // arriving from the bridge: the host's own replies (from the gateway address, which lies in
     // the subnet) must still go back to the sandboxes.
-    sh(["ip", "route", "add", "default", "via", LAB.labSide, "dev", hostIf, "table", table]);
+    sh(["ip", "route", "add", "default", "via", link.labSide, "dev", hostIf, "table", table]);
     cleanups.push(() => sh(["ip", "route", "flush", "table", table], true));
     const rule = ["from", sandboxSubnet, "iif", bridge, "lookup", table, "priority", table];
     sh(["ip", "rule", "add", ...rule]);

@@ -444,7 +444,8 @@ export function validateCreate(
     autoArchiveSeconds,
     autoDeleteSeconds,
     region: input.region,
-    runtimeClass: input.runtimeClass,
+    // "gvisor" is the friendlier name of runsc.
+    runtimeClass: input.runtimeClass === "gvisor" ? "runsc" : input.runtimeClass,
     idempotencyKey: input.idempotencyKey === "" ? null : input.idempotencyKey,
     wait: input.wait ?? true,
     waitTimeoutMs,

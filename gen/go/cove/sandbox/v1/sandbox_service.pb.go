@@ -80,7 +80,8 @@ type CreateSandboxRequest struct {
 	IdempotencyKey string `protobuf:"bytes,16,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// region places the sandbox on a runner in this region. Empty means any region.
 	Region string `protobuf:"bytes,17,opt,name=region,proto3" json:"region,omitempty"`
-	// runtime_class selects the OCI runtime: "runc" or "runsc" (gVisor). Empty means the
+	// runtime_class selects the OCI runtime: "runc" or "runsc" (gVisor; "gvisor" is accepted
+	// as another name for it and stored as "runsc"). Empty means the
 	// runner's default ("runc" unless the operator configured otherwise).
 	RuntimeClass  string `protobuf:"bytes,18,opt,name=runtime_class,json=runtimeClass,proto3" json:"runtime_class,omitempty"`
 	unknownFields protoimpl.UnknownFields

@@ -141,7 +141,8 @@ export interface CreateSandboxRequest {
   /** region places the sandbox on a runner in this region. Empty means any region. */
   region: string;
   /**
-   * runtime_class selects the OCI runtime: "runc" or "runsc" (gVisor). Empty means the
+   * runtime_class selects the OCI runtime: "runc" or "runsc" (gVisor; "gvisor" is accepted
+   * as another name for it and stored as "runsc"). Empty means the
    * runner's default ("runc" unless the operator configured otherwise).
    */
   runtimeClass: string;

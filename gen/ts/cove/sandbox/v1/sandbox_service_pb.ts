@@ -174,7 +174,8 @@ export type CreateSandboxRequest = Message<"cove.sandbox.v1.CreateSandboxRequest
   region: string;
 
   /**
-   * runtime_class selects the OCI runtime: "runc" or "runsc" (gVisor). Empty means the
+   * runtime_class selects the OCI runtime: "runc" or "runsc" (gVisor; "gvisor" is accepted
+   * as another name for it and stored as "runsc"). Empty means the
    * runner's default ("runc" unless the operator configured otherwise).
    *
    * @generated from field: string runtime_class = 18;
