@@ -62,6 +62,10 @@ export interface EgressConfig {
   upstreamDns: string;
 }
 
+function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
 /** defaultUpstreamDns is the first nameserver of the host's /etc/resolv.conf (else 127.0.0.1). */
 export function defaultUpstreamDns(): string {
   try {
@@ -81,9 +85,9 @@ export function defaultUpstreamDns(): string {
  * GATEWAY_HOST/GATEWAY_PORT (default 127.0.0.1:3003), GATEWAY_URL, GATEWAY_TOKEN, DATA_DIR
  * (default ~/.cove/runner), KIT_DIR, RUNTIME (default runc), MAX_SANDBOXES (default 100),
  * ARCHIVE_DIR (default <DATA_DIR>/archives), BUILD_NETWORK (default none), the egress network
- * (EGRESS default on; NETWORK default cove-sandboxes, BRIDGE default cove-sb0, SUBNET default
+ * (EGRESS default on as root; NETWORK default cove-sandboxes, BRIDGE default cove-sb0, SUBNET default
  * picked by Docker, NFT_TABLE default cove, DNS_UPSTREAM default the host's first nameserver),
- * DISK_LIMITS (default on),
+ * DISK_LIMITS (default on as root),
  * and for s3:// archives
  * S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE (default true
  * with an endpoint).
@@ -124,8 +128,9 @@ export function loadRunnerConfig(env: NodeJS.ProcessEnv, repoRoot: string): Runn
     archiveDir: env.COVE_RUNNER_ARCHIVE_DIR,
     s3,
     buildNetwork: env.COVE_RUNNER_BUILD_NETWORK,
+    // Both need root (nft, mounts); a runner without it keeps the legacy behaviour.
     egress:
-      (env.COVE_RUNNER_EGRESS ?? "on") === "off"
+      (env.COVE_RUNNER_EGRESS ?? (isRoot() ? "on" : "off")) === "off"
         ? undefined
         : {
             networkName: env.COVE_RUNNER_NETWORK ?? "cove-sandboxes",
@@ -134,7 +139,7 @@ export function loadRunnerConfig(env: NodeJS.ProcessEnv, repoRoot: string): Runn
             table: env.COVE_RUNNER_NFT_TABLE ?? "cove",
             upstreamDns: env.COVE_RUNNER_DNS_UPSTREAM ?? defaultUpstreamDns(),
           },
-    diskLimits: (env.COVE_RUNNER_DISK_LIMITS ?? "on") !== "off",
+    diskLimits: (env.COVE_RUNNER_DISK_LIMITS ?? (isRoot() ? "on" : "off")) !== "off",
     capacity: {
       cpuMillicores: os.availableParallelism() * 1000,
       memoryMib: Math.floor(os.totalmem() / 1024 / 1024),
