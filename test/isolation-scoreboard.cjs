@@ -10,6 +10,8 @@ const SUITES = {
   "docker-driver.test.ts": "hardening (runc)",
   "docker-driver-runsc.test.ts": "hardening (runsc)",
   "egress.test.ts": "egress policies",
+  "egress-policy.test.ts": "egress rules (unit)",
+  "sandbox-network-policy.test.ts": "policy API",
   "disk-limit.test.ts": "disk limits",
   "isolation-stack.test.ts": "whole stack",
 };
