@@ -144,6 +144,42 @@ describeStack("isolation through the whole stack", () => {
   }, 120_000);
 
   testGvisor(
+    "gVisor's own network stack is held by the same host firewall",
+    async () => {
+      const sandbox = await cove.create({ runtimeClass: "gvisor" });
+      try {
+        // Joined to the bridge at create, but BLOCK_ALL until told otherwise.
+        expect(await curl(sandbox, `http://${LAB.publicAllowed}/`)).toMatch(/^curl /);
+        await cove.update(sandbox.id, {
+          updateMask: { paths: ["network_policy"] },
+          networkPolicy: {
+            mode: NetworkPolicyMode.ALLOW_DOMAINS,
+            allowDomains: ["ok.allowed.test"],
+          },
+        });
+        expect(await curl(sandbox, "http://ok.allowed.test/")).toBe(`lab ${LAB.publicAllowed}`);
+        expect(await curl(sandbox, `http://${LAB.publicOther}/`)).toMatch(/^curl /);
+        expect(await curl(sandbox, `http://${LAB.metadata}/`)).toMatch(/^curl /);
+        expect(await curl(sandbox, `http://${LAB.private}/`)).toMatch(/^curl /);
+        // Root inside gVisor cannot take another address either.
+        const root = await sandbox.process.executeCommand(
+          "ip addr add 198.51.100.150/26 dev eth0 2>&1; echo exit=$?",
+          { user: "root" },
+        );
+        expect(root.result).not.toMatch(/exit=0/);
+        // After a restart gVisor still resolves through the responder only.
+        await sandbox.stop();
+        await sandbox.start();
+        expect(await curl(sandbox, "http://ok.allowed.test/")).toBe(`lab ${LAB.publicAllowed}`);
+        expect(await curl(sandbox, "http://other.test/")).toBe("curl 6");
+      } finally {
+        await sandbox.delete();
+      }
+    },
+    180_000,
+  );
+
+  testGvisor(
     'runtimeClass "gvisor": exec, files, PTY, previews and stop/start',
     async () => {
       const sandbox = await cove.create({ runtimeClass: "gvisor" });

@@ -95,15 +95,6 @@ export function parseHostPort(text: string, defaultPort: number): { host: string
   return { host, port: Number(port ?? defaultPort) };
 }
 
-/** firstNameserver reads the first nameserver of a resolv.conf text ("" when none). */
-export function firstNameserver(resolvConf: string): string {
-  for (const line of resolvConf.split("\n")) {
-    const m = /^\s*nameserver\s+(\S+)/.exec(line);
-    if (m?.[1]) return m[1];
-  }
-  return "";
-}
-
 /**
  * SandboxNetwork enforces each sandbox's egress policy from the host. It is a set of
  * ContainerHooks for the Docker driver plus `update` for policy changes of existing sandboxes.
@@ -211,13 +202,26 @@ export class SandboxNetwork implements ContainerHooks {
     return this.states.get(sandboxId)?.address ?? "";
   }
 
-  createOptions(_spec: SandboxSpec, options: SandboxCreateOptions): void {
+  createOptions(spec: SandboxSpec, options: SandboxCreateOptions): void {
     // Every sandbox starts without an interface; DNS (through Docker's embedded resolver,
     // which forwards from inside the sandbox's namespace) goes only to the responder.
     options.HostConfig.NetworkMode = "none";
     options.HostConfig.Dns = [this.gateway];
     options.HostConfig.DnsSearch = [];
     options.HostConfig.DnsOptions = [];
+    const runtime = options.HostConfig.Runtime ?? "";
+    if (this.attachAtCreate.has(runtime)) {
+      // gVisor has its own network stack, where Docker's embedded resolver (127.0.0.11, reached
+      // through iptables rules of the host's view of the namespace) does not exist: its
+      // resolv.conf names the responder itself, and queries come from the sandbox's address.
+      // A mount at /etc/resolv.conf makes Docker leave its own out.
+      const file = path.join(this.stateDir, `${spec.sandboxId}.resolv.conf`);
+      fs.writeFileSync(file, `nameserver ${this.gateway}\noptions ndots:0\n`, { mode: 0o644 });
+      options.HostConfig.Mounts = [
+        ...(options.HostConfig.Mounts ?? []),
+        { Type: "bind", Source: file, Target: "/etc/resolv.conf", ReadOnly: true },
+      ];
+    }
   }
 
   async created(spec: SandboxSpec, container: Dockerode.ContainerInspectInfo): Promise<void> {
@@ -244,6 +248,7 @@ export class SandboxNetwork implements ContainerHooks {
     await this.nft.apply(removeScript(this.requireScope(), keyOf(sandboxId), state.address));
     this.forget(state);
     fs.rmSync(this.stateFile(sandboxId), { force: true });
+    fs.rmSync(path.join(this.stateDir, `${sandboxId}.resolv.conf`), { force: true });
   }
 
   /**
