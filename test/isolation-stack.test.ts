@@ -144,6 +144,23 @@ describeStack("isolation through the whole stack", () => {
   }, 120_000);
 
   testGvisor(
+    "the disk size holds under gVisor too",
+    async () => {
+      const sandbox = await cove.create({ runtimeClass: "gvisor", resources: { diskMib: 512 } });
+      try {
+        const fill = await sandbox.process.executeCommand(
+          "dd if=/dev/zero of=/home/cove/fill bs=4M count=200 2>&1; echo exit=$?",
+        );
+        expect(fill.result).toMatch(/No space left on device/);
+        expect((await sandbox.process.executeCommand("echo alive")).result).toBe("alive\n");
+      } finally {
+        await sandbox.delete();
+      }
+    },
+    120_000,
+  );
+
+  testGvisor(
     "gVisor's own network stack is held by the same host firewall",
     async () => {
       const sandbox = await cove.create({ runtimeClass: "gvisor" });
