@@ -23,6 +23,8 @@ module.exports = {
   // On two cores jest runs every file in one process: a handle one suite leaks (a socket, a
   // timer) must not hang the whole run. Jest still names the leak when it forces the exit.
   forceExit: true,
+  // Every hardening and policy assertion listed with PASS/FAIL/SKIP at the end of a run.
+  reporters: ["default", "<rootDir>/test/isolation-scoreboard.cjs"],
   globalSetup: "<rootDir>/test/jest-global-setup.ts",
   globalTeardown: "<rootDir>/test/jest-global-teardown.ts",
 };

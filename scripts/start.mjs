@@ -2,10 +2,26 @@
 // daemon kit), then runs Cove in one process (scripts/all-in-one.ts).
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { ensureDocker, ensureNodeModules, root, step } from "./lib/bootstrap.mjs";
+import {
+  ensureDebianPackages,
+  ensureDocker,
+  ensureNodeModules,
+  ensureRunsc,
+  root,
+  step,
+} from "./lib/bootstrap.mjs";
 
 ensureNodeModules();
 ensureDocker();
+if (process.getuid?.() === 0) {
+  // The runner's egress policies (nft) and disk limits (ext4 images); gVisor as runtime "runsc".
+  ensureDebianPackages(["nftables", "e2fsprogs"]);
+  try {
+    ensureRunsc();
+  } catch (err) {
+    process.stdout.write(`gVisor (runsc) is not available: ${err.message}\n`);
+  }
+}
 const { ensureBaseImage } = await import("./build-base-image.mjs");
 step("Sandbox base image");
 await ensureBaseImage();

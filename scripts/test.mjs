@@ -12,6 +12,7 @@ import {
   ensureGo,
   ensureNodeModules,
   ensurePython,
+  ensureRunsc,
   root,
   step,
   venvPython,
@@ -29,7 +30,14 @@ try {
   // The daemon kit test runs a container from a static-busybox image built on the spot; the
   // runner's image tests push to and pull from a local registry (Debian's docker-registry).
   ensureDocker();
-  ensureDebianPackages(["busybox-static", "docker-registry"]);
+  // nftables for the egress policies, e2fsprogs for the per-sandbox disks.
+  ensureDebianPackages(["busybox-static", "docker-registry", "nftables", "e2fsprogs"]);
+  // gVisor: the hardening tests run under runsc too.
+  try {
+    ensureRunsc();
+  } catch (err) {
+    process.stdout.write(`runsc is not available, the gVisor tests will skip: ${err.message}\n`);
+  }
 } catch (err) {
   process.stdout.write(`Docker is not available, container tests will skip: ${err.message}\n`);
 }

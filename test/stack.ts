@@ -15,6 +15,7 @@ import {
 } from "../proxy/src/domain/edge-route-resolver.js";
 import { type SshGateway, startSshGateway } from "../proxy/src/ssh/ssh-gateway.js";
 import { type Runner, startRunner } from "../runner/src/app.js";
+import type { RunnerConfig } from "../runner/src/config.js";
 import { ensureBaseImage } from "../scripts/build-base-image.mjs";
 import { type BootedServer, bootServer } from "../server/src/boot.js";
 import type { ServerConfig } from "../server/src/config.js";
@@ -55,7 +56,13 @@ export const STACK_LABEL = "dev.cove.test";
 
 /** startStack boots server + runner (+ Redis when the run has one) for one test file. */
 export async function startStack(
-  options: { name: string; logger?: Logger; heartbeatMs?: number } = { name: "stack" },
+  options: {
+    name: string;
+    logger?: Logger;
+    heartbeatMs?: number;
+    /** Runner settings to add (e.g. egress, diskLimits). */
+    runner?: Partial<RunnerConfig>;
+  } = { name: "stack" },
 ): Promise<Stack> {
   const logger =
     options.logger ??
@@ -106,6 +113,7 @@ export async function startStack(
       kitDir: kit.dir,
       defaultRuntime: "",
       capacity: { cpuMillicores: 64_000, memoryMib: 64_000, diskMib: 0, maxSandboxes: 200 },
+      ...options.runner,
     },
     logger.child({ component: "runner" }),
     { extraLabels: { [STACK_LABEL]: label } },

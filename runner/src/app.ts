@@ -7,6 +7,7 @@ import { ArchiveManager } from "./archive/archive-manager.js";
 import type { RunnerConfig } from "./config.js";
 import { CommandExecutor } from "./control/command-executor.js";
 import { ControlStream } from "./control/control-stream.js";
+import { SandboxDisks } from "./disk/sandbox-disks.js";
 import { watchContainerEvents } from "./domain/container-events.js";
 import { createDockerClient, refuseRedirects } from "./domain/docker-client.js";
 import { DockerDriver } from "./domain/docker-driver.js";
@@ -14,6 +15,7 @@ import { SandboxDirectory, withDirectory } from "./domain/sandbox-directory.js";
 import type { SandboxDriver } from "./domain/sandbox-driver.js";
 import { startToolboxGateway, type ToolboxGateway } from "./gateway/toolbox-gateway.js";
 import { ImageManager } from "./images/image-manager.js";
+import { SandboxNetwork } from "./network/sandbox-network.js";
 import { VolumeManager } from "./volumes/volume-manager.js";
 
 /** The runner's software version, sent in hello. */
@@ -66,6 +68,27 @@ export async function startRunner(
     buildNetwork: config.buildNetwork,
     extraLabels: deps.extraLabels,
   });
+  // Egress policies: rules and DNS must be in place before any sandbox starts.
+  let network: SandboxNetwork | undefined;
+  if (config.egress) {
+    network = new SandboxNetwork({
+      docker,
+      dataDir: config.dataDir,
+      logger,
+      networkName: config.egress.networkName,
+      bridgeName: config.egress.bridgeName,
+      subnet: config.egress.subnet,
+      table: config.egress.table,
+      upstreamDns: config.egress.upstreamDns,
+      labels: deps.extraLabels,
+    });
+    await network.init();
+  }
+  const disks = config.diskLimits
+    ? new SandboxDisks({ dataDir: config.dataDir, logger })
+    : undefined;
+  // The disk first: the network hook may connect the container, which needs nothing of it.
+  const hooks = [...(disks ? [disks] : []), ...(network ? [network] : [])];
   const driver = withDirectory(
     new DockerDriver({
       docker,
@@ -76,6 +99,7 @@ export async function startRunner(
       logger: logger.child({ part: "driver" }),
       extraLabels: labels,
       extraMounts: (spec) => volumes.mountsFor(spec),
+      hooks,
     }),
     directory,
   );
@@ -110,7 +134,7 @@ export async function startRunner(
     driver,
     (out) => stream?.deliver(out),
     logger.child({ part: "executor" }),
-    { images, archives, volumes },
+    { images, archives, volumes, network },
   );
   stream = new ControlStream(
     transport,
@@ -147,6 +171,7 @@ export async function startRunner(
       await running;
       await executor.idle();
       await gateway.close(500);
+      await network?.close();
     },
   };
 }

@@ -9,9 +9,14 @@ import type {
   SandboxReportSchema,
   SandboxSpec as SpecMessage,
 } from "@cove/gen-ts/cove/runner/v1/runner_pb.js";
-import { NetworkPolicyMode, SandboxState } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
+import {
+  type NetworkPolicy,
+  NetworkPolicyMode,
+  SandboxState,
+} from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
 import { isMarkedRetryable } from "../domain/retryable.js";
 import type { SandboxDriver, SandboxObservation, SandboxSpec } from "../domain/sandbox-driver.js";
+import { checkPolicy, type EgressMode, type EgressPolicy } from "../network/egress-policy.js";
 import { createProgressReporter } from "./progress-reporter.js";
 import { applyStateCommand, type StateServices } from "./state-commands.js";
 
@@ -52,10 +57,39 @@ export function toReport(obs: SandboxObservation): MessageInitShape<typeof Sandb
   };
 }
 
-function toSpec(spec: SpecMessage | undefined): SandboxSpec {
+const egressModes: Partial<Record<NetworkPolicyMode, EgressMode>> = {
+  [NetworkPolicyMode.UNSPECIFIED]: "block",
+  [NetworkPolicyMode.BLOCK_ALL]: "block",
+  [NetworkPolicyMode.ALLOW_ALL]: "allow-all",
+  [NetworkPolicyMode.ALLOW_PUBLIC]: "allow-public",
+  [NetworkPolicyMode.ALLOW_LIST]: "cidrs",
+  [NetworkPolicyMode.ALLOW_DOMAINS]: "domains",
+};
+
+/** toEgress converts a protocol NetworkPolicy to the runner's (INVALID_ARGUMENT when malformed). */
+export function toEgress(policy: NetworkPolicy | undefined): EgressPolicy {
+  const mode = egressModes[policy?.mode ?? NetworkPolicyMode.UNSPECIFIED];
+  if (!mode) {
+    throw new CoveError(
+      "invalidArgument",
+      "INVALID_FIELD",
+      `unknown network policy mode ${policy?.mode}`,
+    );
+  }
+  return checkPolicy({
+    mode,
+    cidrs: policy?.allowCidrs ?? [],
+    domains: policy?.allowDomains ?? [],
+  });
+}
+
+function toSpec(spec: SpecMessage | undefined, enforcesEgress: boolean): SandboxSpec {
   if (!spec || spec.sandboxId === "")
     throw new CoveError("invalidArgument", "INVALID_FIELD", "spec.sandbox_id is required");
   const mode = spec.networkPolicy?.mode ?? NetworkPolicyMode.UNSPECIFIED;
+  if (enforcesEgress) {
+    return { ...specFields(spec), network: "none", egress: toEgress(spec.networkPolicy) };
+  }
   if (
     mode !== NetworkPolicyMode.UNSPECIFIED &&
     mode !== NetworkPolicyMode.BLOCK_ALL &&
@@ -64,9 +98,13 @@ function toSpec(spec: SpecMessage | undefined): SandboxSpec {
     throw new CoveError(
       "failedPrecondition",
       "RUNTIME_UNAVAILABLE",
-      "this runner supports network policies BLOCK_ALL and ALLOW_ALL only; CIDR allow-lists are not implemented yet",
+      "this runner enforces network policies BLOCK_ALL and ALLOW_ALL only (it runs without its sandbox network)",
     );
   }
+  return { ...specFields(spec), network: mode === NetworkPolicyMode.ALLOW_ALL ? "all" : "none" };
+}
+
+function specFields(spec: SpecMessage): Omit<SandboxSpec, "network" | "egress"> {
   return {
     sandboxId: spec.sandboxId,
     organizationId: spec.organizationId,
@@ -77,7 +115,6 @@ function toSpec(spec: SpecMessage | undefined): SandboxSpec {
     env: spec.env,
     labels: spec.labels,
     osUser: spec.osUser,
-    network: mode === NetworkPolicyMode.ALLOW_ALL ? "all" : "none",
     runtime: spec.runtimeClass,
     volumes: spec.volumes.map((v) => ({
       volumeId: v.volumeId,
@@ -210,7 +247,7 @@ export class CommandExecutor {
     });
     switch (c.case) {
       case "createSandbox": {
-        const spec = toSpec(c.value.spec);
+        const spec = toSpec(c.value.spec, this.services.network !== undefined);
         this.emit({
           kind: "report",
           report: {
@@ -255,6 +292,18 @@ export class CommandExecutor {
         await this.services.archives?.forget(c.value.sandboxId);
         return sandboxResult(report(destroyed));
       }
+      case "updateSandboxNetwork": {
+        const network = this.services.network;
+        if (!network) {
+          throw new CoveError(
+            "failedPrecondition",
+            "RUNTIME_UNAVAILABLE",
+            "this runner runs without its sandbox network and cannot change network policies",
+          );
+        }
+        await network.update(c.value.sandboxId, toEgress(c.value.networkPolicy));
+        return sandboxResult(report(await this.driver.inspect(c.value.sandboxId)));
+      }
       case undefined:
         throw new CoveError(
           "invalidArgument",
@@ -269,7 +318,10 @@ export class CommandExecutor {
           const outcome = await applyStateCommand(command, this.services, {
             progress,
             toSpec: (cmd) =>
-              toSpec(cmd.command.case === "restoreSandbox" ? cmd.command.value.spec : undefined),
+              toSpec(
+                cmd.command.case === "restoreSandbox" ? cmd.command.value.spec : undefined,
+                this.services.network !== undefined,
+              ),
             start: async (id) => report(await this.startOrReport(id)),
             sandboxResult,
             reportState: (sandboxId, state) =>
@@ -345,6 +397,7 @@ function sandboxOf(command: RunnerCommand): string {
     case "destroySandbox":
     case "commitSandbox":
     case "archiveSandbox":
+    case "updateSandboxNetwork":
       return c.value.sandboxId;
     default:
       return `command:${command.commandId}`;

@@ -14,6 +14,7 @@ import type { Progress } from "../domain/progress.js";
 import type { SandboxObservation, SandboxSpec } from "../domain/sandbox-driver.js";
 import type { ImageInfo, ImageManager } from "../images/image-manager.js";
 import type { RegistryAuth } from "../images/registry-auth.js";
+import type { SandboxNetwork } from "../network/sandbox-network.js";
 import type { VolumeManager } from "../volumes/volume-manager.js";
 
 /** The managers behind the image, archive and volume commands; a missing one means unimplemented. */
@@ -24,6 +25,8 @@ export interface StateServices {
   archives?: ArchiveManager;
   /** Local volumes. */
   volumes?: VolumeManager;
+  /** The sandbox network (egress policies); without it only BLOCK_ALL and ALLOW_ALL work. */
+  network?: SandboxNetwork;
 }
 
 /** What a state command needs from the executor around it. */

@@ -12,6 +12,7 @@ import {
   resourceExhausted,
 } from "@cove/common";
 import type Dockerode from "dockerode";
+import type { ContainerHooks } from "./container-hooks.js";
 import { waitForDaemon } from "./daemon-health.js";
 import { imageUrlName, refuseRedirects } from "./docker-client.js";
 import {
@@ -61,6 +62,8 @@ export interface DockerDriverOptions {
   extraLabels?: Record<string, string>;
   /** Extra bind mounts of a sandbox being created (its volumes), after the kit's and the socket's. */
   extraMounts?: (spec: SandboxSpec) => Promise<Dockerode.MountSettings[]>;
+  /** Steps run around each container's life (network policy, disk limit), in order. */
+  hooks?: ContainerHooks[];
 }
 
 /** A user account from an image's /etc/passwd. */
@@ -276,6 +279,7 @@ export class DockerDriver implements SandboxDriver {
   private readonly startTimeoutMs: number;
   private readonly extraLabels: Record<string, string>;
   private readonly extraMounts: DockerDriverOptions["extraMounts"];
+  private readonly hooks: ContainerHooks[];
   private policy: HardeningPolicy;
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly profiles = new Map<string, Promise<ImageProfile>>();
@@ -294,6 +298,7 @@ export class DockerDriver implements SandboxDriver {
     this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
     this.extraLabels = { ...options.extraLabels };
     this.extraMounts = options.extraMounts;
+    this.hooks = [...(options.hooks ?? [])];
     this.policy = {
       ...defaultHardeningPolicy,
       pidsLimit: options.pidsLimit ?? defaultHardeningPolicy.pidsLimit,
@@ -326,6 +331,7 @@ export class DockerDriver implements SandboxDriver {
       const existing = await this.inspectContainer(id);
       if (existing) {
         this.ensureManaged(existing);
+        for (const hook of this.hooks) await hook.created?.(spec, existing);
         return this.observe(id, existing);
       }
       const runtime = spec.runtime || this.defaultRuntime;
@@ -366,6 +372,7 @@ export class DockerDriver implements SandboxDriver {
       const mounts = this.extraMounts ? await this.extraMounts(spec) : [];
       const withMounts = (options: ReturnType<typeof buildCreateOptions>) => {
         options.HostConfig.Mounts = [...(options.HostConfig.Mounts ?? []), ...mounts];
+        for (const hook of this.hooks) hook.createOptions?.(spec, options);
         return options;
       };
       try {
@@ -393,6 +400,16 @@ export class DockerDriver implements SandboxDriver {
       }
       const info = await this.inspectContainer(id);
       if (!info) throw failedPrecondition("SANDBOX_START_FAILED", "the container vanished");
+      try {
+        for (const hook of this.hooks) await hook.created?.(spec, info);
+      } catch (err) {
+        await this.docker
+          .getContainer(this.containerName(id))
+          .remove({ force: true, v: true })
+          .catch(() => {});
+        for (const hook of this.hooks) await hook.removed?.(id).catch(() => {});
+        throw err;
+      }
       this.logger.info("sandbox created", {
         sandboxId: id,
         image: spec.image,
@@ -426,6 +443,7 @@ export class DockerDriver implements SandboxDriver {
       const socket = this.socketPath(sandboxId);
       if (fs.existsSync(path.dirname(socket))) fs.rmSync(socket, { force: true });
       else fs.mkdirSync(path.dirname(socket), { recursive: true, mode: 0o700 });
+      for (const hook of this.hooks) await hook.starting?.(sandboxId, info);
       try {
         await this.docker.getContainer(name).start();
       } catch (err) {
@@ -497,6 +515,7 @@ export class DockerDriver implements SandboxDriver {
         }
         this.logger.info("sandbox destroyed", { sandboxId });
       }
+      for (const hook of this.hooks) await hook.removed?.(sandboxId);
       // rm does not follow symlinks the sandbox may have left in run/.
       fs.rmSync(this.sandboxDir(sandboxId), { recursive: true, force: true });
       return this.missing(sandboxId);

@@ -1,3 +1,5 @@
+import type { EgressPolicy } from "../network/egress-policy.js";
+
 /** What a runner is asked to create: the runner-side view of cove.runner.v1.SandboxSpec. */
 export interface SandboxSpec {
   /** Sandbox id; also the container name, so every command on it is idempotent. */
@@ -18,8 +20,14 @@ export interface SandboxSpec {
   labels: Record<string, string>;
   /** OS user that user code runs as by default ("" = the image's default, "root" allowed). */
   osUser: string;
-  /** Network policy: "none" (default), "all" (egress through the runner's bridge). */
+  /**
+   * How the container is created: "none" (no interface; the default, and what every sandbox
+   * gets when the runner enforces `egress`), "all" (the legacy cove-egress bridge, for a driver
+   * used without the network hooks).
+   */
   network: "none" | "all";
+  /** The outbound policy the network hooks enforce (absent: block all). */
+  egress?: EgressPolicy;
   /** OCI runtime: "" for the runner's default, "runc" or "runsc". */
   runtime: string;
   /** Volumes to mount (absent or empty: none). */

@@ -10,6 +10,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { CoveError, invalidArgument, permissionDenied } from "@cove/common";
 import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
 import {
+  type NetworkPolicy,
   NetworkPolicyMode,
   type Sandbox as SandboxMessage,
   SandboxSchema,
@@ -106,10 +107,19 @@ function sourceOf(req: CreateSandboxRequest): SandboxSource {
   }
 }
 
-function createInput(req: CreateSandboxRequest): CreateSandboxInput {
-  const mode = req.networkPolicy?.mode ?? NetworkPolicyMode.UNSPECIFIED;
+/** networkInput reads a NetworkPolicy message (unset: the default, block all). */
+function networkInput(policy: NetworkPolicy | undefined): CreateSandboxInput["networkPolicy"] {
+  const mode = policy?.mode ?? NetworkPolicyMode.UNSPECIFIED;
   const modeName = NetworkPolicyMode[mode] as NetworkModeName | "UNSPECIFIED" | undefined;
   if (modeName === undefined) throw invalidArgument("network_policy.mode", `unknown mode ${mode}`);
+  return {
+    mode: modeName,
+    allowCidrs: policy?.allowCidrs ?? [],
+    allowDomains: policy?.allowDomains ?? [],
+  };
+}
+
+function createInput(req: CreateSandboxRequest): CreateSandboxInput {
   return {
     source: sourceOf(req),
     resources: {
@@ -121,7 +131,7 @@ function createInput(req: CreateSandboxRequest): CreateSandboxInput {
     labels: req.labels,
     osUser: req.osUser,
     public: req.public,
-    networkPolicy: { mode: modeName, allowCidrs: req.networkPolicy?.allowCidrs ?? [] },
+    networkPolicy: networkInput(req.networkPolicy),
     autoStopMs: durationMs(req.autoStopInterval),
     autoArchiveMs: durationMs(req.autoArchiveInterval),
     autoDeleteMs: durationMs(req.autoDeleteInterval),
@@ -168,6 +178,7 @@ export function toProto(sandbox: Sandbox, toolboxUrl: string): SandboxMessage {
     networkPolicy: {
       mode: NetworkPolicyMode[sandbox.networkPolicy.mode],
       allowCidrs: sandbox.networkPolicy.allowCidrs,
+      allowDomains: sandbox.networkPolicy.allowDomains,
     },
     autoStopInterval: durationFromMs(sandbox.autoStopSeconds * 1000),
     autoArchiveInterval: durationFromMs(sandbox.autoArchiveSeconds * 1000),
@@ -289,6 +300,7 @@ export class SandboxHandler implements ServiceImpl<typeof SandboxService> {
       autoStopMs: durationMs(req.autoStopInterval),
       autoArchiveMs: durationMs(req.autoArchiveInterval),
       autoDeleteMs: durationMs(req.autoDeleteInterval),
+      networkPolicy: req.networkPolicy ? networkInput(req.networkPolicy) : undefined,
     });
     return { sandbox: this.proto(sandbox) };
   }

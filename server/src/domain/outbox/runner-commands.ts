@@ -101,9 +101,19 @@ export async function wasEverDelivered(trx: Db, sandboxId: string): Promise<bool
   return row !== undefined;
 }
 
-/** cancelPendingCommands fails the sandbox's commands not yet sent (COMMAND_CANCELLED). */
-export async function cancelPendingCommands(trx: Db, sandboxId: string, now: Date): Promise<void> {
-  await trx("runner_commands").where({ sandbox_id: sandboxId, state: "PENDING" }).update({
+/**
+ * cancelPendingCommands fails the sandbox's commands not yet sent (COMMAND_CANCELLED), only
+ * those of `kinds` when given.
+ */
+export async function cancelPendingCommands(
+  trx: Db,
+  sandboxId: string,
+  now: Date,
+  kinds?: readonly string[],
+): Promise<void> {
+  const query = trx("runner_commands").where({ sandbox_id: sandboxId, state: "PENDING" });
+  if (kinds) query.whereIn("kind", kinds);
+  await query.update({
     state: "FAILED",
     error_reason: "COMMAND_CANCELLED",
     error_message: "superseded by a newer request before it was sent",
@@ -111,14 +121,16 @@ export async function cancelPendingCommands(trx: Db, sandboxId: string, now: Dat
   });
 }
 
-/** newerCommandExists says whether the sandbox got a command after `commandId`. */
+/** newerCommandExists says whether the sandbox got a command (of `kinds`, when given) after `commandId`. */
 export async function newerCommandExists(
   trx: Db,
   sandboxId: string,
   commandId: string,
+  kinds?: readonly string[],
 ): Promise<boolean> {
-  const row = await trx("runner_commands")
-    .where({ sandbox_id: sandboxId })
+  const query = trx("runner_commands").where({ sandbox_id: sandboxId });
+  if (kinds) query.whereIn("kind", kinds);
+  const row = await query
     .whereNot({ id: commandId })
     .where(
       "create_time",
@@ -251,4 +263,37 @@ export async function overdueCommands(
     .orderBy("deadline_time")
     .limit(limit)
     .select("id", "runner_id", "sandbox_id", "kind", "deadline_time");
+}
+
+/** latestCommandId is the id of the sandbox's newest command of `kind`, if any. */
+export async function latestCommandId(
+  db: Db,
+  sandboxId: string,
+  kind: string,
+): Promise<string | undefined> {
+  const row = await db("runner_commands")
+    .where({ sandbox_id: sandboxId, kind })
+    .orderBy([
+      { column: "create_time", order: "desc" },
+      { column: "id", order: "desc" },
+    ])
+    .first<{ id: string } | undefined>("id");
+  return row?.id;
+}
+
+/** A command's state and, when it failed, why. */
+export interface CommandStatus {
+  /** PENDING, SENT, ACKED, DONE or FAILED. */
+  state: string;
+  /** The ErrorReason name of a failure. */
+  error_reason: string;
+  /** The failure's message. */
+  error_message: string;
+}
+
+/** commandStatus reads one command's state and failure. */
+export function commandStatus(db: Db, commandId: string): Promise<CommandStatus | undefined> {
+  return db("runner_commands")
+    .where({ id: commandId })
+    .first<CommandStatus | undefined>("state", "error_reason", "error_message");
 }

@@ -26,6 +26,7 @@ import { createImagePolicy, type ImagePolicy } from "./image-policy.js";
 import { checkQuota } from "./occupancy.js";
 import type { CommandDispatcher, SandboxReportData, SandboxStateName } from "./ports.js";
 import {
+  type NetworkPolicyData,
   rowToSandbox,
   type Sandbox,
   type SandboxRow,
@@ -34,13 +35,14 @@ import {
 } from "./rows.js";
 import {
   allowedStates,
+  COMMAND_GOAL,
   type DesiredStateName,
   onPathTo,
   PERMANENT_ERROR_REASONS,
   STATE_TABLE,
   type StateRule,
 } from "./states.js";
-import { Violations, waitTimeout } from "./validation.js";
+import { type NetworkPolicyInput, Violations, waitTimeout } from "./validation.js";
 
 /** Tunables of the lifecycle; every field has a default. */
 export interface SandboxManagerOptions {
@@ -116,6 +118,8 @@ export interface UpdateSandboxInput {
   autoArchiveMs?: number;
   /** New auto-delete, ms, when set. */
   autoDeleteMs?: number;
+  /** New network policy, when set (listed in the mask but unset: block all). */
+  networkPolicy?: NetworkPolicyInput;
 }
 
 /** One WatchSandbox event. */
@@ -487,7 +491,8 @@ export class SandboxCore {
         ...decision.columns,
       };
       if (decision.cancelPending) {
-        await cancelPendingCommands(trx, row.id, now);
+        // Lifecycle commands only: a pending network update still has to reach the runner.
+        await cancelPendingCommands(trx, row.id, now, Object.keys(COMMAND_GOAL));
       }
       const [after] = await trx<SandboxRow>("sandboxes").where({ id: row.id }).update(columns, "*");
       if (!after) throw new Error("update returned no row");
@@ -605,6 +610,15 @@ export function defaultReason(goal: DesiredStateName): ErrorReasonName {
   return "INTERNAL";
 }
 
+/** policyMessage is a stored policy as a NetworkPolicy message. */
+export function policyMessage(policy: NetworkPolicyData) {
+  return {
+    mode: NetworkPolicyMode[policy.mode],
+    allowCidrs: policy.allowCidrs,
+    allowDomains: policy.allowDomains,
+  };
+}
+
 /** The createSandbox command for a row: SandboxSpec from what is stored. */
 export function createCommand(row: SandboxRow): CommandBody {
   const policy = row.network_policy ?? {};
@@ -623,10 +637,11 @@ export function createCommand(row: SandboxRow): CommandBody {
         env: row.env ?? {},
         labels: row.labels ?? {},
         osUser: row.os_user,
-        networkPolicy: {
-          mode: NetworkPolicyMode[policy.mode ?? "BLOCK_ALL"],
+        networkPolicy: policyMessage({
+          mode: policy.mode ?? "BLOCK_ALL",
           allowCidrs: policy.allowCidrs ?? [],
-        },
+          allowDomains: policy.allowDomains ?? [],
+        }),
         volumes: [],
         runtimeClass: row.runtime_class,
       },

@@ -8,17 +8,25 @@ import {
   AsyncQueue,
   alreadyExists,
   CoveError,
+  type ErrorReasonName,
   failedPrecondition,
   notFound,
   resourceExhausted,
 } from "@cove/common";
+import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
 import { newSandboxId } from "../../ids.js";
-import { enqueueCommand } from "../outbox/runner-commands.js";
+import {
+  type CommandBody,
+  commandStatus,
+  enqueueCommand,
+  latestCommandId,
+} from "../outbox/runner-commands.js";
 import { pickRunner } from "../runner/scheduler.js";
 import {
   createCommand,
   json,
   type ListSandboxesQuery,
+  policyMessage,
   rowState,
   runnerUnavailable,
   SandboxCore,
@@ -31,7 +39,7 @@ import {
 import { type SandboxEvent, subscribeSandbox } from "./events.js";
 import { checkQuota } from "./occupancy.js";
 import type { SandboxStateName } from "./ports.js";
-import { rowToSandbox, type Sandbox, type SandboxRow } from "./rows.js";
+import { type NetworkPolicyData, rowToSandbox, type Sandbox, type SandboxRow } from "./rows.js";
 import { ALL_STATES, type DesiredStateName, STATE_TABLE } from "./states.js";
 import {
   type CreateSandboxInput,
@@ -44,7 +52,11 @@ import {
   Violations,
   validateCreate,
   validateLabels,
+  validateNetwork,
 } from "./validation.js";
+
+/** How long UpdateSandbox waits for the runner to enforce a new network policy. */
+const NETWORK_APPLY_TIMEOUT_MS = 30_000;
 
 /** SandboxLifecycle: see the file comment. */
 /**
@@ -395,6 +407,7 @@ export class SandboxLifecycle extends SandboxCore {
       "auto_stop_interval",
       "auto_archive_interval",
       "auto_delete_interval",
+      "network_policy",
     ];
     const v = new Violations();
     for (const path of input.paths)
@@ -443,13 +456,76 @@ export class SandboxLifecycle extends SandboxCore {
       0,
       INTERVAL_MAX_DAYS.autoDelete,
     );
+    let policy: NetworkPolicyData | undefined;
+    if (paths.has("network_policy") || (all && input.networkPolicy !== undefined)) {
+      policy = validateNetwork(
+        input.networkPolicy ?? { mode: "UNSPECIFIED", allowCidrs: [], allowDomains: [] },
+        v,
+      );
+      columns.network_policy = json(policy);
+    }
     v.throwIfAny();
-    return this.mutate({ organizationId }, sandboxId, async (row) => {
+    let before: { state: string; policy: unknown } | undefined;
+    const updated = await this.mutate({ organizationId }, sandboxId, async (row) => {
       if (!STATE_TABLE[row.state as SandboxStateName].update)
         throw stateConflict(rowState(row), "update", (r) => r.update);
       if (Object.keys(columns).length === 0) return undefined;
-      return { columns };
+      before = { state: row.state, policy: row.network_policy ?? {} };
+      // The runner holding a container gets the policy; a later create or start carries it otherwise.
+      const commands: CommandBody[] =
+        policy && row.state !== "ARCHIVED"
+          ? [
+              {
+                case: "updateSandboxNetwork",
+                value: { sandboxId, networkPolicy: policyMessage(policy) },
+              },
+            ]
+          : [];
+      return { columns, commands };
     });
+    if (!policy || before?.state !== "STARTED" || !updated.runnerId) return updated;
+    return this.awaitNetworkPolicy(organizationId, sandboxId, before.policy, policy);
+  }
+
+  /**
+   * awaitNetworkPolicy waits for the runner to answer the newest network update of a STARTED
+   * sandbox: the sandbox once enforced; the runner's refusal (with the previous policy put back)
+   * as FAILED_PRECONDITION; UNAVAILABLE RUNNER_UNAVAILABLE when it does not answer in time.
+   */
+  private async awaitNetworkPolicy(
+    organizationId: string,
+    sandboxId: string,
+    previous: unknown,
+    policy: NetworkPolicyData,
+  ): Promise<Sandbox> {
+    const deadline = Date.now() + NETWORK_APPLY_TIMEOUT_MS;
+    const commandId = await latestCommandId(this.db, sandboxId, "updateSandboxNetwork");
+    while (commandId) {
+      const row = await commandStatus(this.db, commandId);
+      if (row?.state === "DONE") return rowToSandbox(await this.loadRow(organizationId, sandboxId));
+      if (row?.state === "FAILED" && row.error_reason !== "COMMAND_DEADLINE_EXCEEDED") {
+        await this.db("sandboxes")
+          .where({ id: sandboxId, organization_id: organizationId })
+          .whereRaw("network_policy = ?::jsonb", [json(policy)])
+          .update({ network_policy: json(previous), update_time: new Date() });
+        const reason = (
+          row.error_reason in ErrorReason ? row.error_reason : "RUNTIME_UNAVAILABLE"
+        ) as ErrorReasonName;
+        throw failedPrecondition(
+          reason,
+          `the runner refused the network policy; the previous one stays: ${row.error_message}`,
+          { sandboxId },
+        );
+      }
+      if (Date.now() > deadline || row?.state === "FAILED") break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new CoveError(
+      "unavailable",
+      "RUNNER_UNAVAILABLE",
+      `the runner did not confirm the new network policy within ${NETWORK_APPLY_TIMEOUT_MS / 1000} s; it is kept and applied when the runner answers`,
+      { sandboxId },
+    );
   }
 
   // ---------------------------------------------------------------- waiting and watching
@@ -613,6 +689,7 @@ function sameSpec(row: SandboxRow, spec: ValidatedCreate): boolean {
     row.public === spec.public &&
     (policy.mode ?? "BLOCK_ALL") === spec.networkPolicy.mode &&
     json(policy.allowCidrs ?? []) === json(spec.networkPolicy.allowCidrs) &&
+    json(policy.allowDomains ?? []) === json(spec.networkPolicy.allowDomains) &&
     row.auto_stop_seconds === spec.autoStopSeconds &&
     row.auto_archive_seconds === spec.autoArchiveSeconds &&
     row.auto_delete_seconds === spec.autoDeleteSeconds &&

@@ -7,14 +7,21 @@ import type { SandboxStateName } from "./ports.js";
 import type { DesiredStateName } from "./states.js";
 
 /** Outbound network access: the NetworkPolicyMode name without prefix. */
-export type NetworkModeName = "BLOCK_ALL" | "ALLOW_LIST" | "ALLOW_ALL";
+export type NetworkModeName =
+  | "BLOCK_ALL"
+  | "ALLOW_LIST"
+  | "ALLOW_ALL"
+  | "ALLOW_PUBLIC"
+  | "ALLOW_DOMAINS";
 
 /** A sandbox's outbound network access. */
 export interface NetworkPolicyData {
   /** The mode. */
   mode: NetworkModeName;
-  /** CIDRs for ALLOW_LIST. */
+  /** CIDRs for ALLOW_LIST (and optionally ALLOW_DOMAINS). */
   allowCidrs: string[];
+  /** Name patterns for ALLOW_DOMAINS. */
+  allowDomains: string[];
 }
 
 /** A volume mount as stored. */
@@ -151,6 +158,7 @@ export function rowToSandbox(row: SandboxRow): Sandbox {
     networkPolicy: {
       mode: row.network_policy?.mode ?? "BLOCK_ALL",
       allowCidrs: row.network_policy?.allowCidrs ?? [],
+      allowDomains: row.network_policy?.allowDomains ?? [],
     },
     autoStopSeconds: row.auto_stop_seconds,
     autoArchiveSeconds: row.auto_archive_seconds,

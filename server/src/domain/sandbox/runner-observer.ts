@@ -34,7 +34,10 @@ export class RunnerObserver extends SandboxCore implements SandboxStateSink {
     await this.mutate({}, command.sandboxId, async (row, trx) => {
       if (row.runner_id !== command.runnerId || row.state === "DESTROYED") return undefined;
       if (row.desired_state !== goal) return undefined;
-      if (await newerCommandExists(trx, row.id, command.id)) return undefined;
+      // Lifecycle commands only: a network update does not supersede a create or a start.
+      if (await newerCommandExists(trx, row.id, command.id, Object.keys(COMMAND_GOAL))) {
+        return undefined;
+      }
       if (outcome.ok) {
         const report = outcome.report;
         const columns: Record<string, unknown> = {};

@@ -14,6 +14,16 @@ import {
 } from "@cove/common";
 import type { NetworkModeName, NetworkPolicyData, VolumeMountData } from "./rows.js";
 
+/** A requested network policy; mode UNSPECIFIED means BLOCK_ALL. */
+export interface NetworkPolicyInput {
+  /** The mode's name. */
+  mode: NetworkModeName | "UNSPECIFIED";
+  /** CIDR ranges. */
+  allowCidrs: string[];
+  /** Name patterns. */
+  allowDomains: string[];
+}
+
 /** Default CPU, millicores. */
 export const DEFAULT_CPU_MILLICORES = 1000;
 /** Default memory, MiB. */
@@ -70,7 +80,7 @@ export interface CreateSandboxInput {
   /** Previews without a token. */
   public: boolean;
   /** Network policy; mode UNSPECIFIED means BLOCK_ALL. */
-  networkPolicy: { mode: NetworkModeName | "UNSPECIFIED"; allowCidrs: string[] };
+  networkPolicy: NetworkPolicyInput;
   /** Auto-stop interval, ms; undefined = default. */
   autoStopMs?: number;
   /** Auto-archive interval, ms; undefined = default. */
@@ -306,13 +316,25 @@ export function isCidr(text: string): boolean {
   return Number(bits) <= (family === 4 ? 32 : 128);
 }
 
-function validateNetwork(
-  policy: CreateSandboxInput["networkPolicy"],
+const DOMAIN_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** isDomainPattern accepts a host name, or "*." and a host name (at least two labels, ≤ 253). */
+export function isDomainPattern(text: string): boolean {
+  const name = text.startsWith("*.") ? text.slice(2) : text;
+  if (name.length === 0 || name.length > 253 || isIP(name) !== 0) return false;
+  const labels = name.split(".");
+  return labels.length >= 2 && labels.every((l) => DOMAIN_LABEL.test(l));
+}
+
+/** validateNetwork checks a network policy against the rules in sandbox.proto. */
+export function validateNetwork(
+  policy: NetworkPolicyInput,
   violations: Violations,
 ): NetworkPolicyData {
   const mode: NetworkModeName = policy.mode === "UNSPECIFIED" ? "BLOCK_ALL" : policy.mode;
-  if (mode === "ALLOW_LIST") {
-    if (policy.allowCidrs.length === 0)
+  const takesCidrs = mode === "ALLOW_LIST" || mode === "ALLOW_DOMAINS";
+  if (takesCidrs) {
+    if (mode === "ALLOW_LIST" && policy.allowCidrs.length === 0)
       violations.add("network_policy.allow_cidrs", "must not be empty with ALLOW_LIST");
     if (policy.allowCidrs.length > 64)
       violations.add("network_policy.allow_cidrs", "at most 64 entries");
@@ -326,10 +348,32 @@ function validateNetwork(
   } else if (policy.allowCidrs.length > 0) {
     violations.add(
       "network_policy.allow_cidrs",
-      "is used only with NETWORK_POLICY_MODE_ALLOW_LIST",
+      "is used only with NETWORK_POLICY_MODE_ALLOW_LIST or NETWORK_POLICY_MODE_ALLOW_DOMAINS",
     );
   }
-  return { mode, allowCidrs: mode === "ALLOW_LIST" ? [...policy.allowCidrs] : [] };
+  if (mode === "ALLOW_DOMAINS") {
+    if (policy.allowDomains.length === 0)
+      violations.add("network_policy.allow_domains", "must not be empty with ALLOW_DOMAINS");
+    if (policy.allowDomains.length > 64)
+      violations.add("network_policy.allow_domains", "at most 64 entries");
+    policy.allowDomains.forEach((name, i) => {
+      if (!isDomainPattern(name))
+        violations.add(
+          `network_policy.allow_domains[${i}]`,
+          'must be a host name such as pypi.org, or "*." and a host name (no IP addresses)',
+        );
+    });
+  } else if (policy.allowDomains.length > 0) {
+    violations.add(
+      "network_policy.allow_domains",
+      "is used only with NETWORK_POLICY_MODE_ALLOW_DOMAINS",
+    );
+  }
+  return {
+    mode,
+    allowCidrs: takesCidrs ? [...policy.allowCidrs] : [],
+    allowDomains: mode === "ALLOW_DOMAINS" ? policy.allowDomains.map((d) => d.toLowerCase()) : [],
+  };
 }
 
 function resource(
@@ -487,7 +531,8 @@ export function validateCreate(
     autoArchiveSeconds,
     autoDeleteSeconds,
     region: input.region,
-    runtimeClass: input.runtimeClass,
+    // "gvisor" is the friendlier name of runsc.
+    runtimeClass: input.runtimeClass === "gvisor" ? "runsc" : input.runtimeClass,
     idempotencyKey: input.idempotencyKey === "" ? null : input.idempotencyKey,
     wait: input.wait ?? true,
     waitTimeoutMs,

@@ -1436,6 +1436,64 @@ func (x *RemoveVolumeCommand) GetVolumeId() string {
 	return ""
 }
 
+// UpdateSandboxNetworkCommand replaces a sandbox's network policy. A running sandbox is
+// under the new policy when the command succeeds (connections it forbids are cut); a
+// stopped one starts with it. It succeeds when the runner holds no container for the
+// sandbox: the next create or restore command carries the policy.
+type UpdateSandboxNetworkCommand struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// sandbox_id is the sandbox whose policy changes.
+	SandboxId string `protobuf:"bytes,1,opt,name=sandbox_id,json=sandboxId,proto3" json:"sandbox_id,omitempty"`
+	// network_policy is the new policy, validated by the server.
+	NetworkPolicy *v1.NetworkPolicy `protobuf:"bytes,2,opt,name=network_policy,json=networkPolicy,proto3" json:"network_policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSandboxNetworkCommand) Reset() {
+	*x = UpdateSandboxNetworkCommand{}
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSandboxNetworkCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSandboxNetworkCommand) ProtoMessage() {}
+
+func (x *UpdateSandboxNetworkCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSandboxNetworkCommand.ProtoReflect.Descriptor instead.
+func (*UpdateSandboxNetworkCommand) Descriptor() ([]byte, []int) {
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UpdateSandboxNetworkCommand) GetSandboxId() string {
+	if x != nil {
+		return x.SandboxId
+	}
+	return ""
+}
+
+func (x *UpdateSandboxNetworkCommand) GetNetworkPolicy() *v1.NetworkPolicy {
+	if x != nil {
+		return x.NetworkPolicy
+	}
+	return nil
+}
+
 // RunnerCommand is one unit of work the server asks a runner to do. Delivery is
 // at-least-once: the runner must apply every command idempotently, keyed by command_id
 // and by the sandbox id (the container's name) or image reference it names, so that a
@@ -1469,6 +1527,7 @@ type RunnerCommand struct {
 	//	*RunnerCommand_ArchiveSandbox
 	//	*RunnerCommand_RestoreSandbox
 	//	*RunnerCommand_RemoveVolume
+	//	*RunnerCommand_UpdateSandboxNetwork
 	Command       isRunnerCommand_Command `protobuf_oneof:"command"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1476,7 +1535,7 @@ type RunnerCommand struct {
 
 func (x *RunnerCommand) Reset() {
 	*x = RunnerCommand{}
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[18]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +1547,7 @@ func (x *RunnerCommand) String() string {
 func (*RunnerCommand) ProtoMessage() {}
 
 func (x *RunnerCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[18]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +1560,7 @@ func (x *RunnerCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunnerCommand.ProtoReflect.Descriptor instead.
 func (*RunnerCommand) Descriptor() ([]byte, []int) {
-	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{18}
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RunnerCommand) GetCommandId() string {
@@ -1638,6 +1697,15 @@ func (x *RunnerCommand) GetRemoveVolume() *RemoveVolumeCommand {
 	return nil
 }
 
+func (x *RunnerCommand) GetUpdateSandboxNetwork() *UpdateSandboxNetworkCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RunnerCommand_UpdateSandboxNetwork); ok {
+			return x.UpdateSandboxNetwork
+		}
+	}
+	return nil
+}
+
 type isRunnerCommand_Command interface {
 	isRunnerCommand_Command()
 }
@@ -1697,6 +1765,11 @@ type RunnerCommand_RemoveVolume struct {
 	RemoveVolume *RemoveVolumeCommand `protobuf:"bytes,20,opt,name=remove_volume,json=removeVolume,proto3,oneof"`
 }
 
+type RunnerCommand_UpdateSandboxNetwork struct {
+	// update_sandbox_network replaces a sandbox's network policy.
+	UpdateSandboxNetwork *UpdateSandboxNetworkCommand `protobuf:"bytes,21,opt,name=update_sandbox_network,json=updateSandboxNetwork,proto3,oneof"`
+}
+
 func (*RunnerCommand_CreateSandbox) isRunnerCommand_Command() {}
 
 func (*RunnerCommand_StartSandbox) isRunnerCommand_Command() {}
@@ -1719,6 +1792,8 @@ func (*RunnerCommand_RestoreSandbox) isRunnerCommand_Command() {}
 
 func (*RunnerCommand_RemoveVolume) isRunnerCommand_Command() {}
 
+func (*RunnerCommand_UpdateSandboxNetwork) isRunnerCommand_Command() {}
+
 // CommandAck tells the server that the runner received a command and accepted it for
 // execution (or recognized it as a duplicate of one it is executing or has finished).
 type CommandAck struct {
@@ -1731,7 +1806,7 @@ type CommandAck struct {
 
 func (x *CommandAck) Reset() {
 	*x = CommandAck{}
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[19]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1743,7 +1818,7 @@ func (x *CommandAck) String() string {
 func (*CommandAck) ProtoMessage() {}
 
 func (x *CommandAck) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[19]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1756,7 +1831,7 @@ func (x *CommandAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandAck.ProtoReflect.Descriptor instead.
 func (*CommandAck) Descriptor() ([]byte, []int) {
-	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{19}
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CommandAck) GetCommandId() string {
@@ -1784,7 +1859,7 @@ type CommandProgress struct {
 
 func (x *CommandProgress) Reset() {
 	*x = CommandProgress{}
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[20]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1796,7 +1871,7 @@ func (x *CommandProgress) String() string {
 func (*CommandProgress) ProtoMessage() {}
 
 func (x *CommandProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[20]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1809,7 +1884,7 @@ func (x *CommandProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandProgress.ProtoReflect.Descriptor instead.
 func (*CommandProgress) Descriptor() ([]byte, []int) {
-	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{20}
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CommandProgress) GetCommandId() string {
@@ -1856,7 +1931,7 @@ type SandboxResult struct {
 
 func (x *SandboxResult) Reset() {
 	*x = SandboxResult{}
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[21]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +1943,7 @@ func (x *SandboxResult) String() string {
 func (*SandboxResult) ProtoMessage() {}
 
 func (x *SandboxResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[21]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +1956,7 @@ func (x *SandboxResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxResult.ProtoReflect.Descriptor instead.
 func (*SandboxResult) Descriptor() ([]byte, []int) {
-	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{21}
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SandboxResult) GetSandbox() *SandboxReport {
@@ -1920,7 +1995,7 @@ type ImageResult struct {
 
 func (x *ImageResult) Reset() {
 	*x = ImageResult{}
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[22]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1932,7 +2007,7 @@ func (x *ImageResult) String() string {
 func (*ImageResult) ProtoMessage() {}
 
 func (x *ImageResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[22]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1945,7 +2020,7 @@ func (x *ImageResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageResult.ProtoReflect.Descriptor instead.
 func (*ImageResult) Descriptor() ([]byte, []int) {
-	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{22}
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ImageResult) GetImage() string {
@@ -1982,7 +2057,7 @@ type ArchiveResult struct {
 
 func (x *ArchiveResult) Reset() {
 	*x = ArchiveResult{}
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[23]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1994,7 +2069,7 @@ func (x *ArchiveResult) String() string {
 func (*ArchiveResult) ProtoMessage() {}
 
 func (x *ArchiveResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[23]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2007,7 +2082,7 @@ func (x *ArchiveResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveResult.ProtoReflect.Descriptor instead.
 func (*ArchiveResult) Descriptor() ([]byte, []int) {
-	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{23}
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ArchiveResult) GetArchiveUri() string {
@@ -2042,7 +2117,7 @@ type CommandSuccess struct {
 
 func (x *CommandSuccess) Reset() {
 	*x = CommandSuccess{}
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[24]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2054,7 +2129,7 @@ func (x *CommandSuccess) String() string {
 func (*CommandSuccess) ProtoMessage() {}
 
 func (x *CommandSuccess) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[24]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2067,7 +2142,7 @@ func (x *CommandSuccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandSuccess.ProtoReflect.Descriptor instead.
 func (*CommandSuccess) Descriptor() ([]byte, []int) {
-	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{24}
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CommandSuccess) GetPayload() isCommandSuccess_Payload {
@@ -2109,7 +2184,8 @@ type isCommandSuccess_Payload interface {
 }
 
 type CommandSuccess_Sandbox struct {
-	// sandbox is set for create, start, stop, destroy and restore commands.
+	// sandbox is set for create, start, stop, destroy, restore and network update
+	// commands.
 	Sandbox *SandboxResult `protobuf:"bytes,1,opt,name=sandbox,proto3,oneof"`
 }
 
@@ -2146,7 +2222,7 @@ type CommandError struct {
 
 func (x *CommandError) Reset() {
 	*x = CommandError{}
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[25]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2158,7 +2234,7 @@ func (x *CommandError) String() string {
 func (*CommandError) ProtoMessage() {}
 
 func (x *CommandError) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[25]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2171,7 +2247,7 @@ func (x *CommandError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandError.ProtoReflect.Descriptor instead.
 func (*CommandError) Descriptor() ([]byte, []int) {
-	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{25}
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CommandError) GetReason() v11.ErrorReason {
@@ -2216,7 +2292,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[26]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2228,7 +2304,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[26]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2241,7 +2317,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{26}
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CommandResult) GetCommandId() string {
@@ -2338,7 +2414,7 @@ type RunnerHello struct {
 
 func (x *RunnerHello) Reset() {
 	*x = RunnerHello{}
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[27]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2350,7 +2426,7 @@ func (x *RunnerHello) String() string {
 func (*RunnerHello) ProtoMessage() {}
 
 func (x *RunnerHello) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[27]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2363,7 +2439,7 @@ func (x *RunnerHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunnerHello.ProtoReflect.Descriptor instead.
 func (*RunnerHello) Descriptor() ([]byte, []int) {
-	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{27}
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RunnerHello) GetRunnerId() string {
@@ -2454,7 +2530,7 @@ type RunnerHeartbeat struct {
 
 func (x *RunnerHeartbeat) Reset() {
 	*x = RunnerHeartbeat{}
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[28]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2466,7 +2542,7 @@ func (x *RunnerHeartbeat) String() string {
 func (*RunnerHeartbeat) ProtoMessage() {}
 
 func (x *RunnerHeartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[28]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2479,7 +2555,7 @@ func (x *RunnerHeartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunnerHeartbeat.ProtoReflect.Descriptor instead.
 func (*RunnerHeartbeat) Descriptor() ([]byte, []int) {
-	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{28}
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RunnerHeartbeat) GetSequence() int64 {
@@ -2536,7 +2612,7 @@ type HelloAck struct {
 
 func (x *HelloAck) Reset() {
 	*x = HelloAck{}
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[29]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2548,7 +2624,7 @@ func (x *HelloAck) String() string {
 func (*HelloAck) ProtoMessage() {}
 
 func (x *HelloAck) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[29]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2561,7 +2637,7 @@ func (x *HelloAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloAck.ProtoReflect.Descriptor instead.
 func (*HelloAck) Descriptor() ([]byte, []int) {
-	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{29}
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HelloAck) GetRunnerId() string {
@@ -2619,7 +2695,7 @@ type CancelCommand struct {
 
 func (x *CancelCommand) Reset() {
 	*x = CancelCommand{}
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[30]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2631,7 +2707,7 @@ func (x *CancelCommand) String() string {
 func (*CancelCommand) ProtoMessage() {}
 
 func (x *CancelCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[30]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2644,7 +2720,7 @@ func (x *CancelCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelCommand.ProtoReflect.Descriptor instead.
 func (*CancelCommand) Descriptor() ([]byte, []int) {
-	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{30}
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CancelCommand) GetCommandId() string {
@@ -2668,7 +2744,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[31]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2680,7 +2756,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_cove_runner_v1_runner_proto_msgTypes[31]
+	mi := &file_cove_runner_v1_runner_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2693,7 +2769,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{31}
+	return file_cove_runner_v1_runner_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Ping) GetPingId() string {
@@ -2830,7 +2906,11 @@ const file_cove_runner_v1_runner_proto_rawDesc = "" +
 	"\varchive_uri\x18\x02 \x01(\tR\n" +
 	"archiveUri\"2\n" +
 	"\x13RemoveVolumeCommand\x12\x1b\n" +
-	"\tvolume_id\x18\x01 \x01(\tR\bvolumeId\"\xe1\b\n" +
+	"\tvolume_id\x18\x01 \x01(\tR\bvolumeId\"\x83\x01\n" +
+	"\x1bUpdateSandboxNetworkCommand\x12\x1d\n" +
+	"\n" +
+	"sandbox_id\x18\x01 \x01(\tR\tsandboxId\x12E\n" +
+	"\x0enetwork_policy\x18\x02 \x01(\v2\x1e.cove.sandbox.v1.NetworkPolicyR\rnetworkPolicy\"\xc6\t\n" +
 	"\rRunnerCommand\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x129\n" +
@@ -2849,7 +2929,8 @@ const file_cove_runner_v1_runner_proto_rawDesc = "" +
 	"\x0ecommit_sandbox\x18\x11 \x01(\v2$.cove.runner.v1.CommitSandboxCommandH\x00R\rcommitSandbox\x12P\n" +
 	"\x0farchive_sandbox\x18\x12 \x01(\v2%.cove.runner.v1.ArchiveSandboxCommandH\x00R\x0earchiveSandbox\x12P\n" +
 	"\x0frestore_sandbox\x18\x13 \x01(\v2%.cove.runner.v1.RestoreSandboxCommandH\x00R\x0erestoreSandbox\x12J\n" +
-	"\rremove_volume\x18\x14 \x01(\v2#.cove.runner.v1.RemoveVolumeCommandH\x00R\fremoveVolumeB\t\n" +
+	"\rremove_volume\x18\x14 \x01(\v2#.cove.runner.v1.RemoveVolumeCommandH\x00R\fremoveVolume\x12c\n" +
+	"\x16update_sandbox_network\x18\x15 \x01(\v2+.cove.runner.v1.UpdateSandboxNetworkCommandH\x00R\x14updateSandboxNetworkB\t\n" +
 	"\acommand\"+\n" +
 	"\n" +
 	"CommandAck\x12\x1d\n" +
@@ -2943,113 +3024,116 @@ func file_cove_runner_v1_runner_proto_rawDescGZIP() []byte {
 }
 
 var file_cove_runner_v1_runner_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cove_runner_v1_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_cove_runner_v1_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_cove_runner_v1_runner_proto_goTypes = []any{
-	(RunnerState)(0),                   // 0: cove.runner.v1.RunnerState
-	(*Runner)(nil),                     // 1: cove.runner.v1.Runner
-	(*RunnerCapacity)(nil),             // 2: cove.runner.v1.RunnerCapacity
-	(*RunnerMetrics)(nil),              // 3: cove.runner.v1.RunnerMetrics
-	(*RunnerImage)(nil),                // 4: cove.runner.v1.RunnerImage
-	(*SandboxReport)(nil),              // 5: cove.runner.v1.SandboxReport
-	(*RegistryCredentials)(nil),        // 6: cove.runner.v1.RegistryCredentials
-	(*SandboxSpec)(nil),                // 7: cove.runner.v1.SandboxSpec
-	(*CreateSandboxCommand)(nil),       // 8: cove.runner.v1.CreateSandboxCommand
-	(*StartSandboxCommand)(nil),        // 9: cove.runner.v1.StartSandboxCommand
-	(*StopSandboxCommand)(nil),         // 10: cove.runner.v1.StopSandboxCommand
-	(*DestroySandboxCommand)(nil),      // 11: cove.runner.v1.DestroySandboxCommand
-	(*BuildSnapshotImageCommand)(nil),  // 12: cove.runner.v1.BuildSnapshotImageCommand
-	(*PullSnapshotImageCommand)(nil),   // 13: cove.runner.v1.PullSnapshotImageCommand
-	(*RemoveSnapshotImageCommand)(nil), // 14: cove.runner.v1.RemoveSnapshotImageCommand
-	(*CommitSandboxCommand)(nil),       // 15: cove.runner.v1.CommitSandboxCommand
-	(*ArchiveSandboxCommand)(nil),      // 16: cove.runner.v1.ArchiveSandboxCommand
-	(*RestoreSandboxCommand)(nil),      // 17: cove.runner.v1.RestoreSandboxCommand
-	(*RemoveVolumeCommand)(nil),        // 18: cove.runner.v1.RemoveVolumeCommand
-	(*RunnerCommand)(nil),              // 19: cove.runner.v1.RunnerCommand
-	(*CommandAck)(nil),                 // 20: cove.runner.v1.CommandAck
-	(*CommandProgress)(nil),            // 21: cove.runner.v1.CommandProgress
-	(*SandboxResult)(nil),              // 22: cove.runner.v1.SandboxResult
-	(*ImageResult)(nil),                // 23: cove.runner.v1.ImageResult
-	(*ArchiveResult)(nil),              // 24: cove.runner.v1.ArchiveResult
-	(*CommandSuccess)(nil),             // 25: cove.runner.v1.CommandSuccess
-	(*CommandError)(nil),               // 26: cove.runner.v1.CommandError
-	(*CommandResult)(nil),              // 27: cove.runner.v1.CommandResult
-	(*RunnerHello)(nil),                // 28: cove.runner.v1.RunnerHello
-	(*RunnerHeartbeat)(nil),            // 29: cove.runner.v1.RunnerHeartbeat
-	(*HelloAck)(nil),                   // 30: cove.runner.v1.HelloAck
-	(*CancelCommand)(nil),              // 31: cove.runner.v1.CancelCommand
-	(*Ping)(nil),                       // 32: cove.runner.v1.Ping
-	nil,                                // 33: cove.runner.v1.SandboxSpec.EnvEntry
-	nil,                                // 34: cove.runner.v1.SandboxSpec.LabelsEntry
-	(*timestamppb.Timestamp)(nil),      // 35: google.protobuf.Timestamp
-	(v1.SandboxState)(0),               // 36: cove.sandbox.v1.SandboxState
-	(v11.ErrorReason)(0),               // 37: cove.errors.v1.ErrorReason
-	(*v1.Resources)(nil),               // 38: cove.sandbox.v1.Resources
-	(*v1.NetworkPolicy)(nil),           // 39: cove.sandbox.v1.NetworkPolicy
-	(*v1.VolumeMount)(nil),             // 40: cove.sandbox.v1.VolumeMount
-	(*durationpb.Duration)(nil),        // 41: google.protobuf.Duration
-	(*v12.DockerfileBuild)(nil),        // 42: cove.snapshot.v1.DockerfileBuild
-	(*v12.BuildLogLine)(nil),           // 43: cove.snapshot.v1.BuildLogLine
+	(RunnerState)(0),                    // 0: cove.runner.v1.RunnerState
+	(*Runner)(nil),                      // 1: cove.runner.v1.Runner
+	(*RunnerCapacity)(nil),              // 2: cove.runner.v1.RunnerCapacity
+	(*RunnerMetrics)(nil),               // 3: cove.runner.v1.RunnerMetrics
+	(*RunnerImage)(nil),                 // 4: cove.runner.v1.RunnerImage
+	(*SandboxReport)(nil),               // 5: cove.runner.v1.SandboxReport
+	(*RegistryCredentials)(nil),         // 6: cove.runner.v1.RegistryCredentials
+	(*SandboxSpec)(nil),                 // 7: cove.runner.v1.SandboxSpec
+	(*CreateSandboxCommand)(nil),        // 8: cove.runner.v1.CreateSandboxCommand
+	(*StartSandboxCommand)(nil),         // 9: cove.runner.v1.StartSandboxCommand
+	(*StopSandboxCommand)(nil),          // 10: cove.runner.v1.StopSandboxCommand
+	(*DestroySandboxCommand)(nil),       // 11: cove.runner.v1.DestroySandboxCommand
+	(*BuildSnapshotImageCommand)(nil),   // 12: cove.runner.v1.BuildSnapshotImageCommand
+	(*PullSnapshotImageCommand)(nil),    // 13: cove.runner.v1.PullSnapshotImageCommand
+	(*RemoveSnapshotImageCommand)(nil),  // 14: cove.runner.v1.RemoveSnapshotImageCommand
+	(*CommitSandboxCommand)(nil),        // 15: cove.runner.v1.CommitSandboxCommand
+	(*ArchiveSandboxCommand)(nil),       // 16: cove.runner.v1.ArchiveSandboxCommand
+	(*RestoreSandboxCommand)(nil),       // 17: cove.runner.v1.RestoreSandboxCommand
+	(*RemoveVolumeCommand)(nil),         // 18: cove.runner.v1.RemoveVolumeCommand
+	(*UpdateSandboxNetworkCommand)(nil), // 19: cove.runner.v1.UpdateSandboxNetworkCommand
+	(*RunnerCommand)(nil),               // 20: cove.runner.v1.RunnerCommand
+	(*CommandAck)(nil),                  // 21: cove.runner.v1.CommandAck
+	(*CommandProgress)(nil),             // 22: cove.runner.v1.CommandProgress
+	(*SandboxResult)(nil),               // 23: cove.runner.v1.SandboxResult
+	(*ImageResult)(nil),                 // 24: cove.runner.v1.ImageResult
+	(*ArchiveResult)(nil),               // 25: cove.runner.v1.ArchiveResult
+	(*CommandSuccess)(nil),              // 26: cove.runner.v1.CommandSuccess
+	(*CommandError)(nil),                // 27: cove.runner.v1.CommandError
+	(*CommandResult)(nil),               // 28: cove.runner.v1.CommandResult
+	(*RunnerHello)(nil),                 // 29: cove.runner.v1.RunnerHello
+	(*RunnerHeartbeat)(nil),             // 30: cove.runner.v1.RunnerHeartbeat
+	(*HelloAck)(nil),                    // 31: cove.runner.v1.HelloAck
+	(*CancelCommand)(nil),               // 32: cove.runner.v1.CancelCommand
+	(*Ping)(nil),                        // 33: cove.runner.v1.Ping
+	nil,                                 // 34: cove.runner.v1.SandboxSpec.EnvEntry
+	nil,                                 // 35: cove.runner.v1.SandboxSpec.LabelsEntry
+	(*timestamppb.Timestamp)(nil),       // 36: google.protobuf.Timestamp
+	(v1.SandboxState)(0),                // 37: cove.sandbox.v1.SandboxState
+	(v11.ErrorReason)(0),                // 38: cove.errors.v1.ErrorReason
+	(*v1.Resources)(nil),                // 39: cove.sandbox.v1.Resources
+	(*v1.NetworkPolicy)(nil),            // 40: cove.sandbox.v1.NetworkPolicy
+	(*v1.VolumeMount)(nil),              // 41: cove.sandbox.v1.VolumeMount
+	(*durationpb.Duration)(nil),         // 42: google.protobuf.Duration
+	(*v12.DockerfileBuild)(nil),         // 43: cove.snapshot.v1.DockerfileBuild
+	(*v12.BuildLogLine)(nil),            // 44: cove.snapshot.v1.BuildLogLine
 }
 var file_cove_runner_v1_runner_proto_depIdxs = []int32{
 	0,  // 0: cove.runner.v1.Runner.state:type_name -> cove.runner.v1.RunnerState
 	2,  // 1: cove.runner.v1.Runner.capacity:type_name -> cove.runner.v1.RunnerCapacity
 	2,  // 2: cove.runner.v1.Runner.allocated:type_name -> cove.runner.v1.RunnerCapacity
 	3,  // 3: cove.runner.v1.Runner.metrics:type_name -> cove.runner.v1.RunnerMetrics
-	35, // 4: cove.runner.v1.Runner.create_time:type_name -> google.protobuf.Timestamp
-	35, // 5: cove.runner.v1.Runner.connect_time:type_name -> google.protobuf.Timestamp
-	35, // 6: cove.runner.v1.Runner.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	36, // 7: cove.runner.v1.SandboxReport.state:type_name -> cove.sandbox.v1.SandboxState
-	37, // 8: cove.runner.v1.SandboxReport.error_reason:type_name -> cove.errors.v1.ErrorReason
-	35, // 9: cove.runner.v1.SandboxReport.observe_time:type_name -> google.protobuf.Timestamp
+	36, // 4: cove.runner.v1.Runner.create_time:type_name -> google.protobuf.Timestamp
+	36, // 5: cove.runner.v1.Runner.connect_time:type_name -> google.protobuf.Timestamp
+	36, // 6: cove.runner.v1.Runner.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	37, // 7: cove.runner.v1.SandboxReport.state:type_name -> cove.sandbox.v1.SandboxState
+	38, // 8: cove.runner.v1.SandboxReport.error_reason:type_name -> cove.errors.v1.ErrorReason
+	36, // 9: cove.runner.v1.SandboxReport.observe_time:type_name -> google.protobuf.Timestamp
 	6,  // 10: cove.runner.v1.SandboxSpec.registry_credentials:type_name -> cove.runner.v1.RegistryCredentials
-	38, // 11: cove.runner.v1.SandboxSpec.resources:type_name -> cove.sandbox.v1.Resources
-	33, // 12: cove.runner.v1.SandboxSpec.env:type_name -> cove.runner.v1.SandboxSpec.EnvEntry
-	34, // 13: cove.runner.v1.SandboxSpec.labels:type_name -> cove.runner.v1.SandboxSpec.LabelsEntry
-	39, // 14: cove.runner.v1.SandboxSpec.network_policy:type_name -> cove.sandbox.v1.NetworkPolicy
-	40, // 15: cove.runner.v1.SandboxSpec.volumes:type_name -> cove.sandbox.v1.VolumeMount
+	39, // 11: cove.runner.v1.SandboxSpec.resources:type_name -> cove.sandbox.v1.Resources
+	34, // 12: cove.runner.v1.SandboxSpec.env:type_name -> cove.runner.v1.SandboxSpec.EnvEntry
+	35, // 13: cove.runner.v1.SandboxSpec.labels:type_name -> cove.runner.v1.SandboxSpec.LabelsEntry
+	40, // 14: cove.runner.v1.SandboxSpec.network_policy:type_name -> cove.sandbox.v1.NetworkPolicy
+	41, // 15: cove.runner.v1.SandboxSpec.volumes:type_name -> cove.sandbox.v1.VolumeMount
 	7,  // 16: cove.runner.v1.CreateSandboxCommand.spec:type_name -> cove.runner.v1.SandboxSpec
-	41, // 17: cove.runner.v1.StopSandboxCommand.grace_period:type_name -> google.protobuf.Duration
-	42, // 18: cove.runner.v1.BuildSnapshotImageCommand.dockerfile:type_name -> cove.snapshot.v1.DockerfileBuild
+	42, // 17: cove.runner.v1.StopSandboxCommand.grace_period:type_name -> google.protobuf.Duration
+	43, // 18: cove.runner.v1.BuildSnapshotImageCommand.dockerfile:type_name -> cove.snapshot.v1.DockerfileBuild
 	6,  // 19: cove.runner.v1.BuildSnapshotImageCommand.registry_credentials:type_name -> cove.runner.v1.RegistryCredentials
 	6,  // 20: cove.runner.v1.PullSnapshotImageCommand.registry_credentials:type_name -> cove.runner.v1.RegistryCredentials
 	6,  // 21: cove.runner.v1.CommitSandboxCommand.registry_credentials:type_name -> cove.runner.v1.RegistryCredentials
 	7,  // 22: cove.runner.v1.RestoreSandboxCommand.spec:type_name -> cove.runner.v1.SandboxSpec
-	35, // 23: cove.runner.v1.RunnerCommand.issue_time:type_name -> google.protobuf.Timestamp
-	35, // 24: cove.runner.v1.RunnerCommand.deadline_time:type_name -> google.protobuf.Timestamp
-	8,  // 25: cove.runner.v1.RunnerCommand.create_sandbox:type_name -> cove.runner.v1.CreateSandboxCommand
-	9,  // 26: cove.runner.v1.RunnerCommand.start_sandbox:type_name -> cove.runner.v1.StartSandboxCommand
-	10, // 27: cove.runner.v1.RunnerCommand.stop_sandbox:type_name -> cove.runner.v1.StopSandboxCommand
-	11, // 28: cove.runner.v1.RunnerCommand.destroy_sandbox:type_name -> cove.runner.v1.DestroySandboxCommand
-	12, // 29: cove.runner.v1.RunnerCommand.build_snapshot_image:type_name -> cove.runner.v1.BuildSnapshotImageCommand
-	13, // 30: cove.runner.v1.RunnerCommand.pull_snapshot_image:type_name -> cove.runner.v1.PullSnapshotImageCommand
-	14, // 31: cove.runner.v1.RunnerCommand.remove_snapshot_image:type_name -> cove.runner.v1.RemoveSnapshotImageCommand
-	15, // 32: cove.runner.v1.RunnerCommand.commit_sandbox:type_name -> cove.runner.v1.CommitSandboxCommand
-	16, // 33: cove.runner.v1.RunnerCommand.archive_sandbox:type_name -> cove.runner.v1.ArchiveSandboxCommand
-	17, // 34: cove.runner.v1.RunnerCommand.restore_sandbox:type_name -> cove.runner.v1.RestoreSandboxCommand
-	18, // 35: cove.runner.v1.RunnerCommand.remove_volume:type_name -> cove.runner.v1.RemoveVolumeCommand
-	43, // 36: cove.runner.v1.CommandProgress.log_lines:type_name -> cove.snapshot.v1.BuildLogLine
-	5,  // 37: cove.runner.v1.SandboxResult.sandbox:type_name -> cove.runner.v1.SandboxReport
-	22, // 38: cove.runner.v1.CommandSuccess.sandbox:type_name -> cove.runner.v1.SandboxResult
-	23, // 39: cove.runner.v1.CommandSuccess.image:type_name -> cove.runner.v1.ImageResult
-	24, // 40: cove.runner.v1.CommandSuccess.archive:type_name -> cove.runner.v1.ArchiveResult
-	37, // 41: cove.runner.v1.CommandError.reason:type_name -> cove.errors.v1.ErrorReason
-	35, // 42: cove.runner.v1.CommandResult.finish_time:type_name -> google.protobuf.Timestamp
-	25, // 43: cove.runner.v1.CommandResult.success:type_name -> cove.runner.v1.CommandSuccess
-	26, // 44: cove.runner.v1.CommandResult.error:type_name -> cove.runner.v1.CommandError
-	2,  // 45: cove.runner.v1.RunnerHello.capacity:type_name -> cove.runner.v1.RunnerCapacity
-	4,  // 46: cove.runner.v1.RunnerHello.images:type_name -> cove.runner.v1.RunnerImage
-	5,  // 47: cove.runner.v1.RunnerHello.sandboxes:type_name -> cove.runner.v1.SandboxReport
-	35, // 48: cove.runner.v1.RunnerHeartbeat.send_time:type_name -> google.protobuf.Timestamp
-	3,  // 49: cove.runner.v1.RunnerHeartbeat.metrics:type_name -> cove.runner.v1.RunnerMetrics
-	35, // 50: cove.runner.v1.HelloAck.server_time:type_name -> google.protobuf.Timestamp
-	41, // 51: cove.runner.v1.HelloAck.heartbeat_interval:type_name -> google.protobuf.Duration
-	41, // 52: cove.runner.v1.HelloAck.orphan_grace_period:type_name -> google.protobuf.Duration
-	35, // 53: cove.runner.v1.Ping.server_time:type_name -> google.protobuf.Timestamp
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	40, // 23: cove.runner.v1.UpdateSandboxNetworkCommand.network_policy:type_name -> cove.sandbox.v1.NetworkPolicy
+	36, // 24: cove.runner.v1.RunnerCommand.issue_time:type_name -> google.protobuf.Timestamp
+	36, // 25: cove.runner.v1.RunnerCommand.deadline_time:type_name -> google.protobuf.Timestamp
+	8,  // 26: cove.runner.v1.RunnerCommand.create_sandbox:type_name -> cove.runner.v1.CreateSandboxCommand
+	9,  // 27: cove.runner.v1.RunnerCommand.start_sandbox:type_name -> cove.runner.v1.StartSandboxCommand
+	10, // 28: cove.runner.v1.RunnerCommand.stop_sandbox:type_name -> cove.runner.v1.StopSandboxCommand
+	11, // 29: cove.runner.v1.RunnerCommand.destroy_sandbox:type_name -> cove.runner.v1.DestroySandboxCommand
+	12, // 30: cove.runner.v1.RunnerCommand.build_snapshot_image:type_name -> cove.runner.v1.BuildSnapshotImageCommand
+	13, // 31: cove.runner.v1.RunnerCommand.pull_snapshot_image:type_name -> cove.runner.v1.PullSnapshotImageCommand
+	14, // 32: cove.runner.v1.RunnerCommand.remove_snapshot_image:type_name -> cove.runner.v1.RemoveSnapshotImageCommand
+	15, // 33: cove.runner.v1.RunnerCommand.commit_sandbox:type_name -> cove.runner.v1.CommitSandboxCommand
+	16, // 34: cove.runner.v1.RunnerCommand.archive_sandbox:type_name -> cove.runner.v1.ArchiveSandboxCommand
+	17, // 35: cove.runner.v1.RunnerCommand.restore_sandbox:type_name -> cove.runner.v1.RestoreSandboxCommand
+	18, // 36: cove.runner.v1.RunnerCommand.remove_volume:type_name -> cove.runner.v1.RemoveVolumeCommand
+	19, // 37: cove.runner.v1.RunnerCommand.update_sandbox_network:type_name -> cove.runner.v1.UpdateSandboxNetworkCommand
+	44, // 38: cove.runner.v1.CommandProgress.log_lines:type_name -> cove.snapshot.v1.BuildLogLine
+	5,  // 39: cove.runner.v1.SandboxResult.sandbox:type_name -> cove.runner.v1.SandboxReport
+	23, // 40: cove.runner.v1.CommandSuccess.sandbox:type_name -> cove.runner.v1.SandboxResult
+	24, // 41: cove.runner.v1.CommandSuccess.image:type_name -> cove.runner.v1.ImageResult
+	25, // 42: cove.runner.v1.CommandSuccess.archive:type_name -> cove.runner.v1.ArchiveResult
+	38, // 43: cove.runner.v1.CommandError.reason:type_name -> cove.errors.v1.ErrorReason
+	36, // 44: cove.runner.v1.CommandResult.finish_time:type_name -> google.protobuf.Timestamp
+	26, // 45: cove.runner.v1.CommandResult.success:type_name -> cove.runner.v1.CommandSuccess
+	27, // 46: cove.runner.v1.CommandResult.error:type_name -> cove.runner.v1.CommandError
+	2,  // 47: cove.runner.v1.RunnerHello.capacity:type_name -> cove.runner.v1.RunnerCapacity
+	4,  // 48: cove.runner.v1.RunnerHello.images:type_name -> cove.runner.v1.RunnerImage
+	5,  // 49: cove.runner.v1.RunnerHello.sandboxes:type_name -> cove.runner.v1.SandboxReport
+	36, // 50: cove.runner.v1.RunnerHeartbeat.send_time:type_name -> google.protobuf.Timestamp
+	3,  // 51: cove.runner.v1.RunnerHeartbeat.metrics:type_name -> cove.runner.v1.RunnerMetrics
+	36, // 52: cove.runner.v1.HelloAck.server_time:type_name -> google.protobuf.Timestamp
+	42, // 53: cove.runner.v1.HelloAck.heartbeat_interval:type_name -> google.protobuf.Duration
+	42, // 54: cove.runner.v1.HelloAck.orphan_grace_period:type_name -> google.protobuf.Duration
+	36, // 55: cove.runner.v1.Ping.server_time:type_name -> google.protobuf.Timestamp
+	56, // [56:56] is the sub-list for method output_type
+	56, // [56:56] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_cove_runner_v1_runner_proto_init() }
@@ -3057,7 +3141,7 @@ func file_cove_runner_v1_runner_proto_init() {
 	if File_cove_runner_v1_runner_proto != nil {
 		return
 	}
-	file_cove_runner_v1_runner_proto_msgTypes[18].OneofWrappers = []any{
+	file_cove_runner_v1_runner_proto_msgTypes[19].OneofWrappers = []any{
 		(*RunnerCommand_CreateSandbox)(nil),
 		(*RunnerCommand_StartSandbox)(nil),
 		(*RunnerCommand_StopSandbox)(nil),
@@ -3069,14 +3153,15 @@ func file_cove_runner_v1_runner_proto_init() {
 		(*RunnerCommand_ArchiveSandbox)(nil),
 		(*RunnerCommand_RestoreSandbox)(nil),
 		(*RunnerCommand_RemoveVolume)(nil),
+		(*RunnerCommand_UpdateSandboxNetwork)(nil),
 	}
-	file_cove_runner_v1_runner_proto_msgTypes[20].OneofWrappers = []any{}
-	file_cove_runner_v1_runner_proto_msgTypes[24].OneofWrappers = []any{
+	file_cove_runner_v1_runner_proto_msgTypes[21].OneofWrappers = []any{}
+	file_cove_runner_v1_runner_proto_msgTypes[25].OneofWrappers = []any{
 		(*CommandSuccess_Sandbox)(nil),
 		(*CommandSuccess_Image)(nil),
 		(*CommandSuccess_Archive)(nil),
 	}
-	file_cove_runner_v1_runner_proto_msgTypes[26].OneofWrappers = []any{
+	file_cove_runner_v1_runner_proto_msgTypes[27].OneofWrappers = []any{
 		(*CommandResult_Success)(nil),
 		(*CommandResult_Error)(nil),
 	}
@@ -3086,7 +3171,7 @@ func file_cove_runner_v1_runner_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cove_runner_v1_runner_proto_rawDesc), len(file_cove_runner_v1_runner_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -138,19 +138,35 @@ func (SandboxState) EnumDescriptor() ([]byte, []int) {
 
 // NetworkPolicyMode says what outbound network access a sandbox has. Inbound traffic
 // never reaches a sandbox directly: previews and the toolbox travel over the daemon's
-// socket.
+// socket. Every mode is enforced by the runner on the host, outside the sandbox: in every
+// mode the runner host's own addresses, link-local and cloud metadata addresses
+// (169.254.0.0/16), loopback, multicast, other sandboxes and all IPv6 are unreachable.
 type NetworkPolicyMode int32
 
 const (
 	// NETWORK_POLICY_MODE_UNSPECIFIED means the default, NETWORK_POLICY_MODE_BLOCK_ALL.
 	NetworkPolicyMode_NETWORK_POLICY_MODE_UNSPECIFIED NetworkPolicyMode = 0
-	// NETWORK_POLICY_MODE_BLOCK_ALL gives the sandbox no network at all (only loopback).
+	// NETWORK_POLICY_MODE_BLOCK_ALL gives the sandbox no network at all (only loopback), and
+	// no DNS.
 	NetworkPolicyMode_NETWORK_POLICY_MODE_BLOCK_ALL NetworkPolicyMode = 1
-	// NETWORK_POLICY_MODE_ALLOW_LIST allows outbound connections only to allow_cidrs.
+	// NETWORK_POLICY_MODE_ALLOW_LIST allows outbound connections only to allow_cidrs. No DNS
+	// is answered: list a resolver's address if the code needs name resolution.
 	NetworkPolicyMode_NETWORK_POLICY_MODE_ALLOW_LIST NetworkPolicyMode = 2
-	// NETWORK_POLICY_MODE_ALLOW_ALL allows all outbound connections except to the runner
-	// host, link-local and cloud metadata addresses, which are always blocked.
+	// NETWORK_POLICY_MODE_ALLOW_ALL allows all outbound connections except to the addresses
+	// that are unreachable in every mode; private ranges (RFC 1918, CGNAT) are reachable. DNS
+	// is answered by the runner's resolver for every name.
 	NetworkPolicyMode_NETWORK_POLICY_MODE_ALLOW_ALL NetworkPolicyMode = 3
+	// NETWORK_POLICY_MODE_ALLOW_PUBLIC allows outbound connections to public addresses only:
+	// like ALLOW_ALL, and never to RFC 1918 (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16),
+	// CGNAT (100.64.0.0/10), 0.0.0.0/8, 192.0.0.0/24 or reserved (240.0.0.0/4) ranges. DNS
+	// is answered for every name.
+	NetworkPolicyMode_NETWORK_POLICY_MODE_ALLOW_PUBLIC NetworkPolicyMode = 4
+	// NETWORK_POLICY_MODE_ALLOW_DOMAINS answers DNS only for names matching allow_domains
+	// (every other name is NXDOMAIN, AAAA queries have no answers) and allows outbound
+	// connections only to the IPv4 addresses those answers contained, for as long as their
+	// TTL (at least 60 seconds), plus allow_cidrs when given. Answers that point at private,
+	// loopback, link-local or the runner host's addresses are dropped (DNS rebinding).
+	NetworkPolicyMode_NETWORK_POLICY_MODE_ALLOW_DOMAINS NetworkPolicyMode = 5
 )
 
 // Enum value maps for NetworkPolicyMode.
@@ -160,12 +176,16 @@ var (
 		1: "NETWORK_POLICY_MODE_BLOCK_ALL",
 		2: "NETWORK_POLICY_MODE_ALLOW_LIST",
 		3: "NETWORK_POLICY_MODE_ALLOW_ALL",
+		4: "NETWORK_POLICY_MODE_ALLOW_PUBLIC",
+		5: "NETWORK_POLICY_MODE_ALLOW_DOMAINS",
 	}
 	NetworkPolicyMode_value = map[string]int32{
-		"NETWORK_POLICY_MODE_UNSPECIFIED": 0,
-		"NETWORK_POLICY_MODE_BLOCK_ALL":   1,
-		"NETWORK_POLICY_MODE_ALLOW_LIST":  2,
-		"NETWORK_POLICY_MODE_ALLOW_ALL":   3,
+		"NETWORK_POLICY_MODE_UNSPECIFIED":   0,
+		"NETWORK_POLICY_MODE_BLOCK_ALL":     1,
+		"NETWORK_POLICY_MODE_ALLOW_LIST":    2,
+		"NETWORK_POLICY_MODE_ALLOW_ALL":     3,
+		"NETWORK_POLICY_MODE_ALLOW_PUBLIC":  4,
+		"NETWORK_POLICY_MODE_ALLOW_DOMAINS": 5,
 	}
 )
 
@@ -267,13 +287,20 @@ func (x *Resources) GetDiskMib() int32 {
 // NetworkPolicy is a sandbox's outbound network access. Default: block all.
 type NetworkPolicy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// mode selects block-all, allow-list or allow-all. Default NETWORK_POLICY_MODE_BLOCK_ALL.
+	// mode selects the policy. Default NETWORK_POLICY_MODE_BLOCK_ALL.
 	Mode NetworkPolicyMode `protobuf:"varint,1,opt,name=mode,proto3,enum=cove.sandbox.v1.NetworkPolicyMode" json:"mode,omitempty"`
 	// allow_cidrs are the IPv4/IPv6 CIDR ranges (e.g. "140.82.112.0/20", "1.1.1.1/32") the
 	// sandbox may connect to; used only with NETWORK_POLICY_MODE_ALLOW_LIST, where it must
-	// not be empty. At most 64 entries. Host names are not accepted; include a DNS
-	// resolver's address if the code needs name resolution.
-	AllowCidrs    []string `protobuf:"bytes,2,rep,name=allow_cidrs,json=allowCidrs,proto3" json:"allow_cidrs,omitempty"`
+	// not be empty, and NETWORK_POLICY_MODE_ALLOW_DOMAINS, where it is optional. At most 64
+	// entries. Host names are not accepted. Sandboxes have no IPv6 route: IPv6 ranges are
+	// accepted and unreachable.
+	AllowCidrs []string `protobuf:"bytes,2,rep,name=allow_cidrs,json=allowCidrs,proto3" json:"allow_cidrs,omitempty"`
+	// allow_domains are the DNS names the sandbox may resolve and connect to; used only with
+	// NETWORK_POLICY_MODE_ALLOW_DOMAINS, where it must not be empty. A name matches itself
+	// ("pypi.org"); "*.pypi.org" matches every name below pypi.org but not pypi.org itself.
+	// At most 64 entries, each a host name of at most 253 characters (letters, digits,
+	// hyphens, dots; compared case-insensitively), no IP addresses.
+	AllowDomains  []string `protobuf:"bytes,3,rep,name=allow_domains,json=allowDomains,proto3" json:"allow_domains,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -318,6 +345,13 @@ func (x *NetworkPolicy) GetMode() NetworkPolicyMode {
 func (x *NetworkPolicy) GetAllowCidrs() []string {
 	if x != nil {
 		return x.AllowCidrs
+	}
+	return nil
+}
+
+func (x *NetworkPolicy) GetAllowDomains() []string {
+	if x != nil {
+		return x.AllowDomains
 	}
 	return nil
 }
@@ -696,11 +730,12 @@ const file_cove_sandbox_v1_sandbox_proto_rawDesc = "" +
 	"\x0ecpu_millicores\x18\x01 \x01(\x05R\rcpuMillicores\x12\x1d\n" +
 	"\n" +
 	"memory_mib\x18\x02 \x01(\x05R\tmemoryMib\x12\x19\n" +
-	"\bdisk_mib\x18\x03 \x01(\x05R\adiskMib\"h\n" +
+	"\bdisk_mib\x18\x03 \x01(\x05R\adiskMib\"\x8d\x01\n" +
 	"\rNetworkPolicy\x126\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\".cove.sandbox.v1.NetworkPolicyModeR\x04mode\x12\x1f\n" +
 	"\vallow_cidrs\x18\x02 \x03(\tR\n" +
-	"allowCidrs\"\x81\x01\n" +
+	"allowCidrs\x12#\n" +
+	"\rallow_domains\x18\x03 \x03(\tR\fallowDomains\"\x81\x01\n" +
 	"\vVolumeMount\x12\x1b\n" +
 	"\tvolume_id\x18\x01 \x01(\tR\bvolumeId\x12\x1d\n" +
 	"\n" +
@@ -760,12 +795,14 @@ const file_cove_sandbox_v1_sandbox_proto_rawDesc = "" +
 	"\x17SANDBOX_STATE_RESTORING\x10\v\x12\x1c\n" +
 	"\x18SANDBOX_STATE_DESTROYING\x10\f\x12\x1b\n" +
 	"\x17SANDBOX_STATE_DESTROYED\x10\r\x12\x17\n" +
-	"\x13SANDBOX_STATE_ERROR\x10\x0e*\xa2\x01\n" +
+	"\x13SANDBOX_STATE_ERROR\x10\x0e*\xef\x01\n" +
 	"\x11NetworkPolicyMode\x12#\n" +
 	"\x1fNETWORK_POLICY_MODE_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dNETWORK_POLICY_MODE_BLOCK_ALL\x10\x01\x12\"\n" +
 	"\x1eNETWORK_POLICY_MODE_ALLOW_LIST\x10\x02\x12!\n" +
-	"\x1dNETWORK_POLICY_MODE_ALLOW_ALL\x10\x03B(Z&cove.dev/gen/cove/sandbox/v1;sandboxv1b\x06proto3"
+	"\x1dNETWORK_POLICY_MODE_ALLOW_ALL\x10\x03\x12$\n" +
+	" NETWORK_POLICY_MODE_ALLOW_PUBLIC\x10\x04\x12%\n" +
+	"!NETWORK_POLICY_MODE_ALLOW_DOMAINS\x10\x05B(Z&cove.dev/gen/cove/sandbox/v1;sandboxv1b\x06proto3"
 
 var (
 	file_cove_sandbox_v1_sandbox_proto_rawDescOnce sync.Once

@@ -82,7 +82,8 @@ type CreateSandboxRequest struct {
 	IdempotencyKey string `protobuf:"bytes,16,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// region places the sandbox on a runner in this region. Empty means any region.
 	Region string `protobuf:"bytes,17,opt,name=region,proto3" json:"region,omitempty"`
-	// runtime_class selects the OCI runtime: "runc" or "runsc" (gVisor). Empty means the
+	// runtime_class selects the OCI runtime: "runc" or "runsc" (gVisor; "gvisor" is accepted
+	// as another name for it and stored as "runsc"). Empty means the
 	// runner's default ("runc" unless the operator configured otherwise).
 	RuntimeClass  string `protobuf:"bytes,18,opt,name=runtime_class,json=runtimeClass,proto3" json:"runtime_class,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1134,7 +1135,8 @@ type UpdateSandboxRequest struct {
 	// sandbox_id is the sandbox to update. Required.
 	SandboxId string `protobuf:"bytes,1,opt,name=sandbox_id,json=sandboxId,proto3" json:"sandbox_id,omitempty"`
 	// update_mask lists the fields to change: "labels" (replaces all labels), "public",
-	// "auto_stop_interval", "auto_archive_interval", "auto_delete_interval". A listed
+	// "auto_stop_interval", "auto_archive_interval", "auto_delete_interval",
+	// "network_policy". A listed
 	// field that is unset is cleared (labels) or reset to its default (the rest). When
 	// update_mask is empty, every field that is set is changed (labels when not empty).
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
@@ -1148,8 +1150,11 @@ type UpdateSandboxRequest struct {
 	AutoArchiveInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=auto_archive_interval,json=autoArchiveInterval,proto3" json:"auto_archive_interval,omitempty"`
 	// auto_delete_interval is the new time in STOPPED before deletion; zero disables it.
 	AutoDeleteInterval *durationpb.Duration `protobuf:"bytes,7,opt,name=auto_delete_interval,json=autoDeleteInterval,proto3" json:"auto_delete_interval,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// network_policy replaces the sandbox's outbound network policy; same rules as
+	// CreateSandboxRequest.network_policy. Listed in update_mask but unset: block all.
+	NetworkPolicy *NetworkPolicy `protobuf:"bytes,8,opt,name=network_policy,json=networkPolicy,proto3" json:"network_policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateSandboxRequest) Reset() {
@@ -1227,6 +1232,13 @@ func (x *UpdateSandboxRequest) GetAutoArchiveInterval() *durationpb.Duration {
 func (x *UpdateSandboxRequest) GetAutoDeleteInterval() *durationpb.Duration {
 	if x != nil {
 		return x.AutoDeleteInterval
+	}
+	return nil
+}
+
+func (x *UpdateSandboxRequest) GetNetworkPolicy() *NetworkPolicy {
+	if x != nil {
+		return x.NetworkPolicy
 	}
 	return nil
 }
@@ -2115,7 +2127,7 @@ const file_cove_sandbox_v1_sandbox_service_proto_rawDesc = "" +
 	"\fwait_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\vwaitTimeoutB\a\n" +
 	"\x05_wait\"L\n" +
 	"\x16RecoverSandboxResponse\x122\n" +
-	"\asandbox\x18\x01 \x01(\v2\x18.cove.sandbox.v1.SandboxR\asandbox\"\x85\x04\n" +
+	"\asandbox\x18\x01 \x01(\v2\x18.cove.sandbox.v1.SandboxR\asandbox\"\xcc\x04\n" +
 	"\x14UpdateSandboxRequest\x12\x1d\n" +
 	"\n" +
 	"sandbox_id\x18\x01 \x01(\tR\tsandboxId\x12;\n" +
@@ -2125,7 +2137,8 @@ const file_cove_sandbox_v1_sandbox_service_proto_rawDesc = "" +
 	"\x06public\x18\x04 \x01(\bH\x00R\x06public\x88\x01\x01\x12G\n" +
 	"\x12auto_stop_interval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x10autoStopInterval\x12M\n" +
 	"\x15auto_archive_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x13autoArchiveInterval\x12K\n" +
-	"\x14auto_delete_interval\x18\a \x01(\v2\x19.google.protobuf.DurationR\x12autoDeleteInterval\x1a9\n" +
+	"\x14auto_delete_interval\x18\a \x01(\v2\x19.google.protobuf.DurationR\x12autoDeleteInterval\x12E\n" +
+	"\x0enetwork_policy\x18\b \x01(\v2\x1e.cove.sandbox.v1.NetworkPolicyR\rnetworkPolicy\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\t\n" +
@@ -2292,52 +2305,53 @@ var file_cove_sandbox_v1_sandbox_service_proto_depIdxs = []int32{
 	37, // 27: cove.sandbox.v1.UpdateSandboxRequest.auto_stop_interval:type_name -> google.protobuf.Duration
 	37, // 28: cove.sandbox.v1.UpdateSandboxRequest.auto_archive_interval:type_name -> google.protobuf.Duration
 	37, // 29: cove.sandbox.v1.UpdateSandboxRequest.auto_delete_interval:type_name -> google.protobuf.Duration
-	39, // 30: cove.sandbox.v1.UpdateSandboxResponse.sandbox:type_name -> cove.sandbox.v1.Sandbox
-	39, // 31: cove.sandbox.v1.WatchSandboxResponse.initial:type_name -> cove.sandbox.v1.Sandbox
-	32, // 32: cove.sandbox.v1.WatchSandboxResponse.state_change:type_name -> cove.sandbox.v1.WatchSandboxResponse.StateChange
-	33, // 33: cove.sandbox.v1.WatchSandboxResponse.keepalive:type_name -> cove.sandbox.v1.WatchSandboxResponse.Keepalive
-	37, // 34: cove.sandbox.v1.CreatePreviewUrlRequest.expiry:type_name -> google.protobuf.Duration
-	42, // 35: cove.sandbox.v1.CreatePreviewUrlResponse.expire_time:type_name -> google.protobuf.Timestamp
-	37, // 36: cove.sandbox.v1.CreateSshAccessRequest.expiry:type_name -> google.protobuf.Duration
-	42, // 37: cove.sandbox.v1.CreateSshAccessResponse.expire_time:type_name -> google.protobuf.Timestamp
-	37, // 38: cove.sandbox.v1.CreateSandboxTokenRequest.expiry:type_name -> google.protobuf.Duration
-	42, // 39: cove.sandbox.v1.CreateSandboxTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
-	39, // 40: cove.sandbox.v1.WatchSandboxResponse.StateChange.sandbox:type_name -> cove.sandbox.v1.Sandbox
-	40, // 41: cove.sandbox.v1.WatchSandboxResponse.StateChange.previous_state:type_name -> cove.sandbox.v1.SandboxState
-	42, // 42: cove.sandbox.v1.WatchSandboxResponse.Keepalive.server_time:type_name -> google.protobuf.Timestamp
-	0,  // 43: cove.sandbox.v1.SandboxService.CreateSandbox:input_type -> cove.sandbox.v1.CreateSandboxRequest
-	2,  // 44: cove.sandbox.v1.SandboxService.GetSandbox:input_type -> cove.sandbox.v1.GetSandboxRequest
-	4,  // 45: cove.sandbox.v1.SandboxService.ListSandboxes:input_type -> cove.sandbox.v1.ListSandboxesRequest
-	6,  // 46: cove.sandbox.v1.SandboxService.StartSandbox:input_type -> cove.sandbox.v1.StartSandboxRequest
-	8,  // 47: cove.sandbox.v1.SandboxService.StopSandbox:input_type -> cove.sandbox.v1.StopSandboxRequest
-	10, // 48: cove.sandbox.v1.SandboxService.ArchiveSandbox:input_type -> cove.sandbox.v1.ArchiveSandboxRequest
-	12, // 49: cove.sandbox.v1.SandboxService.DeleteSandbox:input_type -> cove.sandbox.v1.DeleteSandboxRequest
-	14, // 50: cove.sandbox.v1.SandboxService.RecoverSandbox:input_type -> cove.sandbox.v1.RecoverSandboxRequest
-	16, // 51: cove.sandbox.v1.SandboxService.UpdateSandbox:input_type -> cove.sandbox.v1.UpdateSandboxRequest
-	18, // 52: cove.sandbox.v1.SandboxService.WatchSandbox:input_type -> cove.sandbox.v1.WatchSandboxRequest
-	20, // 53: cove.sandbox.v1.SandboxService.CreatePreviewUrl:input_type -> cove.sandbox.v1.CreatePreviewUrlRequest
-	22, // 54: cove.sandbox.v1.SandboxService.CreateSshAccess:input_type -> cove.sandbox.v1.CreateSshAccessRequest
-	24, // 55: cove.sandbox.v1.SandboxService.RevokeSshAccess:input_type -> cove.sandbox.v1.RevokeSshAccessRequest
-	26, // 56: cove.sandbox.v1.SandboxService.CreateSandboxToken:input_type -> cove.sandbox.v1.CreateSandboxTokenRequest
-	1,  // 57: cove.sandbox.v1.SandboxService.CreateSandbox:output_type -> cove.sandbox.v1.CreateSandboxResponse
-	3,  // 58: cove.sandbox.v1.SandboxService.GetSandbox:output_type -> cove.sandbox.v1.GetSandboxResponse
-	5,  // 59: cove.sandbox.v1.SandboxService.ListSandboxes:output_type -> cove.sandbox.v1.ListSandboxesResponse
-	7,  // 60: cove.sandbox.v1.SandboxService.StartSandbox:output_type -> cove.sandbox.v1.StartSandboxResponse
-	9,  // 61: cove.sandbox.v1.SandboxService.StopSandbox:output_type -> cove.sandbox.v1.StopSandboxResponse
-	11, // 62: cove.sandbox.v1.SandboxService.ArchiveSandbox:output_type -> cove.sandbox.v1.ArchiveSandboxResponse
-	13, // 63: cove.sandbox.v1.SandboxService.DeleteSandbox:output_type -> cove.sandbox.v1.DeleteSandboxResponse
-	15, // 64: cove.sandbox.v1.SandboxService.RecoverSandbox:output_type -> cove.sandbox.v1.RecoverSandboxResponse
-	17, // 65: cove.sandbox.v1.SandboxService.UpdateSandbox:output_type -> cove.sandbox.v1.UpdateSandboxResponse
-	19, // 66: cove.sandbox.v1.SandboxService.WatchSandbox:output_type -> cove.sandbox.v1.WatchSandboxResponse
-	21, // 67: cove.sandbox.v1.SandboxService.CreatePreviewUrl:output_type -> cove.sandbox.v1.CreatePreviewUrlResponse
-	23, // 68: cove.sandbox.v1.SandboxService.CreateSshAccess:output_type -> cove.sandbox.v1.CreateSshAccessResponse
-	25, // 69: cove.sandbox.v1.SandboxService.RevokeSshAccess:output_type -> cove.sandbox.v1.RevokeSshAccessResponse
-	27, // 70: cove.sandbox.v1.SandboxService.CreateSandboxToken:output_type -> cove.sandbox.v1.CreateSandboxTokenResponse
-	57, // [57:71] is the sub-list for method output_type
-	43, // [43:57] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	36, // 30: cove.sandbox.v1.UpdateSandboxRequest.network_policy:type_name -> cove.sandbox.v1.NetworkPolicy
+	39, // 31: cove.sandbox.v1.UpdateSandboxResponse.sandbox:type_name -> cove.sandbox.v1.Sandbox
+	39, // 32: cove.sandbox.v1.WatchSandboxResponse.initial:type_name -> cove.sandbox.v1.Sandbox
+	32, // 33: cove.sandbox.v1.WatchSandboxResponse.state_change:type_name -> cove.sandbox.v1.WatchSandboxResponse.StateChange
+	33, // 34: cove.sandbox.v1.WatchSandboxResponse.keepalive:type_name -> cove.sandbox.v1.WatchSandboxResponse.Keepalive
+	37, // 35: cove.sandbox.v1.CreatePreviewUrlRequest.expiry:type_name -> google.protobuf.Duration
+	42, // 36: cove.sandbox.v1.CreatePreviewUrlResponse.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 37: cove.sandbox.v1.CreateSshAccessRequest.expiry:type_name -> google.protobuf.Duration
+	42, // 38: cove.sandbox.v1.CreateSshAccessResponse.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 39: cove.sandbox.v1.CreateSandboxTokenRequest.expiry:type_name -> google.protobuf.Duration
+	42, // 40: cove.sandbox.v1.CreateSandboxTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
+	39, // 41: cove.sandbox.v1.WatchSandboxResponse.StateChange.sandbox:type_name -> cove.sandbox.v1.Sandbox
+	40, // 42: cove.sandbox.v1.WatchSandboxResponse.StateChange.previous_state:type_name -> cove.sandbox.v1.SandboxState
+	42, // 43: cove.sandbox.v1.WatchSandboxResponse.Keepalive.server_time:type_name -> google.protobuf.Timestamp
+	0,  // 44: cove.sandbox.v1.SandboxService.CreateSandbox:input_type -> cove.sandbox.v1.CreateSandboxRequest
+	2,  // 45: cove.sandbox.v1.SandboxService.GetSandbox:input_type -> cove.sandbox.v1.GetSandboxRequest
+	4,  // 46: cove.sandbox.v1.SandboxService.ListSandboxes:input_type -> cove.sandbox.v1.ListSandboxesRequest
+	6,  // 47: cove.sandbox.v1.SandboxService.StartSandbox:input_type -> cove.sandbox.v1.StartSandboxRequest
+	8,  // 48: cove.sandbox.v1.SandboxService.StopSandbox:input_type -> cove.sandbox.v1.StopSandboxRequest
+	10, // 49: cove.sandbox.v1.SandboxService.ArchiveSandbox:input_type -> cove.sandbox.v1.ArchiveSandboxRequest
+	12, // 50: cove.sandbox.v1.SandboxService.DeleteSandbox:input_type -> cove.sandbox.v1.DeleteSandboxRequest
+	14, // 51: cove.sandbox.v1.SandboxService.RecoverSandbox:input_type -> cove.sandbox.v1.RecoverSandboxRequest
+	16, // 52: cove.sandbox.v1.SandboxService.UpdateSandbox:input_type -> cove.sandbox.v1.UpdateSandboxRequest
+	18, // 53: cove.sandbox.v1.SandboxService.WatchSandbox:input_type -> cove.sandbox.v1.WatchSandboxRequest
+	20, // 54: cove.sandbox.v1.SandboxService.CreatePreviewUrl:input_type -> cove.sandbox.v1.CreatePreviewUrlRequest
+	22, // 55: cove.sandbox.v1.SandboxService.CreateSshAccess:input_type -> cove.sandbox.v1.CreateSshAccessRequest
+	24, // 56: cove.sandbox.v1.SandboxService.RevokeSshAccess:input_type -> cove.sandbox.v1.RevokeSshAccessRequest
+	26, // 57: cove.sandbox.v1.SandboxService.CreateSandboxToken:input_type -> cove.sandbox.v1.CreateSandboxTokenRequest
+	1,  // 58: cove.sandbox.v1.SandboxService.CreateSandbox:output_type -> cove.sandbox.v1.CreateSandboxResponse
+	3,  // 59: cove.sandbox.v1.SandboxService.GetSandbox:output_type -> cove.sandbox.v1.GetSandboxResponse
+	5,  // 60: cove.sandbox.v1.SandboxService.ListSandboxes:output_type -> cove.sandbox.v1.ListSandboxesResponse
+	7,  // 61: cove.sandbox.v1.SandboxService.StartSandbox:output_type -> cove.sandbox.v1.StartSandboxResponse
+	9,  // 62: cove.sandbox.v1.SandboxService.StopSandbox:output_type -> cove.sandbox.v1.StopSandboxResponse
+	11, // 63: cove.sandbox.v1.SandboxService.ArchiveSandbox:output_type -> cove.sandbox.v1.ArchiveSandboxResponse
+	13, // 64: cove.sandbox.v1.SandboxService.DeleteSandbox:output_type -> cove.sandbox.v1.DeleteSandboxResponse
+	15, // 65: cove.sandbox.v1.SandboxService.RecoverSandbox:output_type -> cove.sandbox.v1.RecoverSandboxResponse
+	17, // 66: cove.sandbox.v1.SandboxService.UpdateSandbox:output_type -> cove.sandbox.v1.UpdateSandboxResponse
+	19, // 67: cove.sandbox.v1.SandboxService.WatchSandbox:output_type -> cove.sandbox.v1.WatchSandboxResponse
+	21, // 68: cove.sandbox.v1.SandboxService.CreatePreviewUrl:output_type -> cove.sandbox.v1.CreatePreviewUrlResponse
+	23, // 69: cove.sandbox.v1.SandboxService.CreateSshAccess:output_type -> cove.sandbox.v1.CreateSshAccessResponse
+	25, // 70: cove.sandbox.v1.SandboxService.RevokeSshAccess:output_type -> cove.sandbox.v1.RevokeSshAccessResponse
+	27, // 71: cove.sandbox.v1.SandboxService.CreateSandboxToken:output_type -> cove.sandbox.v1.CreateSandboxTokenResponse
+	58, // [58:72] is the sub-list for method output_type
+	44, // [44:58] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_cove_sandbox_v1_sandbox_service_proto_init() }

@@ -394,6 +394,19 @@ export interface RemoveVolumeCommand {
 }
 
 /**
+ * UpdateSandboxNetworkCommand replaces a sandbox's network policy. A running sandbox is
+ * under the new policy when the command succeeds (connections it forbids are cut); a
+ * stopped one starts with it. It succeeds when the runner holds no container for the
+ * sandbox: the next create or restore command carries the policy.
+ */
+export interface UpdateSandboxNetworkCommand {
+  /** sandbox_id is the sandbox whose policy changes. */
+  sandboxId: string;
+  /** network_policy is the new policy, validated by the server. */
+  networkPolicy: NetworkPolicy | undefined;
+}
+
+/**
  * RunnerCommand is one unit of work the server asks a runner to do. Delivery is
  * at-least-once: the runner must apply every command idempotently, keyed by command_id
  * and by the sandbox id (the container's name) or image reference it names, so that a
@@ -453,6 +466,9 @@ export interface RunnerCommand {
     | //
     /** remove_volume removes a volume's local data. */
     { $case: "removeVolume"; value: RemoveVolumeCommand }
+    | //
+    /** update_sandbox_network replaces a sandbox's network policy. */
+    { $case: "updateSandboxNetwork"; value: UpdateSandboxNetworkCommand }
     | undefined;
 }
 
@@ -523,7 +539,10 @@ export interface CommandSuccess {
    */
   payload:
     | //
-    /** sandbox is set for create, start, stop, destroy and restore commands. */
+    /**
+     * sandbox is set for create, start, stop, destroy, restore and network update
+     * commands.
+     */
     { $case: "sandbox"; value: SandboxResult }
     | //
     /** image is set for build, pull and commit commands. */
@@ -3278,6 +3297,101 @@ export const RemoveVolumeCommand: MessageFns<RemoveVolumeCommand> = {
   },
 };
 
+function createBaseUpdateSandboxNetworkCommand(): UpdateSandboxNetworkCommand {
+  return { sandboxId: "", networkPolicy: undefined };
+}
+
+export const UpdateSandboxNetworkCommand: MessageFns<UpdateSandboxNetworkCommand> = {
+  encode(message: UpdateSandboxNetworkCommand, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sandboxId !== "") {
+      writer.uint32(10).string(message.sandboxId);
+    }
+    if (message.networkPolicy !== undefined) {
+      NetworkPolicy.encode(message.networkPolicy, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateSandboxNetworkCommand {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateSandboxNetworkCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sandboxId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.networkPolicy = NetworkPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateSandboxNetworkCommand {
+    return {
+      sandboxId: isSet(object.sandboxId)
+        ? globalThis.String(object.sandboxId)
+        : isSet(object.sandbox_id)
+        ? globalThis.String(object.sandbox_id)
+        : "",
+      networkPolicy: isSet(object.networkPolicy)
+        ? NetworkPolicy.fromJSON(object.networkPolicy)
+        : isSet(object.network_policy)
+        ? NetworkPolicy.fromJSON(object.network_policy)
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateSandboxNetworkCommand): unknown {
+    const obj: any = {};
+    if (message.sandboxId !== "") {
+      obj.sandboxId = message.sandboxId;
+    }
+    if (message.networkPolicy !== undefined) {
+      obj.networkPolicy = NetworkPolicy.toJSON(message.networkPolicy);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateSandboxNetworkCommand>): UpdateSandboxNetworkCommand {
+    return UpdateSandboxNetworkCommand.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateSandboxNetworkCommand>): UpdateSandboxNetworkCommand {
+    const message = createBaseUpdateSandboxNetworkCommand();
+    message.sandboxId = object.sandboxId ?? "";
+    message.networkPolicy = (object.networkPolicy !== undefined && object.networkPolicy !== null)
+      ? NetworkPolicy.fromPartial(object.networkPolicy)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseRunnerCommand(): RunnerCommand {
   return { commandId: "", issueTime: undefined, deadlineTime: undefined, attempt: 0, command: undefined };
 }
@@ -3329,6 +3443,9 @@ export const RunnerCommand: MessageFns<RunnerCommand> = {
         break;
       case "removeVolume":
         RemoveVolumeCommand.encode(message.command.value, writer.uint32(162).fork()).join();
+        break;
+      case "updateSandboxNetwork":
+        UpdateSandboxNetworkCommand.encode(message.command.value, writer.uint32(170).fork()).join();
         break;
     }
     return writer;
@@ -3476,6 +3593,17 @@ export const RunnerCommand: MessageFns<RunnerCommand> = {
             message.command = { $case: "removeVolume", value: RemoveVolumeCommand.decode(reader, reader.uint32()) };
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.command = {
+              $case: "updateSandboxNetwork",
+              value: UpdateSandboxNetworkCommand.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3550,6 +3678,10 @@ export const RunnerCommand: MessageFns<RunnerCommand> = {
         ? { $case: "removeVolume", value: RemoveVolumeCommand.fromJSON(object.removeVolume) }
         : isSet(object.remove_volume)
         ? { $case: "removeVolume", value: RemoveVolumeCommand.fromJSON(object.remove_volume) }
+        : isSet(object.updateSandboxNetwork)
+        ? { $case: "updateSandboxNetwork", value: UpdateSandboxNetworkCommand.fromJSON(object.updateSandboxNetwork) }
+        : isSet(object.update_sandbox_network)
+        ? { $case: "updateSandboxNetwork", value: UpdateSandboxNetworkCommand.fromJSON(object.update_sandbox_network) }
         : undefined,
     };
   },
@@ -3590,6 +3722,8 @@ export const RunnerCommand: MessageFns<RunnerCommand> = {
       obj.restoreSandbox = RestoreSandboxCommand.toJSON(message.command.value);
     } else if (message.command?.$case === "removeVolume") {
       obj.removeVolume = RemoveVolumeCommand.toJSON(message.command.value);
+    } else if (message.command?.$case === "updateSandboxNetwork") {
+      obj.updateSandboxNetwork = UpdateSandboxNetworkCommand.toJSON(message.command.value);
     }
     return obj;
   },
@@ -3676,6 +3810,15 @@ export const RunnerCommand: MessageFns<RunnerCommand> = {
       case "removeVolume": {
         if (object.command?.value !== undefined && object.command?.value !== null) {
           message.command = { $case: "removeVolume", value: RemoveVolumeCommand.fromPartial(object.command.value) };
+        }
+        break;
+      }
+      case "updateSandboxNetwork": {
+        if (object.command?.value !== undefined && object.command?.value !== null) {
+          message.command = {
+            $case: "updateSandboxNetwork",
+            value: UpdateSandboxNetworkCommand.fromPartial(object.command.value),
+          };
         }
         break;
       }

@@ -171,20 +171,44 @@ export function sandboxStateToJSON(object: SandboxState): string {
 /**
  * NetworkPolicyMode says what outbound network access a sandbox has. Inbound traffic
  * never reaches a sandbox directly: previews and the toolbox travel over the daemon's
- * socket.
+ * socket. Every mode is enforced by the runner on the host, outside the sandbox: in every
+ * mode the runner host's own addresses, link-local and cloud metadata addresses
+ * (169.254.0.0/16), loopback, multicast, other sandboxes and all IPv6 are unreachable.
  */
 export enum NetworkPolicyMode {
   /** NETWORK_POLICY_MODE_UNSPECIFIED - NETWORK_POLICY_MODE_UNSPECIFIED means the default, NETWORK_POLICY_MODE_BLOCK_ALL. */
   NETWORK_POLICY_MODE_UNSPECIFIED = 0,
-  /** NETWORK_POLICY_MODE_BLOCK_ALL - NETWORK_POLICY_MODE_BLOCK_ALL gives the sandbox no network at all (only loopback). */
+  /**
+   * NETWORK_POLICY_MODE_BLOCK_ALL - NETWORK_POLICY_MODE_BLOCK_ALL gives the sandbox no network at all (only loopback), and
+   * no DNS.
+   */
   NETWORK_POLICY_MODE_BLOCK_ALL = 1,
-  /** NETWORK_POLICY_MODE_ALLOW_LIST - NETWORK_POLICY_MODE_ALLOW_LIST allows outbound connections only to allow_cidrs. */
+  /**
+   * NETWORK_POLICY_MODE_ALLOW_LIST - NETWORK_POLICY_MODE_ALLOW_LIST allows outbound connections only to allow_cidrs. No DNS
+   * is answered: list a resolver's address if the code needs name resolution.
+   */
   NETWORK_POLICY_MODE_ALLOW_LIST = 2,
   /**
-   * NETWORK_POLICY_MODE_ALLOW_ALL - NETWORK_POLICY_MODE_ALLOW_ALL allows all outbound connections except to the runner
-   * host, link-local and cloud metadata addresses, which are always blocked.
+   * NETWORK_POLICY_MODE_ALLOW_ALL - NETWORK_POLICY_MODE_ALLOW_ALL allows all outbound connections except to the addresses
+   * that are unreachable in every mode; private ranges (RFC 1918, CGNAT) are reachable. DNS
+   * is answered by the runner's resolver for every name.
    */
   NETWORK_POLICY_MODE_ALLOW_ALL = 3,
+  /**
+   * NETWORK_POLICY_MODE_ALLOW_PUBLIC - NETWORK_POLICY_MODE_ALLOW_PUBLIC allows outbound connections to public addresses only:
+   * like ALLOW_ALL, and never to RFC 1918 (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16),
+   * CGNAT (100.64.0.0/10), 0.0.0.0/8, 192.0.0.0/24 or reserved (240.0.0.0/4) ranges. DNS
+   * is answered for every name.
+   */
+  NETWORK_POLICY_MODE_ALLOW_PUBLIC = 4,
+  /**
+   * NETWORK_POLICY_MODE_ALLOW_DOMAINS - NETWORK_POLICY_MODE_ALLOW_DOMAINS answers DNS only for names matching allow_domains
+   * (every other name is NXDOMAIN, AAAA queries have no answers) and allows outbound
+   * connections only to the IPv4 addresses those answers contained, for as long as their
+   * TTL (at least 60 seconds), plus allow_cidrs when given. Answers that point at private,
+   * loopback, link-local or the runner host's addresses are dropped (DNS rebinding).
+   */
+  NETWORK_POLICY_MODE_ALLOW_DOMAINS = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -202,6 +226,12 @@ export function networkPolicyModeFromJSON(object: any): NetworkPolicyMode {
     case 3:
     case "NETWORK_POLICY_MODE_ALLOW_ALL":
       return NetworkPolicyMode.NETWORK_POLICY_MODE_ALLOW_ALL;
+    case 4:
+    case "NETWORK_POLICY_MODE_ALLOW_PUBLIC":
+      return NetworkPolicyMode.NETWORK_POLICY_MODE_ALLOW_PUBLIC;
+    case 5:
+    case "NETWORK_POLICY_MODE_ALLOW_DOMAINS":
+      return NetworkPolicyMode.NETWORK_POLICY_MODE_ALLOW_DOMAINS;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -219,6 +249,10 @@ export function networkPolicyModeToJSON(object: NetworkPolicyMode): string {
       return "NETWORK_POLICY_MODE_ALLOW_LIST";
     case NetworkPolicyMode.NETWORK_POLICY_MODE_ALLOW_ALL:
       return "NETWORK_POLICY_MODE_ALLOW_ALL";
+    case NetworkPolicyMode.NETWORK_POLICY_MODE_ALLOW_PUBLIC:
+      return "NETWORK_POLICY_MODE_ALLOW_PUBLIC";
+    case NetworkPolicyMode.NETWORK_POLICY_MODE_ALLOW_DOMAINS:
+      return "NETWORK_POLICY_MODE_ALLOW_DOMAINS";
     case NetworkPolicyMode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -249,15 +283,24 @@ export interface Resources {
 
 /** NetworkPolicy is a sandbox's outbound network access. Default: block all. */
 export interface NetworkPolicy {
-  /** mode selects block-all, allow-list or allow-all. Default NETWORK_POLICY_MODE_BLOCK_ALL. */
+  /** mode selects the policy. Default NETWORK_POLICY_MODE_BLOCK_ALL. */
   mode: NetworkPolicyMode;
   /**
    * allow_cidrs are the IPv4/IPv6 CIDR ranges (e.g. "140.82.112.0/20", "1.1.1.1/32") the
    * sandbox may connect to; used only with NETWORK_POLICY_MODE_ALLOW_LIST, where it must
-   * not be empty. At most 64 entries. Host names are not accepted; include a DNS
-   * resolver's address if the code needs name resolution.
+   * not be empty, and NETWORK_POLICY_MODE_ALLOW_DOMAINS, where it is optional. At most 64
+   * entries. Host names are not accepted. Sandboxes have no IPv6 route: IPv6 ranges are
+   * accepted and unreachable.
    */
   allowCidrs: string[];
+  /**
+   * allow_domains are the DNS names the sandbox may resolve and connect to; used only with
+   * NETWORK_POLICY_MODE_ALLOW_DOMAINS, where it must not be empty. A name matches itself
+   * ("pypi.org"); "*.pypi.org" matches every name below pypi.org but not pypi.org itself.
+   * At most 64 entries, each a host name of at most 253 characters (letters, digits,
+   * hyphens, dots; compared case-insensitively), no IP addresses.
+   */
+  allowDomains: string[];
 }
 
 /** VolumeMount mounts a volume into a sandbox. */
@@ -516,7 +559,7 @@ export const Resources: MessageFns<Resources> = {
 };
 
 function createBaseNetworkPolicy(): NetworkPolicy {
-  return { mode: 0, allowCidrs: [] };
+  return { mode: 0, allowCidrs: [], allowDomains: [] };
 }
 
 export const NetworkPolicy: MessageFns<NetworkPolicy> = {
@@ -526,6 +569,9 @@ export const NetworkPolicy: MessageFns<NetworkPolicy> = {
     }
     for (const v of message.allowCidrs) {
       writer.uint32(18).string(v!);
+    }
+    for (const v of message.allowDomains) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -559,6 +605,14 @@ export const NetworkPolicy: MessageFns<NetworkPolicy> = {
             message.allowCidrs.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.allowDomains.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -579,6 +633,11 @@ export const NetworkPolicy: MessageFns<NetworkPolicy> = {
         : globalThis.Array.isArray(object?.allow_cidrs)
         ? object.allow_cidrs.map((e: any) => globalThis.String(e))
         : [],
+      allowDomains: globalThis.Array.isArray(object?.allowDomains)
+        ? object.allowDomains.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.allow_domains)
+        ? object.allow_domains.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -590,6 +649,9 @@ export const NetworkPolicy: MessageFns<NetworkPolicy> = {
     if (message.allowCidrs?.length) {
       obj.allowCidrs = message.allowCidrs;
     }
+    if (message.allowDomains?.length) {
+      obj.allowDomains = message.allowDomains;
+    }
     return obj;
   },
 
@@ -600,6 +662,7 @@ export const NetworkPolicy: MessageFns<NetworkPolicy> = {
     const message = createBaseNetworkPolicy();
     message.mode = object.mode ?? 0;
     message.allowCidrs = object.allowCidrs?.map((e) => e) || [];
+    message.allowDomains = object.allowDomains?.map((e) => e) || [];
     return message;
   },
 };

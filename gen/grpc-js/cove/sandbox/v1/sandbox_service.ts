@@ -154,7 +154,8 @@ export interface CreateSandboxRequest {
   /** region places the sandbox on a runner in this region. Empty means any region. */
   region: string;
   /**
-   * runtime_class selects the OCI runtime: "runc" or "runsc" (gVisor). Empty means the
+   * runtime_class selects the OCI runtime: "runc" or "runsc" (gVisor; "gvisor" is accepted
+   * as another name for it and stored as "runsc"). Empty means the
    * runner's default ("runc" unless the operator configured otherwise).
    */
   runtimeClass: string;
@@ -334,7 +335,8 @@ export interface UpdateSandboxRequest {
   sandboxId: string;
   /**
    * update_mask lists the fields to change: "labels" (replaces all labels), "public",
-   * "auto_stop_interval", "auto_archive_interval", "auto_delete_interval". A listed
+   * "auto_stop_interval", "auto_archive_interval", "auto_delete_interval",
+   * "network_policy". A listed
    * field that is unset is cleared (labels) or reset to its default (the rest). When
    * update_mask is empty, every field that is set is changed (labels when not empty).
    */
@@ -356,7 +358,14 @@ export interface UpdateSandboxRequest {
     | Duration
     | undefined;
   /** auto_delete_interval is the new time in STOPPED before deletion; zero disables it. */
-  autoDeleteInterval: Duration | undefined;
+  autoDeleteInterval:
+    | Duration
+    | undefined;
+  /**
+   * network_policy replaces the sandbox's outbound network policy; same rules as
+   * CreateSandboxRequest.network_policy. Listed in update_mask but unset: block all.
+   */
+  networkPolicy: NetworkPolicy | undefined;
 }
 
 export interface UpdateSandboxRequest_LabelsEntry {
@@ -2644,6 +2653,7 @@ function createBaseUpdateSandboxRequest(): UpdateSandboxRequest {
     autoStopInterval: undefined,
     autoArchiveInterval: undefined,
     autoDeleteInterval: undefined,
+    networkPolicy: undefined,
   };
 }
 
@@ -2669,6 +2679,9 @@ export const UpdateSandboxRequest: MessageFns<UpdateSandboxRequest> = {
     }
     if (message.autoDeleteInterval !== undefined) {
       Duration.encode(message.autoDeleteInterval, writer.uint32(58).fork()).join();
+    }
+    if (message.networkPolicy !== undefined) {
+      NetworkPolicy.encode(message.networkPolicy, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -2745,6 +2758,14 @@ export const UpdateSandboxRequest: MessageFns<UpdateSandboxRequest> = {
             message.autoDeleteInterval = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.networkPolicy = NetworkPolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2799,6 +2820,11 @@ export const UpdateSandboxRequest: MessageFns<UpdateSandboxRequest> = {
         : isSet(object.auto_delete_interval)
         ? Duration.fromJSON(object.auto_delete_interval)
         : undefined,
+      networkPolicy: isSet(object.networkPolicy)
+        ? NetworkPolicy.fromJSON(object.networkPolicy)
+        : isSet(object.network_policy)
+        ? NetworkPolicy.fromJSON(object.network_policy)
+        : undefined,
     };
   },
 
@@ -2831,6 +2857,9 @@ export const UpdateSandboxRequest: MessageFns<UpdateSandboxRequest> = {
     if (message.autoDeleteInterval !== undefined) {
       obj.autoDeleteInterval = Duration.toJSON(message.autoDeleteInterval);
     }
+    if (message.networkPolicy !== undefined) {
+      obj.networkPolicy = NetworkPolicy.toJSON(message.networkPolicy);
+    }
     return obj;
   },
 
@@ -2859,6 +2888,9 @@ export const UpdateSandboxRequest: MessageFns<UpdateSandboxRequest> = {
       : undefined;
     message.autoDeleteInterval = (object.autoDeleteInterval !== undefined && object.autoDeleteInterval !== null)
       ? Duration.fromPartial(object.autoDeleteInterval)
+      : undefined;
+    message.networkPolicy = (object.networkPolicy !== undefined && object.networkPolicy !== null)
+      ? NetworkPolicy.fromPartial(object.networkPolicy)
       : undefined;
     return message;
   },
@@ -4351,10 +4383,16 @@ export const SandboxServiceService = {
     responseDeserialize: (value: Buffer): RecoverSandboxResponse => RecoverSandboxResponse.decode(value),
   },
   /**
-   * UpdateSandbox changes a sandbox's labels, public flag and auto-stop/archive/delete
-   * intervals; it takes effect at once, in any state but DESTROYED. Returns NOT_FOUND
-   * (reason SANDBOX_NOT_FOUND); INVALID_ARGUMENT (reason INVALID_FIELD) for an unknown
-   * update_mask path; FAILED_PRECONDITION (reason SANDBOX_STATE_CONFLICT) when DESTROYED.
+   * UpdateSandbox changes a sandbox's labels, public flag, auto-stop/archive/delete
+   * intervals and network policy; it takes effect at once, in any state but DESTROYED. A
+   * network policy change of a STARTED sandbox returns once its runner enforces it (open
+   * connections the new policy forbids are cut); a stopped or archived sandbox gets it at
+   * its next start. Returns NOT_FOUND (reason SANDBOX_NOT_FOUND); INVALID_ARGUMENT (reason
+   * INVALID_FIELD) for an unknown update_mask path or a bad policy; FAILED_PRECONDITION
+   * (reason SANDBOX_STATE_CONFLICT) when DESTROYED, or with the runner's reason when it
+   * refused the policy (the previous policy stays); UNAVAILABLE (reason
+   * RUNNER_UNAVAILABLE) when the runner did not apply it within 30 seconds (the change is
+   * kept and applied when the runner answers).
    */
   updateSandbox: {
     path: "/cove.sandbox.v1.SandboxService/UpdateSandbox" as const,
@@ -4522,10 +4560,16 @@ export interface SandboxServiceServer extends UntypedServiceImplementation {
    */
   recoverSandbox: handleUnaryCall<RecoverSandboxRequest, RecoverSandboxResponse>;
   /**
-   * UpdateSandbox changes a sandbox's labels, public flag and auto-stop/archive/delete
-   * intervals; it takes effect at once, in any state but DESTROYED. Returns NOT_FOUND
-   * (reason SANDBOX_NOT_FOUND); INVALID_ARGUMENT (reason INVALID_FIELD) for an unknown
-   * update_mask path; FAILED_PRECONDITION (reason SANDBOX_STATE_CONFLICT) when DESTROYED.
+   * UpdateSandbox changes a sandbox's labels, public flag, auto-stop/archive/delete
+   * intervals and network policy; it takes effect at once, in any state but DESTROYED. A
+   * network policy change of a STARTED sandbox returns once its runner enforces it (open
+   * connections the new policy forbids are cut); a stopped or archived sandbox gets it at
+   * its next start. Returns NOT_FOUND (reason SANDBOX_NOT_FOUND); INVALID_ARGUMENT (reason
+   * INVALID_FIELD) for an unknown update_mask path or a bad policy; FAILED_PRECONDITION
+   * (reason SANDBOX_STATE_CONFLICT) when DESTROYED, or with the runner's reason when it
+   * refused the policy (the previous policy stays); UNAVAILABLE (reason
+   * RUNNER_UNAVAILABLE) when the runner did not apply it within 30 seconds (the change is
+   * kept and applied when the runner answers).
    */
   updateSandbox: handleUnaryCall<UpdateSandboxRequest, UpdateSandboxResponse>;
   /**
@@ -4747,10 +4791,16 @@ export interface SandboxServiceClient extends Client {
     callback: (error: ServiceError | null, response: RecoverSandboxResponse) => void,
   ): ClientUnaryCall;
   /**
-   * UpdateSandbox changes a sandbox's labels, public flag and auto-stop/archive/delete
-   * intervals; it takes effect at once, in any state but DESTROYED. Returns NOT_FOUND
-   * (reason SANDBOX_NOT_FOUND); INVALID_ARGUMENT (reason INVALID_FIELD) for an unknown
-   * update_mask path; FAILED_PRECONDITION (reason SANDBOX_STATE_CONFLICT) when DESTROYED.
+   * UpdateSandbox changes a sandbox's labels, public flag, auto-stop/archive/delete
+   * intervals and network policy; it takes effect at once, in any state but DESTROYED. A
+   * network policy change of a STARTED sandbox returns once its runner enforces it (open
+   * connections the new policy forbids are cut); a stopped or archived sandbox gets it at
+   * its next start. Returns NOT_FOUND (reason SANDBOX_NOT_FOUND); INVALID_ARGUMENT (reason
+   * INVALID_FIELD) for an unknown update_mask path or a bad policy; FAILED_PRECONDITION
+   * (reason SANDBOX_STATE_CONFLICT) when DESTROYED, or with the runner's reason when it
+   * refused the policy (the previous policy stays); UNAVAILABLE (reason
+   * RUNNER_UNAVAILABLE) when the runner did not apply it within 30 seconds (the change is
+   * kept and applied when the runner answers).
    */
   updateSandbox(
     request: UpdateSandboxRequest,

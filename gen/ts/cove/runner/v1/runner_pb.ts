@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cove/runner/v1/runner.proto.
  */
 export const file_cove_runner_v1_runner: GenFile = /*@__PURE__*/
-  fileDesc("Chtjb3ZlL3J1bm5lci92MS9ydW5uZXIucHJvdG8SDmNvdmUucnVubmVyLnYxIugDCgZSdW5uZXISEQoJcnVubmVyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIOCgZyZWdpb24YBCABKAkSKgoFc3RhdGUYBSABKA4yGy5jb3ZlLnJ1bm5lci52MS5SdW5uZXJTdGF0ZRIQCghkcmFpbmluZxgGIAEoCBIwCghjYXBhY2l0eRgHIAEoCzIeLmNvdmUucnVubmVyLnYxLlJ1bm5lckNhcGFjaXR5EjEKCWFsbG9jYXRlZBgIIAEoCzIeLmNvdmUucnVubmVyLnYxLlJ1bm5lckNhcGFjaXR5Ei4KB21ldHJpY3MYCSABKAsyHS5jb3ZlLnJ1bm5lci52MS5SdW5uZXJNZXRyaWNzEhAKCHJ1bnRpbWVzGAogAygJEhsKE3Rvb2xib3hfZ2F0ZXdheV91cmwYCyABKAkSLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbm5lY3RfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoTbGFzdF9oZWFydGJlYXRfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZQoOUnVubmVyQ2FwYWNpdHkSFgoOY3B1X21pbGxpY29yZXMYASABKAUSEgoKbWVtb3J5X21pYhgCIAEoBRIQCghkaXNrX21pYhgDIAEoBRIVCg1tYXhfc2FuZGJveGVzGAQgASgFIrsBCg1SdW5uZXJNZXRyaWNzEhsKE2NwdV91c2VkX21pbGxpY29yZXMYASABKAUSFwoPbWVtb3J5X3VzZWRfbWliGAIgASgFEhUKDWRpc2tfdXNlZF9taWIYAyABKAUSFQoNZGlza19mcmVlX21pYhgEIAEoBRIZChFzdGFydGVkX3NhbmRib3hlcxgFIAEoBRIRCglzYW5kYm94ZXMYBiABKAUSGAoQcnVubmluZ19jb21tYW5kcxgHIAEoBSI+CgtSdW5uZXJJbWFnZRINCgVpbWFnZRgBIAEoCRIOCgZkaWdlc3QYAiABKAkSEAoIc2l6ZV9taWIYAyABKAUi4wEKDVNhbmRib3hSZXBvcnQSEgoKc2FuZGJveF9pZBgBIAEoCRIsCgVzdGF0ZRgCIAEoDjIdLmNvdmUuc2FuZGJveC52MS5TYW5kYm94U3RhdGUSMQoMZXJyb3JfcmVhc29uGAMgASgOMhsuY292ZS5lcnJvcnMudjEuRXJyb3JSZWFzb24SFQoNZXJyb3JfbWVzc2FnZRgEIAEoCRIUCgxpbWFnZV9kaWdlc3QYBSABKAkSMAoMb2JzZXJ2ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJJChNSZWdpc3RyeUNyZWRlbnRpYWxzEg4KBnNlcnZlchgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIQCghwYXNzd29yZBgDIAEoCSKRBAoLU2FuZGJveFNwZWMSEgoKc2FuZGJveF9pZBgBIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAiABKAkSDQoFaW1hZ2UYAyABKAkSQQoUcmVnaXN0cnlfY3JlZGVudGlhbHMYBCABKAsyIy5jb3ZlLnJ1bm5lci52MS5SZWdpc3RyeUNyZWRlbnRpYWxzEi0KCXJlc291cmNlcxgFIAEoCzIaLmNvdmUuc2FuZGJveC52MS5SZXNvdXJjZXMSMQoDZW52GAYgAygLMiQuY292ZS5ydW5uZXIudjEuU2FuZGJveFNwZWMuRW52RW50cnkSNwoGbGFiZWxzGAcgAygLMicuY292ZS5ydW5uZXIudjEuU2FuZGJveFNwZWMuTGFiZWxzRW50cnkSDwoHb3NfdXNlchgIIAEoCRI2Cg5uZXR3b3JrX3BvbGljeRgJIAEoCzIeLmNvdmUuc2FuZGJveC52MS5OZXR3b3JrUG9saWN5Ei0KB3ZvbHVtZXMYCiADKAsyHC5jb3ZlLnNhbmRib3gudjEuVm9sdW1lTW91bnQSFQoNcnVudGltZV9jbGFzcxgLIAEoCRoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiQQoUQ3JlYXRlU2FuZGJveENvbW1hbmQSKQoEc3BlYxgBIAEoCzIbLmNvdmUucnVubmVyLnYxLlNhbmRib3hTcGVjIikKE1N0YXJ0U2FuZGJveENvbW1hbmQSEgoKc2FuZGJveF9pZBgBIAEoCSJZChJTdG9wU2FuZGJveENvbW1hbmQSEgoKc2FuZGJveF9pZBgBIAEoCRIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iKwoVRGVzdHJveVNhbmRib3hDb21tYW5kEhIKCnNhbmRib3hfaWQYASABKAkixwEKGUJ1aWxkU25hcHNob3RJbWFnZUNvbW1hbmQSEwoLc25hcHNob3RfaWQYASABKAkSDQoFaW1hZ2UYAiABKAkSNQoKZG9ja2VyZmlsZRgDIAEoCzIhLmNvdmUuc25hcHNob3QudjEuRG9ja2VyZmlsZUJ1aWxkEgwKBHB1c2gYBCABKAgSQQoUcmVnaXN0cnlfY3JlZGVudGlhbHMYBSABKAsyIy5jb3ZlLnJ1bm5lci52MS5SZWdpc3RyeUNyZWRlbnRpYWxzIoEBChhQdWxsU25hcHNob3RJbWFnZUNvbW1hbmQSEwoLc25hcHNob3RfaWQYASABKAkSDQoFaW1hZ2UYAiABKAkSQQoUcmVnaXN0cnlfY3JlZGVudGlhbHMYAyABKAsyIy5jb3ZlLnJ1bm5lci52MS5SZWdpc3RyeUNyZWRlbnRpYWxzIkAKGlJlbW92ZVNuYXBzaG90SW1hZ2VDb21tYW5kEhMKC3NuYXBzaG90X2lkGAEgASgJEg0KBWltYWdlGAIgASgJIp8BChRDb21taXRTYW5kYm94Q29tbWFuZBISCgpzYW5kYm94X2lkGAEgASgJEhMKC3NuYXBzaG90X2lkGAIgASgJEg0KBWltYWdlGAMgASgJEgwKBHB1c2gYBCABKAgSQQoUcmVnaXN0cnlfY3JlZGVudGlhbHMYBSABKAsyIy5jb3ZlLnJ1bm5lci52MS5SZWdpc3RyeUNyZWRlbnRpYWxzIkAKFUFyY2hpdmVTYW5kYm94Q29tbWFuZBISCgpzYW5kYm94X2lkGAEgASgJEhMKC2FyY2hpdmVfdXJpGAIgASgJIlcKFVJlc3RvcmVTYW5kYm94Q29tbWFuZBIpCgRzcGVjGAEgASgLMhsuY292ZS5ydW5uZXIudjEuU2FuZGJveFNwZWMSEwoLYXJjaGl2ZV91cmkYAiABKAkiKAoTUmVtb3ZlVm9sdW1lQ29tbWFuZBIRCgl2b2x1bWVfaWQYASABKAkigQcKDVJ1bm5lckNvbW1hbmQSEgoKY29tbWFuZF9pZBgBIAEoCRIuCgppc3N1ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1kZWFkbGluZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdhdHRlbXB0GAQgASgFEj4KDmNyZWF0ZV9zYW5kYm94GAogASgLMiQuY292ZS5ydW5uZXIudjEuQ3JlYXRlU2FuZGJveENvbW1hbmRIABI8Cg1zdGFydF9zYW5kYm94GAsgASgLMiMuY292ZS5ydW5uZXIudjEuU3RhcnRTYW5kYm94Q29tbWFuZEgAEjoKDHN0b3Bfc2FuZGJveBgMIAEoCzIiLmNvdmUucnVubmVyLnYxLlN0b3BTYW5kYm94Q29tbWFuZEgAEkAKD2Rlc3Ryb3lfc2FuZGJveBgNIAEoCzIlLmNvdmUucnVubmVyLnYxLkRlc3Ryb3lTYW5kYm94Q29tbWFuZEgAEkkKFGJ1aWxkX3NuYXBzaG90X2ltYWdlGA4gASgLMikuY292ZS5ydW5uZXIudjEuQnVpbGRTbmFwc2hvdEltYWdlQ29tbWFuZEgAEkcKE3B1bGxfc25hcHNob3RfaW1hZ2UYDyABKAsyKC5jb3ZlLnJ1bm5lci52MS5QdWxsU25hcHNob3RJbWFnZUNvbW1hbmRIABJLChVyZW1vdmVfc25hcHNob3RfaW1hZ2UYECABKAsyKi5jb3ZlLnJ1bm5lci52MS5SZW1vdmVTbmFwc2hvdEltYWdlQ29tbWFuZEgAEj4KDmNvbW1pdF9zYW5kYm94GBEgASgLMiQuY292ZS5ydW5uZXIudjEuQ29tbWl0U2FuZGJveENvbW1hbmRIABJACg9hcmNoaXZlX3NhbmRib3gYEiABKAsyJS5jb3ZlLnJ1bm5lci52MS5BcmNoaXZlU2FuZGJveENvbW1hbmRIABJACg9yZXN0b3JlX3NhbmRib3gYEyABKAsyJS5jb3ZlLnJ1bm5lci52MS5SZXN0b3JlU2FuZGJveENvbW1hbmRIABI8Cg1yZW1vdmVfdm9sdW1lGBQgASgLMiMuY292ZS5ydW5uZXIudjEuUmVtb3ZlVm9sdW1lQ29tbWFuZEgAQgkKB2NvbW1hbmQiIAoKQ29tbWFuZEFjaxISCgpjb21tYW5kX2lkGAEgASgJIokBCg9Db21tYW5kUHJvZ3Jlc3MSEgoKY29tbWFuZF9pZBgBIAEoCRINCgVzdGFnZRgCIAEoCRIUCgdwZXJjZW50GAMgASgFSACIAQESMQoJbG9nX2xpbmVzGAQgAygLMh4uY292ZS5zbmFwc2hvdC52MS5CdWlsZExvZ0xpbmVCCgoIX3BlcmNlbnQicwoNU2FuZGJveFJlc3VsdBIuCgdzYW5kYm94GAEgASgLMh0uY292ZS5ydW5uZXIudjEuU2FuZGJveFJlcG9ydBIaChJkYWVtb25fc29ja2V0X3BhdGgYAiABKAkSFgoOZGFlbW9uX3ZlcnNpb24YAyABKAkiPgoLSW1hZ2VSZXN1bHQSDQoFaW1hZ2UYASABKAkSDgoGZGlnZXN0GAIgASgJEhAKCHNpemVfbWliGAMgASgFIjYKDUFyY2hpdmVSZXN1bHQSEwoLYXJjaGl2ZV91cmkYASABKAkSEAoIc2l6ZV9taWIYAiABKAUirQEKDkNvbW1hbmRTdWNjZXNzEjAKB3NhbmRib3gYASABKAsyHS5jb3ZlLnJ1bm5lci52MS5TYW5kYm94UmVzdWx0SAASLAoFaW1hZ2UYAiABKAsyGy5jb3ZlLnJ1bm5lci52MS5JbWFnZVJlc3VsdEgAEjAKB2FyY2hpdmUYAyABKAsyHS5jb3ZlLnJ1bm5lci52MS5BcmNoaXZlUmVzdWx0SABCCQoHcGF5bG9hZCJfCgxDb21tYW5kRXJyb3ISKwoGcmVhc29uGAEgASgOMhsuY292ZS5lcnJvcnMudjEuRXJyb3JSZWFzb24SDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgiwQEKDUNvbW1hbmRSZXN1bHQSEgoKY29tbWFuZF9pZBgBIAEoCRIvCgtmaW5pc2hfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoHc3VjY2VzcxgDIAEoCzIeLmNvdmUucnVubmVyLnYxLkNvbW1hbmRTdWNjZXNzSAASLQoFZXJyb3IYBCABKAsyHC5jb3ZlLnJ1bm5lci52MS5Db21tYW5kRXJyb3JIAEIJCgdvdXRjb21lIqwCCgtSdW5uZXJIZWxsbxIRCglydW5uZXJfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEg4KBnJlZ2lvbhgEIAEoCRIwCghjYXBhY2l0eRgFIAEoCzIeLmNvdmUucnVubmVyLnYxLlJ1bm5lckNhcGFjaXR5EhAKCHJ1bnRpbWVzGAYgAygJEhsKE3Rvb2xib3hfZ2F0ZXdheV91cmwYByABKAkSKwoGaW1hZ2VzGAggAygLMhsuY292ZS5ydW5uZXIudjEuUnVubmVySW1hZ2USMAoJc2FuZGJveGVzGAkgAygLMh0uY292ZS5ydW5uZXIudjEuU2FuZGJveFJlcG9ydBIbChNydW5uaW5nX2NvbW1hbmRfaWRzGAogAygJIpMBCg9SdW5uZXJIZWFydGJlYXQSEAoIc2VxdWVuY2UYASABKAMSLQoJc2VuZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgdtZXRyaWNzGAMgASgLMh0uY292ZS5ydW5uZXIudjEuUnVubmVyTWV0cmljcxIPCgdwaW5nX2lkGAQgASgJIvYBCghIZWxsb0FjaxIRCglydW5uZXJfaWQYASABKAkSFgoOc2VydmVyX3ZlcnNpb24YAiABKAkSLwoLc2VydmVyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI2ChNvcnBoYW5fZ3JhY2VfcGVyaW9kGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEh8KF21heF9jb25jdXJyZW50X2NvbW1hbmRzGAYgASgFIiMKDUNhbmNlbENvbW1hbmQSEgoKY29tbWFuZF9pZBgBIAEoCSJICgRQaW5nEg8KB3BpbmdfaWQYASABKAkSLwoLc2VydmVyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKoABCgtSdW5uZXJTdGF0ZRIcChhSVU5ORVJfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRSVU5ORVJfU1RBVEVfUEVORElORxABEhoKFlJVTk5FUl9TVEFURV9DT05ORUNURUQQAhIdChlSVU5ORVJfU1RBVEVfRElTQ09OTkVDVEVEEANCJlokY292ZS5kZXYvZ2VuL2NvdmUvcnVubmVyL3YxO3J1bm5lcnYxYgZwcm90bzM", [file_cove_errors_v1_error_reason, file_cove_sandbox_v1_sandbox, file_cove_snapshot_v1_snapshot, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chtjb3ZlL3J1bm5lci92MS9ydW5uZXIucHJvdG8SDmNvdmUucnVubmVyLnYxIugDCgZSdW5uZXISEQoJcnVubmVyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIOCgZyZWdpb24YBCABKAkSKgoFc3RhdGUYBSABKA4yGy5jb3ZlLnJ1bm5lci52MS5SdW5uZXJTdGF0ZRIQCghkcmFpbmluZxgGIAEoCBIwCghjYXBhY2l0eRgHIAEoCzIeLmNvdmUucnVubmVyLnYxLlJ1bm5lckNhcGFjaXR5EjEKCWFsbG9jYXRlZBgIIAEoCzIeLmNvdmUucnVubmVyLnYxLlJ1bm5lckNhcGFjaXR5Ei4KB21ldHJpY3MYCSABKAsyHS5jb3ZlLnJ1bm5lci52MS5SdW5uZXJNZXRyaWNzEhAKCHJ1bnRpbWVzGAogAygJEhsKE3Rvb2xib3hfZ2F0ZXdheV91cmwYCyABKAkSLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbm5lY3RfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoTbGFzdF9oZWFydGJlYXRfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZQoOUnVubmVyQ2FwYWNpdHkSFgoOY3B1X21pbGxpY29yZXMYASABKAUSEgoKbWVtb3J5X21pYhgCIAEoBRIQCghkaXNrX21pYhgDIAEoBRIVCg1tYXhfc2FuZGJveGVzGAQgASgFIrsBCg1SdW5uZXJNZXRyaWNzEhsKE2NwdV91c2VkX21pbGxpY29yZXMYASABKAUSFwoPbWVtb3J5X3VzZWRfbWliGAIgASgFEhUKDWRpc2tfdXNlZF9taWIYAyABKAUSFQoNZGlza19mcmVlX21pYhgEIAEoBRIZChFzdGFydGVkX3NhbmRib3hlcxgFIAEoBRIRCglzYW5kYm94ZXMYBiABKAUSGAoQcnVubmluZ19jb21tYW5kcxgHIAEoBSI+CgtSdW5uZXJJbWFnZRINCgVpbWFnZRgBIAEoCRIOCgZkaWdlc3QYAiABKAkSEAoIc2l6ZV9taWIYAyABKAUi4wEKDVNhbmRib3hSZXBvcnQSEgoKc2FuZGJveF9pZBgBIAEoCRIsCgVzdGF0ZRgCIAEoDjIdLmNvdmUuc2FuZGJveC52MS5TYW5kYm94U3RhdGUSMQoMZXJyb3JfcmVhc29uGAMgASgOMhsuY292ZS5lcnJvcnMudjEuRXJyb3JSZWFzb24SFQoNZXJyb3JfbWVzc2FnZRgEIAEoCRIUCgxpbWFnZV9kaWdlc3QYBSABKAkSMAoMb2JzZXJ2ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJJChNSZWdpc3RyeUNyZWRlbnRpYWxzEg4KBnNlcnZlchgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIQCghwYXNzd29yZBgDIAEoCSKRBAoLU2FuZGJveFNwZWMSEgoKc2FuZGJveF9pZBgBIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAiABKAkSDQoFaW1hZ2UYAyABKAkSQQoUcmVnaXN0cnlfY3JlZGVudGlhbHMYBCABKAsyIy5jb3ZlLnJ1bm5lci52MS5SZWdpc3RyeUNyZWRlbnRpYWxzEi0KCXJlc291cmNlcxgFIAEoCzIaLmNvdmUuc2FuZGJveC52MS5SZXNvdXJjZXMSMQoDZW52GAYgAygLMiQuY292ZS5ydW5uZXIudjEuU2FuZGJveFNwZWMuRW52RW50cnkSNwoGbGFiZWxzGAcgAygLMicuY292ZS5ydW5uZXIudjEuU2FuZGJveFNwZWMuTGFiZWxzRW50cnkSDwoHb3NfdXNlchgIIAEoCRI2Cg5uZXR3b3JrX3BvbGljeRgJIAEoCzIeLmNvdmUuc2FuZGJveC52MS5OZXR3b3JrUG9saWN5Ei0KB3ZvbHVtZXMYCiADKAsyHC5jb3ZlLnNhbmRib3gudjEuVm9sdW1lTW91bnQSFQoNcnVudGltZV9jbGFzcxgLIAEoCRoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiQQoUQ3JlYXRlU2FuZGJveENvbW1hbmQSKQoEc3BlYxgBIAEoCzIbLmNvdmUucnVubmVyLnYxLlNhbmRib3hTcGVjIikKE1N0YXJ0U2FuZGJveENvbW1hbmQSEgoKc2FuZGJveF9pZBgBIAEoCSJZChJTdG9wU2FuZGJveENvbW1hbmQSEgoKc2FuZGJveF9pZBgBIAEoCRIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iKwoVRGVzdHJveVNhbmRib3hDb21tYW5kEhIKCnNhbmRib3hfaWQYASABKAkixwEKGUJ1aWxkU25hcHNob3RJbWFnZUNvbW1hbmQSEwoLc25hcHNob3RfaWQYASABKAkSDQoFaW1hZ2UYAiABKAkSNQoKZG9ja2VyZmlsZRgDIAEoCzIhLmNvdmUuc25hcHNob3QudjEuRG9ja2VyZmlsZUJ1aWxkEgwKBHB1c2gYBCABKAgSQQoUcmVnaXN0cnlfY3JlZGVudGlhbHMYBSABKAsyIy5jb3ZlLnJ1bm5lci52MS5SZWdpc3RyeUNyZWRlbnRpYWxzIoEBChhQdWxsU25hcHNob3RJbWFnZUNvbW1hbmQSEwoLc25hcHNob3RfaWQYASABKAkSDQoFaW1hZ2UYAiABKAkSQQoUcmVnaXN0cnlfY3JlZGVudGlhbHMYAyABKAsyIy5jb3ZlLnJ1bm5lci52MS5SZWdpc3RyeUNyZWRlbnRpYWxzIkAKGlJlbW92ZVNuYXBzaG90SW1hZ2VDb21tYW5kEhMKC3NuYXBzaG90X2lkGAEgASgJEg0KBWltYWdlGAIgASgJIp8BChRDb21taXRTYW5kYm94Q29tbWFuZBISCgpzYW5kYm94X2lkGAEgASgJEhMKC3NuYXBzaG90X2lkGAIgASgJEg0KBWltYWdlGAMgASgJEgwKBHB1c2gYBCABKAgSQQoUcmVnaXN0cnlfY3JlZGVudGlhbHMYBSABKAsyIy5jb3ZlLnJ1bm5lci52MS5SZWdpc3RyeUNyZWRlbnRpYWxzIkAKFUFyY2hpdmVTYW5kYm94Q29tbWFuZBISCgpzYW5kYm94X2lkGAEgASgJEhMKC2FyY2hpdmVfdXJpGAIgASgJIlcKFVJlc3RvcmVTYW5kYm94Q29tbWFuZBIpCgRzcGVjGAEgASgLMhsuY292ZS5ydW5uZXIudjEuU2FuZGJveFNwZWMSEwoLYXJjaGl2ZV91cmkYAiABKAkiKAoTUmVtb3ZlVm9sdW1lQ29tbWFuZBIRCgl2b2x1bWVfaWQYASABKAkiaQobVXBkYXRlU2FuZGJveE5ldHdvcmtDb21tYW5kEhIKCnNhbmRib3hfaWQYASABKAkSNgoObmV0d29ya19wb2xpY3kYAiABKAsyHi5jb3ZlLnNhbmRib3gudjEuTmV0d29ya1BvbGljeSLQBwoNUnVubmVyQ29tbWFuZBISCgpjb21tYW5kX2lkGAEgASgJEi4KCmlzc3VlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWRlYWRsaW5lX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYBCABKAUSPgoOY3JlYXRlX3NhbmRib3gYCiABKAsyJC5jb3ZlLnJ1bm5lci52MS5DcmVhdGVTYW5kYm94Q29tbWFuZEgAEjwKDXN0YXJ0X3NhbmRib3gYCyABKAsyIy5jb3ZlLnJ1bm5lci52MS5TdGFydFNhbmRib3hDb21tYW5kSAASOgoMc3RvcF9zYW5kYm94GAwgASgLMiIuY292ZS5ydW5uZXIudjEuU3RvcFNhbmRib3hDb21tYW5kSAASQAoPZGVzdHJveV9zYW5kYm94GA0gASgLMiUuY292ZS5ydW5uZXIudjEuRGVzdHJveVNhbmRib3hDb21tYW5kSAASSQoUYnVpbGRfc25hcHNob3RfaW1hZ2UYDiABKAsyKS5jb3ZlLnJ1bm5lci52MS5CdWlsZFNuYXBzaG90SW1hZ2VDb21tYW5kSAASRwoTcHVsbF9zbmFwc2hvdF9pbWFnZRgPIAEoCzIoLmNvdmUucnVubmVyLnYxLlB1bGxTbmFwc2hvdEltYWdlQ29tbWFuZEgAEksKFXJlbW92ZV9zbmFwc2hvdF9pbWFnZRgQIAEoCzIqLmNvdmUucnVubmVyLnYxLlJlbW92ZVNuYXBzaG90SW1hZ2VDb21tYW5kSAASPgoOY29tbWl0X3NhbmRib3gYESABKAsyJC5jb3ZlLnJ1bm5lci52MS5Db21taXRTYW5kYm94Q29tbWFuZEgAEkAKD2FyY2hpdmVfc2FuZGJveBgSIAEoCzIlLmNvdmUucnVubmVyLnYxLkFyY2hpdmVTYW5kYm94Q29tbWFuZEgAEkAKD3Jlc3RvcmVfc2FuZGJveBgTIAEoCzIlLmNvdmUucnVubmVyLnYxLlJlc3RvcmVTYW5kYm94Q29tbWFuZEgAEjwKDXJlbW92ZV92b2x1bWUYFCABKAsyIy5jb3ZlLnJ1bm5lci52MS5SZW1vdmVWb2x1bWVDb21tYW5kSAASTQoWdXBkYXRlX3NhbmRib3hfbmV0d29yaxgVIAEoCzIrLmNvdmUucnVubmVyLnYxLlVwZGF0ZVNhbmRib3hOZXR3b3JrQ29tbWFuZEgAQgkKB2NvbW1hbmQiIAoKQ29tbWFuZEFjaxISCgpjb21tYW5kX2lkGAEgASgJIokBCg9Db21tYW5kUHJvZ3Jlc3MSEgoKY29tbWFuZF9pZBgBIAEoCRINCgVzdGFnZRgCIAEoCRIUCgdwZXJjZW50GAMgASgFSACIAQESMQoJbG9nX2xpbmVzGAQgAygLMh4uY292ZS5zbmFwc2hvdC52MS5CdWlsZExvZ0xpbmVCCgoIX3BlcmNlbnQicwoNU2FuZGJveFJlc3VsdBIuCgdzYW5kYm94GAEgASgLMh0uY292ZS5ydW5uZXIudjEuU2FuZGJveFJlcG9ydBIaChJkYWVtb25fc29ja2V0X3BhdGgYAiABKAkSFgoOZGFlbW9uX3ZlcnNpb24YAyABKAkiPgoLSW1hZ2VSZXN1bHQSDQoFaW1hZ2UYASABKAkSDgoGZGlnZXN0GAIgASgJEhAKCHNpemVfbWliGAMgASgFIjYKDUFyY2hpdmVSZXN1bHQSEwoLYXJjaGl2ZV91cmkYASABKAkSEAoIc2l6ZV9taWIYAiABKAUirQEKDkNvbW1hbmRTdWNjZXNzEjAKB3NhbmRib3gYASABKAsyHS5jb3ZlLnJ1bm5lci52MS5TYW5kYm94UmVzdWx0SAASLAoFaW1hZ2UYAiABKAsyGy5jb3ZlLnJ1bm5lci52MS5JbWFnZVJlc3VsdEgAEjAKB2FyY2hpdmUYAyABKAsyHS5jb3ZlLnJ1bm5lci52MS5BcmNoaXZlUmVzdWx0SABCCQoHcGF5bG9hZCJfCgxDb21tYW5kRXJyb3ISKwoGcmVhc29uGAEgASgOMhsuY292ZS5lcnJvcnMudjEuRXJyb3JSZWFzb24SDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgiwQEKDUNvbW1hbmRSZXN1bHQSEgoKY29tbWFuZF9pZBgBIAEoCRIvCgtmaW5pc2hfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoHc3VjY2VzcxgDIAEoCzIeLmNvdmUucnVubmVyLnYxLkNvbW1hbmRTdWNjZXNzSAASLQoFZXJyb3IYBCABKAsyHC5jb3ZlLnJ1bm5lci52MS5Db21tYW5kRXJyb3JIAEIJCgdvdXRjb21lIqwCCgtSdW5uZXJIZWxsbxIRCglydW5uZXJfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEg4KBnJlZ2lvbhgEIAEoCRIwCghjYXBhY2l0eRgFIAEoCzIeLmNvdmUucnVubmVyLnYxLlJ1bm5lckNhcGFjaXR5EhAKCHJ1bnRpbWVzGAYgAygJEhsKE3Rvb2xib3hfZ2F0ZXdheV91cmwYByABKAkSKwoGaW1hZ2VzGAggAygLMhsuY292ZS5ydW5uZXIudjEuUnVubmVySW1hZ2USMAoJc2FuZGJveGVzGAkgAygLMh0uY292ZS5ydW5uZXIudjEuU2FuZGJveFJlcG9ydBIbChNydW5uaW5nX2NvbW1hbmRfaWRzGAogAygJIpMBCg9SdW5uZXJIZWFydGJlYXQSEAoIc2VxdWVuY2UYASABKAMSLQoJc2VuZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgdtZXRyaWNzGAMgASgLMh0uY292ZS5ydW5uZXIudjEuUnVubmVyTWV0cmljcxIPCgdwaW5nX2lkGAQgASgJIvYBCghIZWxsb0FjaxIRCglydW5uZXJfaWQYASABKAkSFgoOc2VydmVyX3ZlcnNpb24YAiABKAkSLwoLc2VydmVyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI2ChNvcnBoYW5fZ3JhY2VfcGVyaW9kGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEh8KF21heF9jb25jdXJyZW50X2NvbW1hbmRzGAYgASgFIiMKDUNhbmNlbENvbW1hbmQSEgoKY29tbWFuZF9pZBgBIAEoCSJICgRQaW5nEg8KB3BpbmdfaWQYASABKAkSLwoLc2VydmVyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKoABCgtSdW5uZXJTdGF0ZRIcChhSVU5ORVJfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRSVU5ORVJfU1RBVEVfUEVORElORxABEhoKFlJVTk5FUl9TVEFURV9DT05ORUNURUQQAhIdChlSVU5ORVJfU1RBVEVfRElTQ09OTkVDVEVEEANCJlokY292ZS5kZXYvZ2VuL2NvdmUvcnVubmVyL3YxO3J1bm5lcnYxYgZwcm90bzM", [file_cove_errors_v1_error_reason, file_cove_sandbox_v1_sandbox, file_cove_snapshot_v1_snapshot, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Runner is one compute host that runs sandboxes. Shown to platform operators only.
@@ -811,6 +811,37 @@ export const RemoveVolumeCommandSchema: GenMessage<RemoveVolumeCommand> = /*@__P
   messageDesc(file_cove_runner_v1_runner, 17);
 
 /**
+ * UpdateSandboxNetworkCommand replaces a sandbox's network policy. A running sandbox is
+ * under the new policy when the command succeeds (connections it forbids are cut); a
+ * stopped one starts with it. It succeeds when the runner holds no container for the
+ * sandbox: the next create or restore command carries the policy.
+ *
+ * @generated from message cove.runner.v1.UpdateSandboxNetworkCommand
+ */
+export type UpdateSandboxNetworkCommand = Message<"cove.runner.v1.UpdateSandboxNetworkCommand"> & {
+  /**
+   * sandbox_id is the sandbox whose policy changes.
+   *
+   * @generated from field: string sandbox_id = 1;
+   */
+  sandboxId: string;
+
+  /**
+   * network_policy is the new policy, validated by the server.
+   *
+   * @generated from field: cove.sandbox.v1.NetworkPolicy network_policy = 2;
+   */
+  networkPolicy?: NetworkPolicy | undefined;
+};
+
+/**
+ * Describes the message cove.runner.v1.UpdateSandboxNetworkCommand.
+ * Use `create(UpdateSandboxNetworkCommandSchema)` to create a new message.
+ */
+export const UpdateSandboxNetworkCommandSchema: GenMessage<UpdateSandboxNetworkCommand> = /*@__PURE__*/
+  messageDesc(file_cove_runner_v1_runner, 18);
+
+/**
  * RunnerCommand is one unit of work the server asks a runner to do. Delivery is
  * at-least-once: the runner must apply every command idempotently, keyed by command_id
  * and by the sandbox id (the container's name) or image reference it names, so that a
@@ -944,6 +975,14 @@ export type RunnerCommand = Message<"cove.runner.v1.RunnerCommand"> & {
      */
     value: RemoveVolumeCommand;
     case: "removeVolume";
+  } | {
+    /**
+     * update_sandbox_network replaces a sandbox's network policy.
+     *
+     * @generated from field: cove.runner.v1.UpdateSandboxNetworkCommand update_sandbox_network = 21;
+     */
+    value: UpdateSandboxNetworkCommand;
+    case: "updateSandboxNetwork";
   } | { case: undefined; value?: undefined };
 };
 
@@ -952,7 +991,7 @@ export type RunnerCommand = Message<"cove.runner.v1.RunnerCommand"> & {
  * Use `create(RunnerCommandSchema)` to create a new message.
  */
 export const RunnerCommandSchema: GenMessage<RunnerCommand> = /*@__PURE__*/
-  messageDesc(file_cove_runner_v1_runner, 18);
+  messageDesc(file_cove_runner_v1_runner, 19);
 
 /**
  * CommandAck tells the server that the runner received a command and accepted it for
@@ -974,7 +1013,7 @@ export type CommandAck = Message<"cove.runner.v1.CommandAck"> & {
  * Use `create(CommandAckSchema)` to create a new message.
  */
 export const CommandAckSchema: GenMessage<CommandAck> = /*@__PURE__*/
-  messageDesc(file_cove_runner_v1_runner, 19);
+  messageDesc(file_cove_runner_v1_runner, 20);
 
 /**
  * CommandProgress reports progress of a long command (pulls, builds, commits, archives).
@@ -1017,7 +1056,7 @@ export type CommandProgress = Message<"cove.runner.v1.CommandProgress"> & {
  * Use `create(CommandProgressSchema)` to create a new message.
  */
 export const CommandProgressSchema: GenMessage<CommandProgress> = /*@__PURE__*/
-  messageDesc(file_cove_runner_v1_runner, 20);
+  messageDesc(file_cove_runner_v1_runner, 21);
 
 /**
  * SandboxResult is the outcome of a command about a sandbox.
@@ -1053,7 +1092,7 @@ export type SandboxResult = Message<"cove.runner.v1.SandboxResult"> & {
  * Use `create(SandboxResultSchema)` to create a new message.
  */
 export const SandboxResultSchema: GenMessage<SandboxResult> = /*@__PURE__*/
-  messageDesc(file_cove_runner_v1_runner, 21);
+  messageDesc(file_cove_runner_v1_runner, 22);
 
 /**
  * ImageResult is the outcome of a command that produced or pulled an image.
@@ -1088,7 +1127,7 @@ export type ImageResult = Message<"cove.runner.v1.ImageResult"> & {
  * Use `create(ImageResultSchema)` to create a new message.
  */
 export const ImageResultSchema: GenMessage<ImageResult> = /*@__PURE__*/
-  messageDesc(file_cove_runner_v1_runner, 22);
+  messageDesc(file_cove_runner_v1_runner, 23);
 
 /**
  * ArchiveResult is the outcome of ArchiveSandboxCommand.
@@ -1116,7 +1155,7 @@ export type ArchiveResult = Message<"cove.runner.v1.ArchiveResult"> & {
  * Use `create(ArchiveResultSchema)` to create a new message.
  */
 export const ArchiveResultSchema: GenMessage<ArchiveResult> = /*@__PURE__*/
-  messageDesc(file_cove_runner_v1_runner, 23);
+  messageDesc(file_cove_runner_v1_runner, 24);
 
 /**
  * CommandSuccess is a successful command's outcome.
@@ -1132,7 +1171,8 @@ export type CommandSuccess = Message<"cove.runner.v1.CommandSuccess"> & {
    */
   payload: {
     /**
-     * sandbox is set for create, start, stop, destroy and restore commands.
+     * sandbox is set for create, start, stop, destroy, restore and network update
+     * commands.
      *
      * @generated from field: cove.runner.v1.SandboxResult sandbox = 1;
      */
@@ -1162,7 +1202,7 @@ export type CommandSuccess = Message<"cove.runner.v1.CommandSuccess"> & {
  * Use `create(CommandSuccessSchema)` to create a new message.
  */
 export const CommandSuccessSchema: GenMessage<CommandSuccess> = /*@__PURE__*/
-  messageDesc(file_cove_runner_v1_runner, 24);
+  messageDesc(file_cove_runner_v1_runner, 25);
 
 /**
  * CommandError is a failed command's outcome.
@@ -1199,7 +1239,7 @@ export type CommandError = Message<"cove.runner.v1.CommandError"> & {
  * Use `create(CommandErrorSchema)` to create a new message.
  */
 export const CommandErrorSchema: GenMessage<CommandError> = /*@__PURE__*/
-  messageDesc(file_cove_runner_v1_runner, 25);
+  messageDesc(file_cove_runner_v1_runner, 26);
 
 /**
  * CommandResult is the final outcome of a command. Exactly one result is sent per
@@ -1251,7 +1291,7 @@ export type CommandResult = Message<"cove.runner.v1.CommandResult"> & {
  * Use `create(CommandResultSchema)` to create a new message.
  */
 export const CommandResultSchema: GenMessage<CommandResult> = /*@__PURE__*/
-  messageDesc(file_cove_runner_v1_runner, 26);
+  messageDesc(file_cove_runner_v1_runner, 27);
 
 /**
  * RunnerHello is the first message of every Connect stream: who the runner is, what it
@@ -1343,7 +1383,7 @@ export type RunnerHello = Message<"cove.runner.v1.RunnerHello"> & {
  * Use `create(RunnerHelloSchema)` to create a new message.
  */
 export const RunnerHelloSchema: GenMessage<RunnerHello> = /*@__PURE__*/
-  messageDesc(file_cove_runner_v1_runner, 27);
+  messageDesc(file_cove_runner_v1_runner, 28);
 
 /**
  * RunnerHeartbeat tells the server the runner is alive and how loaded it is. Sent every
@@ -1386,7 +1426,7 @@ export type RunnerHeartbeat = Message<"cove.runner.v1.RunnerHeartbeat"> & {
  * Use `create(RunnerHeartbeatSchema)` to create a new message.
  */
 export const RunnerHeartbeatSchema: GenMessage<RunnerHeartbeat> = /*@__PURE__*/
-  messageDesc(file_cove_runner_v1_runner, 28);
+  messageDesc(file_cove_runner_v1_runner, 29);
 
 /**
  * HelloAck is the server's answer to RunnerHello: the runner is accepted and configured.
@@ -1447,7 +1487,7 @@ export type HelloAck = Message<"cove.runner.v1.HelloAck"> & {
  * Use `create(HelloAckSchema)` to create a new message.
  */
 export const HelloAckSchema: GenMessage<HelloAck> = /*@__PURE__*/
-  messageDesc(file_cove_runner_v1_runner, 29);
+  messageDesc(file_cove_runner_v1_runner, 30);
 
 /**
  * CancelCommand asks the runner to abort a command. The runner stops the work if it can
@@ -1470,7 +1510,7 @@ export type CancelCommand = Message<"cove.runner.v1.CancelCommand"> & {
  * Use `create(CancelCommandSchema)` to create a new message.
  */
 export const CancelCommandSchema: GenMessage<CancelCommand> = /*@__PURE__*/
-  messageDesc(file_cove_runner_v1_runner, 30);
+  messageDesc(file_cove_runner_v1_runner, 31);
 
 /**
  * Ping asks the runner to answer at once with a RunnerHeartbeat carrying ping_id; the
@@ -1499,7 +1539,7 @@ export type Ping = Message<"cove.runner.v1.Ping"> & {
  * Use `create(PingSchema)` to create a new message.
  */
 export const PingSchema: GenMessage<Ping> = /*@__PURE__*/
-  messageDesc(file_cove_runner_v1_runner, 31);
+  messageDesc(file_cove_runner_v1_runner, 32);
 
 /**
  * RunnerState is whether a runner is connected to the server.

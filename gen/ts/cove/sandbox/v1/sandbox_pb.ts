@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cove/sandbox/v1/sandbox.proto.
  */
 export const file_cove_sandbox_v1_sandbox: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jb3ZlL3NhbmRib3gvdjEvc2FuZGJveC5wcm90bxIPY292ZS5zYW5kYm94LnYxIkkKCVJlc291cmNlcxIWCg5jcHVfbWlsbGljb3JlcxgBIAEoBRISCgptZW1vcnlfbWliGAIgASgFEhAKCGRpc2tfbWliGAMgASgFIlYKDU5ldHdvcmtQb2xpY3kSMAoEbW9kZRgBIAEoDjIiLmNvdmUuc2FuZGJveC52MS5OZXR3b3JrUG9saWN5TW9kZRITCgthbGxvd19jaWRycxgCIAMoCSJZCgtWb2x1bWVNb3VudBIRCgl2b2x1bWVfaWQYASABKAkSEgoKbW91bnRfcGF0aBgCIAEoCRIRCglyZWFkX29ubHkYAyABKAgSEAoIc3ViX3BhdGgYBCABKAkigwgKB1NhbmRib3gSEgoKc2FuZGJveF9pZBgBIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAiABKAkSEwoLc25hcHNob3RfaWQYAyABKAkSDQoFaW1hZ2UYBCABKAkSLAoFc3RhdGUYBSABKA4yHS5jb3ZlLnNhbmRib3gudjEuU2FuZGJveFN0YXRlEjQKDWRlc2lyZWRfc3RhdGUYBiABKA4yHS5jb3ZlLnNhbmRib3gudjEuU2FuZGJveFN0YXRlEjEKDGVycm9yX3JlYXNvbhgHIAEoDjIbLmNvdmUuZXJyb3JzLnYxLkVycm9yUmVhc29uEhUKDWVycm9yX21lc3NhZ2UYCCABKAkSEwoLcmVjb3ZlcmFibGUYCSABKAgSLQoJcmVzb3VyY2VzGAogASgLMhouY292ZS5zYW5kYm94LnYxLlJlc291cmNlcxI0CgZsYWJlbHMYCyADKAsyJC5jb3ZlLnNhbmRib3gudjEuU2FuZGJveC5MYWJlbHNFbnRyeRIPCgdvc191c2VyGAwgASgJEg4KBnB1YmxpYxgNIAEoCBI2Cg5uZXR3b3JrX3BvbGljeRgOIAEoCzIeLmNvdmUuc2FuZGJveC52MS5OZXR3b3JrUG9saWN5EjUKEmF1dG9fc3RvcF9pbnRlcnZhbBgPIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4ChVhdXRvX2FyY2hpdmVfaW50ZXJ2YWwYECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNwoUYXV0b19kZWxldGVfaW50ZXJ2YWwYESABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLQoHdm9sdW1lcxgSIAMoCzIcLmNvdmUuc2FuZGJveC52MS5Wb2x1bWVNb3VudBIOCgZyZWdpb24YEyABKAkSFQoNcnVudGltZV9jbGFzcxgUIAEoCRIRCglydW5uZXJfaWQYFSABKAkSEwoLdG9vbGJveF91cmwYFiABKAkSLwoLY3JlYXRlX3RpbWUYFyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGBggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFzdGF0ZV9jaGFuZ2VfdGltZRgZIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoSbGFzdF9hY3Rpdml0eV90aW1lGBogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBKssDCgxTYW5kYm94U3RhdGUSHQoZU0FOREJPWF9TVEFURV9VTlNQRUNJRklFRBAAEh8KG1NBTkRCT1hfU1RBVEVfUEVORElOR19CVUlMRBABEiMKH1NBTkRCT1hfU1RBVEVfQlVJTERJTkdfU05BUFNIT1QQAhIiCh5TQU5EQk9YX1NUQVRFX1BVTExJTkdfU05BUFNIT1QQAxIaChZTQU5EQk9YX1NUQVRFX0NSRUFUSU5HEAQSGgoWU0FOREJPWF9TVEFURV9TVEFSVElORxAFEhkKFVNBTkRCT1hfU1RBVEVfU1RBUlRFRBAGEhoKFlNBTkRCT1hfU1RBVEVfU1RPUFBJTkcQBxIZChVTQU5EQk9YX1NUQVRFX1NUT1BQRUQQCBIbChdTQU5EQk9YX1NUQVRFX0FSQ0hJVklORxAJEhoKFlNBTkRCT1hfU1RBVEVfQVJDSElWRUQQChIbChdTQU5EQk9YX1NUQVRFX1JFU1RPUklORxALEhwKGFNBTkRCT1hfU1RBVEVfREVTVFJPWUlORxAMEhsKF1NBTkRCT1hfU1RBVEVfREVTVFJPWUVEEA0SFwoTU0FOREJPWF9TVEFURV9FUlJPUhAOKqIBChFOZXR3b3JrUG9saWN5TW9kZRIjCh9ORVRXT1JLX1BPTElDWV9NT0RFX1VOU1BFQ0lGSUVEEAASIQodTkVUV09SS19QT0xJQ1lfTU9ERV9CTE9DS19BTEwQARIiCh5ORVRXT1JLX1BPTElDWV9NT0RFX0FMTE9XX0xJU1QQAhIhCh1ORVRXT1JLX1BPTElDWV9NT0RFX0FMTE9XX0FMTBADQihaJmNvdmUuZGV2L2dlbi9jb3ZlL3NhbmRib3gvdjE7c2FuZGJveHYxYgZwcm90bzM", [file_cove_errors_v1_error_reason, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch1jb3ZlL3NhbmRib3gvdjEvc2FuZGJveC5wcm90bxIPY292ZS5zYW5kYm94LnYxIkkKCVJlc291cmNlcxIWCg5jcHVfbWlsbGljb3JlcxgBIAEoBRISCgptZW1vcnlfbWliGAIgASgFEhAKCGRpc2tfbWliGAMgASgFIm0KDU5ldHdvcmtQb2xpY3kSMAoEbW9kZRgBIAEoDjIiLmNvdmUuc2FuZGJveC52MS5OZXR3b3JrUG9saWN5TW9kZRITCgthbGxvd19jaWRycxgCIAMoCRIVCg1hbGxvd19kb21haW5zGAMgAygJIlkKC1ZvbHVtZU1vdW50EhEKCXZvbHVtZV9pZBgBIAEoCRISCgptb3VudF9wYXRoGAIgASgJEhEKCXJlYWRfb25seRgDIAEoCBIQCghzdWJfcGF0aBgEIAEoCSKDCAoHU2FuZGJveBISCgpzYW5kYm94X2lkGAEgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgCIAEoCRITCgtzbmFwc2hvdF9pZBgDIAEoCRINCgVpbWFnZRgEIAEoCRIsCgVzdGF0ZRgFIAEoDjIdLmNvdmUuc2FuZGJveC52MS5TYW5kYm94U3RhdGUSNAoNZGVzaXJlZF9zdGF0ZRgGIAEoDjIdLmNvdmUuc2FuZGJveC52MS5TYW5kYm94U3RhdGUSMQoMZXJyb3JfcmVhc29uGAcgASgOMhsuY292ZS5lcnJvcnMudjEuRXJyb3JSZWFzb24SFQoNZXJyb3JfbWVzc2FnZRgIIAEoCRITCgtyZWNvdmVyYWJsZRgJIAEoCBItCglyZXNvdXJjZXMYCiABKAsyGi5jb3ZlLnNhbmRib3gudjEuUmVzb3VyY2VzEjQKBmxhYmVscxgLIAMoCzIkLmNvdmUuc2FuZGJveC52MS5TYW5kYm94LkxhYmVsc0VudHJ5Eg8KB29zX3VzZXIYDCABKAkSDgoGcHVibGljGA0gASgIEjYKDm5ldHdvcmtfcG9saWN5GA4gASgLMh4uY292ZS5zYW5kYm94LnYxLk5ldHdvcmtQb2xpY3kSNQoSYXV0b19zdG9wX2ludGVydmFsGA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjgKFWF1dG9fYXJjaGl2ZV9pbnRlcnZhbBgQIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI3ChRhdXRvX2RlbGV0ZV9pbnRlcnZhbBgRIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhItCgd2b2x1bWVzGBIgAygLMhwuY292ZS5zYW5kYm94LnYxLlZvbHVtZU1vdW50Eg4KBnJlZ2lvbhgTIAEoCRIVCg1ydW50aW1lX2NsYXNzGBQgASgJEhEKCXJ1bm5lcl9pZBgVIAEoCRITCgt0b29sYm94X3VybBgWIAEoCRIvCgtjcmVhdGVfdGltZRgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYGCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEXN0YXRlX2NoYW5nZV90aW1lGBkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2ChJsYXN0X2FjdGl2aXR5X3RpbWUYGiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEqywMKDFNhbmRib3hTdGF0ZRIdChlTQU5EQk9YX1NUQVRFX1VOU1BFQ0lGSUVEEAASHwobU0FOREJPWF9TVEFURV9QRU5ESU5HX0JVSUxEEAESIwofU0FOREJPWF9TVEFURV9CVUlMRElOR19TTkFQU0hPVBACEiIKHlNBTkRCT1hfU1RBVEVfUFVMTElOR19TTkFQU0hPVBADEhoKFlNBTkRCT1hfU1RBVEVfQ1JFQVRJTkcQBBIaChZTQU5EQk9YX1NUQVRFX1NUQVJUSU5HEAUSGQoVU0FOREJPWF9TVEFURV9TVEFSVEVEEAYSGgoWU0FOREJPWF9TVEFURV9TVE9QUElORxAHEhkKFVNBTkRCT1hfU1RBVEVfU1RPUFBFRBAIEhsKF1NBTkRCT1hfU1RBVEVfQVJDSElWSU5HEAkSGgoWU0FOREJPWF9TVEFURV9BUkNISVZFRBAKEhsKF1NBTkRCT1hfU1RBVEVfUkVTVE9SSU5HEAsSHAoYU0FOREJPWF9TVEFURV9ERVNUUk9ZSU5HEAwSGwoXU0FOREJPWF9TVEFURV9ERVNUUk9ZRUQQDRIXChNTQU5EQk9YX1NUQVRFX0VSUk9SEA4q7wEKEU5ldHdvcmtQb2xpY3lNb2RlEiMKH05FVFdPUktfUE9MSUNZX01PREVfVU5TUEVDSUZJRUQQABIhCh1ORVRXT1JLX1BPTElDWV9NT0RFX0JMT0NLX0FMTBABEiIKHk5FVFdPUktfUE9MSUNZX01PREVfQUxMT1dfTElTVBACEiEKHU5FVFdPUktfUE9MSUNZX01PREVfQUxMT1dfQUxMEAMSJAogTkVUV09SS19QT0xJQ1lfTU9ERV9BTExPV19QVUJMSUMQBBIlCiFORVRXT1JLX1BPTElDWV9NT0RFX0FMTE9XX0RPTUFJTlMQBUIoWiZjb3ZlLmRldi9nZW4vY292ZS9zYW5kYm94L3YxO3NhbmRib3h2MWIGcHJvdG8z", [file_cove_errors_v1_error_reason, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Resources are the compute resources of one sandbox. In requests, a zero field takes the
@@ -62,7 +62,7 @@ export const ResourcesSchema: GenMessage<Resources> = /*@__PURE__*/
  */
 export type NetworkPolicy = Message<"cove.sandbox.v1.NetworkPolicy"> & {
   /**
-   * mode selects block-all, allow-list or allow-all. Default NETWORK_POLICY_MODE_BLOCK_ALL.
+   * mode selects the policy. Default NETWORK_POLICY_MODE_BLOCK_ALL.
    *
    * @generated from field: cove.sandbox.v1.NetworkPolicyMode mode = 1;
    */
@@ -71,12 +71,24 @@ export type NetworkPolicy = Message<"cove.sandbox.v1.NetworkPolicy"> & {
   /**
    * allow_cidrs are the IPv4/IPv6 CIDR ranges (e.g. "140.82.112.0/20", "1.1.1.1/32") the
    * sandbox may connect to; used only with NETWORK_POLICY_MODE_ALLOW_LIST, where it must
-   * not be empty. At most 64 entries. Host names are not accepted; include a DNS
-   * resolver's address if the code needs name resolution.
+   * not be empty, and NETWORK_POLICY_MODE_ALLOW_DOMAINS, where it is optional. At most 64
+   * entries. Host names are not accepted. Sandboxes have no IPv6 route: IPv6 ranges are
+   * accepted and unreachable.
    *
    * @generated from field: repeated string allow_cidrs = 2;
    */
   allowCidrs: string[];
+
+  /**
+   * allow_domains are the DNS names the sandbox may resolve and connect to; used only with
+   * NETWORK_POLICY_MODE_ALLOW_DOMAINS, where it must not be empty. A name matches itself
+   * ("pypi.org"); "*.pypi.org" matches every name below pypi.org but not pypi.org itself.
+   * At most 64 entries, each a host name of at most 253 characters (letters, digits,
+   * hyphens, dots; compared case-insensitively), no IP addresses.
+   *
+   * @generated from field: repeated string allow_domains = 3;
+   */
+  allowDomains: string[];
 };
 
 /**
@@ -477,7 +489,9 @@ export const SandboxStateSchema: GenEnum<SandboxState> = /*@__PURE__*/
 /**
  * NetworkPolicyMode says what outbound network access a sandbox has. Inbound traffic
  * never reaches a sandbox directly: previews and the toolbox travel over the daemon's
- * socket.
+ * socket. Every mode is enforced by the runner on the host, outside the sandbox: in every
+ * mode the runner host's own addresses, link-local and cloud metadata addresses
+ * (169.254.0.0/16), loopback, multicast, other sandboxes and all IPv6 are unreachable.
  *
  * @generated from enum cove.sandbox.v1.NetworkPolicyMode
  */
@@ -490,26 +504,50 @@ export enum NetworkPolicyMode {
   UNSPECIFIED = 0,
 
   /**
-   * NETWORK_POLICY_MODE_BLOCK_ALL gives the sandbox no network at all (only loopback).
+   * NETWORK_POLICY_MODE_BLOCK_ALL gives the sandbox no network at all (only loopback), and
+   * no DNS.
    *
    * @generated from enum value: NETWORK_POLICY_MODE_BLOCK_ALL = 1;
    */
   BLOCK_ALL = 1,
 
   /**
-   * NETWORK_POLICY_MODE_ALLOW_LIST allows outbound connections only to allow_cidrs.
+   * NETWORK_POLICY_MODE_ALLOW_LIST allows outbound connections only to allow_cidrs. No DNS
+   * is answered: list a resolver's address if the code needs name resolution.
    *
    * @generated from enum value: NETWORK_POLICY_MODE_ALLOW_LIST = 2;
    */
   ALLOW_LIST = 2,
 
   /**
-   * NETWORK_POLICY_MODE_ALLOW_ALL allows all outbound connections except to the runner
-   * host, link-local and cloud metadata addresses, which are always blocked.
+   * NETWORK_POLICY_MODE_ALLOW_ALL allows all outbound connections except to the addresses
+   * that are unreachable in every mode; private ranges (RFC 1918, CGNAT) are reachable. DNS
+   * is answered by the runner's resolver for every name.
    *
    * @generated from enum value: NETWORK_POLICY_MODE_ALLOW_ALL = 3;
    */
   ALLOW_ALL = 3,
+
+  /**
+   * NETWORK_POLICY_MODE_ALLOW_PUBLIC allows outbound connections to public addresses only:
+   * like ALLOW_ALL, and never to RFC 1918 (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16),
+   * CGNAT (100.64.0.0/10), 0.0.0.0/8, 192.0.0.0/24 or reserved (240.0.0.0/4) ranges. DNS
+   * is answered for every name.
+   *
+   * @generated from enum value: NETWORK_POLICY_MODE_ALLOW_PUBLIC = 4;
+   */
+  ALLOW_PUBLIC = 4,
+
+  /**
+   * NETWORK_POLICY_MODE_ALLOW_DOMAINS answers DNS only for names matching allow_domains
+   * (every other name is NXDOMAIN, AAAA queries have no answers) and allows outbound
+   * connections only to the IPv4 addresses those answers contained, for as long as their
+   * TTL (at least 60 seconds), plus allow_cidrs when given. Answers that point at private,
+   * loopback, link-local or the runner host's addresses are dropped (DNS rebinding).
+   *
+   * @generated from enum value: NETWORK_POLICY_MODE_ALLOW_DOMAINS = 5;
+   */
+  ALLOW_DOMAINS = 5,
 }
 
 /**

@@ -128,10 +128,16 @@ type SandboxServiceClient interface {
 	// SANDBOX_NOT_FOUND); FAILED_PRECONDITION (reason SANDBOX_STATE_CONFLICT) when it is
 	// not in ERROR, or (reason SANDBOX_NOT_RECOVERABLE) when recoverable is false.
 	RecoverSandbox(context.Context, *connect.Request[v1.RecoverSandboxRequest]) (*connect.Response[v1.RecoverSandboxResponse], error)
-	// UpdateSandbox changes a sandbox's labels, public flag and auto-stop/archive/delete
-	// intervals; it takes effect at once, in any state but DESTROYED. Returns NOT_FOUND
-	// (reason SANDBOX_NOT_FOUND); INVALID_ARGUMENT (reason INVALID_FIELD) for an unknown
-	// update_mask path; FAILED_PRECONDITION (reason SANDBOX_STATE_CONFLICT) when DESTROYED.
+	// UpdateSandbox changes a sandbox's labels, public flag, auto-stop/archive/delete
+	// intervals and network policy; it takes effect at once, in any state but DESTROYED. A
+	// network policy change of a STARTED sandbox returns once its runner enforces it (open
+	// connections the new policy forbids are cut); a stopped or archived sandbox gets it at
+	// its next start. Returns NOT_FOUND (reason SANDBOX_NOT_FOUND); INVALID_ARGUMENT (reason
+	// INVALID_FIELD) for an unknown update_mask path or a bad policy; FAILED_PRECONDITION
+	// (reason SANDBOX_STATE_CONFLICT) when DESTROYED, or with the runner's reason when it
+	// refused the policy (the previous policy stays); UNAVAILABLE (reason
+	// RUNNER_UNAVAILABLE) when the runner did not apply it within 30 seconds (the change is
+	// kept and applied when the runner answers).
 	UpdateSandbox(context.Context, *connect.Request[v1.UpdateSandboxRequest]) (*connect.Response[v1.UpdateSandboxResponse], error)
 	// WatchSandbox streams a sandbox's state changes. The first message is always initial,
 	// the sandbox as it is now; then one state_change per change, and a keepalive every 15
@@ -400,10 +406,16 @@ type SandboxServiceHandler interface {
 	// SANDBOX_NOT_FOUND); FAILED_PRECONDITION (reason SANDBOX_STATE_CONFLICT) when it is
 	// not in ERROR, or (reason SANDBOX_NOT_RECOVERABLE) when recoverable is false.
 	RecoverSandbox(context.Context, *connect.Request[v1.RecoverSandboxRequest]) (*connect.Response[v1.RecoverSandboxResponse], error)
-	// UpdateSandbox changes a sandbox's labels, public flag and auto-stop/archive/delete
-	// intervals; it takes effect at once, in any state but DESTROYED. Returns NOT_FOUND
-	// (reason SANDBOX_NOT_FOUND); INVALID_ARGUMENT (reason INVALID_FIELD) for an unknown
-	// update_mask path; FAILED_PRECONDITION (reason SANDBOX_STATE_CONFLICT) when DESTROYED.
+	// UpdateSandbox changes a sandbox's labels, public flag, auto-stop/archive/delete
+	// intervals and network policy; it takes effect at once, in any state but DESTROYED. A
+	// network policy change of a STARTED sandbox returns once its runner enforces it (open
+	// connections the new policy forbids are cut); a stopped or archived sandbox gets it at
+	// its next start. Returns NOT_FOUND (reason SANDBOX_NOT_FOUND); INVALID_ARGUMENT (reason
+	// INVALID_FIELD) for an unknown update_mask path or a bad policy; FAILED_PRECONDITION
+	// (reason SANDBOX_STATE_CONFLICT) when DESTROYED, or with the runner's reason when it
+	// refused the policy (the previous policy stays); UNAVAILABLE (reason
+	// RUNNER_UNAVAILABLE) when the runner did not apply it within 30 seconds (the change is
+	// kept and applied when the runner answers).
 	UpdateSandbox(context.Context, *connect.Request[v1.UpdateSandboxRequest]) (*connect.Response[v1.UpdateSandboxResponse], error)
 	// WatchSandbox streams a sandbox's state changes. The first message is always initial,
 	// the sandbox as it is now; then one state_change per change, and a keepalive every 15

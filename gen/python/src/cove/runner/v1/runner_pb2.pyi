@@ -257,8 +257,16 @@ class RemoveVolumeCommand(_message.Message):
     volume_id: str
     def __init__(self, volume_id: _Optional[str] = ...) -> None: ...
 
+class UpdateSandboxNetworkCommand(_message.Message):
+    __slots__ = ("sandbox_id", "network_policy")
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_POLICY_FIELD_NUMBER: _ClassVar[int]
+    sandbox_id: str
+    network_policy: _sandbox_pb2.NetworkPolicy
+    def __init__(self, sandbox_id: _Optional[str] = ..., network_policy: _Optional[_Union[_sandbox_pb2.NetworkPolicy, _Mapping]] = ...) -> None: ...
+
 class RunnerCommand(_message.Message):
-    __slots__ = ("command_id", "issue_time", "deadline_time", "attempt", "create_sandbox", "start_sandbox", "stop_sandbox", "destroy_sandbox", "build_snapshot_image", "pull_snapshot_image", "remove_snapshot_image", "commit_sandbox", "archive_sandbox", "restore_sandbox", "remove_volume")
+    __slots__ = ("command_id", "issue_time", "deadline_time", "attempt", "create_sandbox", "start_sandbox", "stop_sandbox", "destroy_sandbox", "build_snapshot_image", "pull_snapshot_image", "remove_snapshot_image", "commit_sandbox", "archive_sandbox", "restore_sandbox", "remove_volume", "update_sandbox_network")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     ISSUE_TIME_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -274,6 +282,7 @@ class RunnerCommand(_message.Message):
     ARCHIVE_SANDBOX_FIELD_NUMBER: _ClassVar[int]
     RESTORE_SANDBOX_FIELD_NUMBER: _ClassVar[int]
     REMOVE_VOLUME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_SANDBOX_NETWORK_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     issue_time: _timestamp_pb2.Timestamp
     deadline_time: _timestamp_pb2.Timestamp
@@ -289,7 +298,8 @@ class RunnerCommand(_message.Message):
     archive_sandbox: ArchiveSandboxCommand
     restore_sandbox: RestoreSandboxCommand
     remove_volume: RemoveVolumeCommand
-    def __init__(self, command_id: _Optional[str] = ..., issue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempt: _Optional[int] = ..., create_sandbox: _Optional[_Union[CreateSandboxCommand, _Mapping]] = ..., start_sandbox: _Optional[_Union[StartSandboxCommand, _Mapping]] = ..., stop_sandbox: _Optional[_Union[StopSandboxCommand, _Mapping]] = ..., destroy_sandbox: _Optional[_Union[DestroySandboxCommand, _Mapping]] = ..., build_snapshot_image: _Optional[_Union[BuildSnapshotImageCommand, _Mapping]] = ..., pull_snapshot_image: _Optional[_Union[PullSnapshotImageCommand, _Mapping]] = ..., remove_snapshot_image: _Optional[_Union[RemoveSnapshotImageCommand, _Mapping]] = ..., commit_sandbox: _Optional[_Union[CommitSandboxCommand, _Mapping]] = ..., archive_sandbox: _Optional[_Union[ArchiveSandboxCommand, _Mapping]] = ..., restore_sandbox: _Optional[_Union[RestoreSandboxCommand, _Mapping]] = ..., remove_volume: _Optional[_Union[RemoveVolumeCommand, _Mapping]] = ...) -> None: ...
+    update_sandbox_network: UpdateSandboxNetworkCommand
+    def __init__(self, command_id: _Optional[str] = ..., issue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempt: _Optional[int] = ..., create_sandbox: _Optional[_Union[CreateSandboxCommand, _Mapping]] = ..., start_sandbox: _Optional[_Union[StartSandboxCommand, _Mapping]] = ..., stop_sandbox: _Optional[_Union[StopSandboxCommand, _Mapping]] = ..., destroy_sandbox: _Optional[_Union[DestroySandboxCommand, _Mapping]] = ..., build_snapshot_image: _Optional[_Union[BuildSnapshotImageCommand, _Mapping]] = ..., pull_snapshot_image: _Optional[_Union[PullSnapshotImageCommand, _Mapping]] = ..., remove_snapshot_image: _Optional[_Union[RemoveSnapshotImageCommand, _Mapping]] = ..., commit_sandbox: _Optional[_Union[CommitSandboxCommand, _Mapping]] = ..., archive_sandbox: _Optional[_Union[ArchiveSandboxCommand, _Mapping]] = ..., restore_sandbox: _Optional[_Union[RestoreSandboxCommand, _Mapping]] = ..., remove_volume: _Optional[_Union[RemoveVolumeCommand, _Mapping]] = ..., update_sandbox_network: _Optional[_Union[UpdateSandboxNetworkCommand, _Mapping]] = ...) -> None: ...
 
 class CommandAck(_message.Message):
     __slots__ = ("command_id",)

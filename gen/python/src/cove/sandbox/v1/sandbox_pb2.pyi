@@ -36,6 +36,8 @@ class NetworkPolicyMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NETWORK_POLICY_MODE_BLOCK_ALL: _ClassVar[NetworkPolicyMode]
     NETWORK_POLICY_MODE_ALLOW_LIST: _ClassVar[NetworkPolicyMode]
     NETWORK_POLICY_MODE_ALLOW_ALL: _ClassVar[NetworkPolicyMode]
+    NETWORK_POLICY_MODE_ALLOW_PUBLIC: _ClassVar[NetworkPolicyMode]
+    NETWORK_POLICY_MODE_ALLOW_DOMAINS: _ClassVar[NetworkPolicyMode]
 SANDBOX_STATE_UNSPECIFIED: SandboxState
 SANDBOX_STATE_PENDING_BUILD: SandboxState
 SANDBOX_STATE_BUILDING_SNAPSHOT: SandboxState
@@ -55,6 +57,8 @@ NETWORK_POLICY_MODE_UNSPECIFIED: NetworkPolicyMode
 NETWORK_POLICY_MODE_BLOCK_ALL: NetworkPolicyMode
 NETWORK_POLICY_MODE_ALLOW_LIST: NetworkPolicyMode
 NETWORK_POLICY_MODE_ALLOW_ALL: NetworkPolicyMode
+NETWORK_POLICY_MODE_ALLOW_PUBLIC: NetworkPolicyMode
+NETWORK_POLICY_MODE_ALLOW_DOMAINS: NetworkPolicyMode
 
 class Resources(_message.Message):
     __slots__ = ("cpu_millicores", "memory_mib", "disk_mib")
@@ -67,12 +71,14 @@ class Resources(_message.Message):
     def __init__(self, cpu_millicores: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_mib: _Optional[int] = ...) -> None: ...
 
 class NetworkPolicy(_message.Message):
-    __slots__ = ("mode", "allow_cidrs")
+    __slots__ = ("mode", "allow_cidrs", "allow_domains")
     MODE_FIELD_NUMBER: _ClassVar[int]
     ALLOW_CIDRS_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_DOMAINS_FIELD_NUMBER: _ClassVar[int]
     mode: NetworkPolicyMode
     allow_cidrs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, mode: _Optional[_Union[NetworkPolicyMode, str]] = ..., allow_cidrs: _Optional[_Iterable[str]] = ...) -> None: ...
+    allow_domains: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, mode: _Optional[_Union[NetworkPolicyMode, str]] = ..., allow_cidrs: _Optional[_Iterable[str]] = ..., allow_domains: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class VolumeMount(_message.Message):
     __slots__ = ("volume_id", "mount_path", "read_only", "sub_path")

@@ -195,7 +195,7 @@ class RecoverSandboxResponse(_message.Message):
     def __init__(self, sandbox: _Optional[_Union[_sandbox_pb2.Sandbox, _Mapping]] = ...) -> None: ...
 
 class UpdateSandboxRequest(_message.Message):
-    __slots__ = ("sandbox_id", "update_mask", "labels", "public", "auto_stop_interval", "auto_archive_interval", "auto_delete_interval")
+    __slots__ = ("sandbox_id", "update_mask", "labels", "public", "auto_stop_interval", "auto_archive_interval", "auto_delete_interval", "network_policy")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -210,6 +210,7 @@ class UpdateSandboxRequest(_message.Message):
     AUTO_STOP_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     AUTO_ARCHIVE_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     AUTO_DELETE_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_POLICY_FIELD_NUMBER: _ClassVar[int]
     sandbox_id: str
     update_mask: _field_mask_pb2.FieldMask
     labels: _containers.ScalarMap[str, str]
@@ -217,7 +218,8 @@ class UpdateSandboxRequest(_message.Message):
     auto_stop_interval: _duration_pb2.Duration
     auto_archive_interval: _duration_pb2.Duration
     auto_delete_interval: _duration_pb2.Duration
-    def __init__(self, sandbox_id: _Optional[str] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., public: bool = ..., auto_stop_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., auto_archive_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., auto_delete_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    network_policy: _sandbox_pb2.NetworkPolicy
+    def __init__(self, sandbox_id: _Optional[str] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., public: bool = ..., auto_stop_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., auto_archive_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., auto_delete_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., network_policy: _Optional[_Union[_sandbox_pb2.NetworkPolicy, _Mapping]] = ...) -> None: ...
 
 class UpdateSandboxResponse(_message.Message):
     __slots__ = ("sandbox",)

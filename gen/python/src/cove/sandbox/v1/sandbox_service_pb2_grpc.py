@@ -231,10 +231,16 @@ class SandboxServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def UpdateSandbox(self, request, context):
-        """UpdateSandbox changes a sandbox's labels, public flag and auto-stop/archive/delete
-        intervals; it takes effect at once, in any state but DESTROYED. Returns NOT_FOUND
-        (reason SANDBOX_NOT_FOUND); INVALID_ARGUMENT (reason INVALID_FIELD) for an unknown
-        update_mask path; FAILED_PRECONDITION (reason SANDBOX_STATE_CONFLICT) when DESTROYED.
+        """UpdateSandbox changes a sandbox's labels, public flag, auto-stop/archive/delete
+        intervals and network policy; it takes effect at once, in any state but DESTROYED. A
+        network policy change of a STARTED sandbox returns once its runner enforces it (open
+        connections the new policy forbids are cut); a stopped or archived sandbox gets it at
+        its next start. Returns NOT_FOUND (reason SANDBOX_NOT_FOUND); INVALID_ARGUMENT (reason
+        INVALID_FIELD) for an unknown update_mask path or a bad policy; FAILED_PRECONDITION
+        (reason SANDBOX_STATE_CONFLICT) when DESTROYED, or with the runner's reason when it
+        refused the policy (the previous policy stays); UNAVAILABLE (reason
+        RUNNER_UNAVAILABLE) when the runner did not apply it within 30 seconds (the change is
+        kept and applied when the runner answers).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
