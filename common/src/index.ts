@@ -2,6 +2,7 @@
 
 export * from "./cors.js";
 export * from "./error-interceptor.js";
+export * from "./error-reason.js";
 export * from "./errors.js";
 export * from "./health.js";
 export * from "./listen.js";

@@ -1,4 +1,5 @@
 // Everything both entry points export besides `Cove` itself.
+export { errorReasonName } from "@cove/common/error-reason.js";
 export type {
   CodeContext,
   CreateContextOptions,
