@@ -22,27 +22,30 @@ const codes: Record<ErrorCode, Code> = {
   unimplemented: Code.Unimplemented,
 };
 
+/** connectErrorOf spells a CoveError as the ConnectError a client sees: code, message, ErrorInfo, BadRequest. */
+export function connectErrorOf(err: CoveError): ConnectError {
+  const info = create(ErrorInfoSchema, {
+    reason: err.reason,
+    domain: ERROR_DOMAIN,
+    metadata: err.metadata,
+  });
+  const details: ConstructorParameters<typeof ConnectError>[3] = [
+    { desc: ErrorInfoSchema, value: info },
+  ];
+  if (err.violations.length > 0) {
+    const badRequest = create(BadRequestSchema, { fieldViolations: err.violations });
+    details.push({ desc: BadRequestSchema, value: badRequest });
+  }
+  return new ConnectError(err.message, codes[err.code], undefined, details, err);
+}
+
 /**
  * toConnectError maps anything thrown by a handler to what the client sees: a CoveError keeps
  * its code, message, ErrorInfo and field violations; a ConnectError passes through; anything
  * else becomes Internal with a generic message, and the original is logged as `cause`.
  */
 export function toConnectError(err: unknown, logger: Logger, procedure: string): ConnectError {
-  if (err instanceof CoveError) {
-    const info = create(ErrorInfoSchema, {
-      reason: err.reason,
-      domain: ERROR_DOMAIN,
-      metadata: err.metadata,
-    });
-    const details: ConstructorParameters<typeof ConnectError>[3] = [
-      { desc: ErrorInfoSchema, value: info },
-    ];
-    if (err.violations.length > 0) {
-      const badRequest = create(BadRequestSchema, { fieldViolations: err.violations });
-      details.push({ desc: BadRequestSchema, value: badRequest });
-    }
-    return new ConnectError(err.message, codes[err.code], undefined, details, err);
-  }
+  if (err instanceof CoveError) return connectErrorOf(err);
   if (err instanceof ConnectError) return err;
   logger.error("unhandled error", { procedure, err });
   return new ConnectError(
