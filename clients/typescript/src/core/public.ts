@@ -32,6 +32,8 @@ export {
   CoveUnavailableError,
   CoveValidationError,
   type FieldViolation,
+  isRejectedUpFront,
+  isRetryable,
   toCoveError,
 } from "./errors.js";
 export type {
@@ -79,5 +81,6 @@ export type {
 export { Process } from "./process.js";
 export type { PtyCreateOptions, PtyHandle, PtyResult } from "./pty.js";
 export { Pty } from "./pty.js";
+export { backoffMs, type CallPolicy, type UnaryOptions, unary } from "./rpc.js";
 export type { PreviewLink, SandboxStateName, SshAccess, WaitOptions } from "./sandbox.js";
 export { Sandbox } from "./sandbox.js";
