@@ -16,7 +16,7 @@ export function limitClientStream<T>(
     () =>
       new CoveError(
         "deadlineExceeded",
-        "WAIT_TIMED_OUT",
+        "CLIENT_STREAM_IDLE",
         `no message for ${idleMs / 1000} s; the stream was ended`,
         { idleSeconds: String(idleMs / 1000) },
       ),

@@ -478,7 +478,7 @@ export function toCoveError(err: unknown, logger: Logger): CoveError {
 }
 
 function unavailableError(message: string): CoveError {
-  return new CoveError("unavailable", "INTERNAL", message);
+  return new CoveError("unavailable", "CONTROL_PLANE_UNAVAILABLE", message);
 }
 
 function defaultReason(code: ErrorCode): ErrorReasonName {
