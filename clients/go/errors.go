@@ -4,14 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+
+	errorsv1 "cove.dev/gen/cove/errors/v1"
 )
 
 // errorDomain is the google.rpc.ErrorInfo domain of every Cove error.
 const errorDomain = "cove.dev"
+
+// reasonName is an ErrorReason's name without its prefix ("SANDBOX_NOT_FOUND"), or "" for
+// UNSPECIFIED and values this build does not know.
+func reasonName(r errorsv1.ErrorReason) string {
+	name, ok := errorsv1.ErrorReason_name[int32(r)]
+	if !ok || r == errorsv1.ErrorReason_ERROR_REASON_UNSPECIFIED {
+		return ""
+	}
+	return strings.TrimPrefix(name, "ERROR_REASON_")
+}
 
 // Error is a failed Cove call: the gRPC status code, the machine-readable reason from the
 // google.rpc.ErrorInfo detail (an ErrorReason name without its prefix, e.g.

@@ -415,9 +415,7 @@ func (a *Audit) List(ctx context.Context, f AuditFilter) ([]*AuditEvent, error) 
 				UserID:    e.GetActor().GetUserId(), APIKeyID: e.GetActor().GetApiKeyId(), Method: e.GetMethod(),
 				ResourceType: e.GetResourceType(), ResourceID: e.GetResourceId(), Code: e.GetCode(), RequestID: e.GetRequestId(),
 			}
-			if e.GetErrorReason() != 0 {
-				ev.ErrorReason = strings.TrimPrefix(e.GetErrorReason().String(), "ERROR_REASON_")
-			}
+			ev.ErrorReason = reasonName(e.GetErrorReason())
 			out = append(out, ev)
 		}
 		if res.GetNextPageToken() == "" || (f.Limit > 0 && len(out) >= f.Limit) {

@@ -80,9 +80,7 @@ func (c *Client) newSandbox(sb *sandboxv1.Sandbox) *Sandbox {
 		Raw:          sb,
 		client:       c,
 	}
-	if sb.GetErrorReason() != 0 {
-		s.ErrorReason = strings.TrimPrefix(sb.GetErrorReason().String(), "ERROR_REASON_")
-	}
+	s.ErrorReason = reasonName(sb.GetErrorReason())
 	if sb.GetCreateTime() != nil {
 		s.CreateTime = sb.GetCreateTime().AsTime()
 	}

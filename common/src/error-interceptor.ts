@@ -38,6 +38,37 @@ function clip(text: string, max: number): string {
     : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
 
+/** connectErrorOf spells a CoveError as the ConnectError a client sees: code, message, ErrorInfo, BadRequest (all size-bounded). */
+export function connectErrorOf(err: CoveError): ConnectError {
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(err.metadata).slice(0, 32))
+    metadata[clip(key, 64)] = clip(value, MAX_ERROR_DETAIL_CHARS);
+  const info = create(ErrorInfoSchema, {
+    reason: err.reason,
+    domain: ERROR_DOMAIN,
+    metadata,
+  });
+  const details: ConstructorParameters<typeof ConnectError>[3] = [
+    { desc: ErrorInfoSchema, value: info },
+  ];
+  if (err.violations.length > 0) {
+    const badRequest = create(BadRequestSchema, {
+      fieldViolations: err.violations.slice(0, 20).map((v) => ({
+        field: clip(v.field, MAX_ERROR_DETAIL_CHARS),
+        description: clip(v.description, MAX_ERROR_DETAIL_CHARS),
+      })),
+    });
+    details.push({ desc: BadRequestSchema, value: badRequest });
+  }
+  return new ConnectError(
+    clip(err.message, MAX_ERROR_MESSAGE_CHARS),
+    codes[err.code],
+    undefined,
+    details,
+    err,
+  );
+}
+
 /**
  * toConnectError maps anything thrown by a handler to what the client sees: a CoveError keeps
  * its code, message, ErrorInfo and field violations (each bounded in size); a ConnectError
@@ -45,35 +76,7 @@ function clip(text: string, max: number): string {
  * logged as `cause`.
  */
 export function toConnectError(err: unknown, logger: Logger, procedure: string): ConnectError {
-  if (err instanceof CoveError) {
-    const metadata: Record<string, string> = {};
-    for (const [key, value] of Object.entries(err.metadata).slice(0, 32))
-      metadata[clip(key, 64)] = clip(value, MAX_ERROR_DETAIL_CHARS);
-    const info = create(ErrorInfoSchema, {
-      reason: err.reason,
-      domain: ERROR_DOMAIN,
-      metadata,
-    });
-    const details: ConstructorParameters<typeof ConnectError>[3] = [
-      { desc: ErrorInfoSchema, value: info },
-    ];
-    if (err.violations.length > 0) {
-      const badRequest = create(BadRequestSchema, {
-        fieldViolations: err.violations.slice(0, 20).map((v) => ({
-          field: clip(v.field, MAX_ERROR_DETAIL_CHARS),
-          description: clip(v.description, MAX_ERROR_DETAIL_CHARS),
-        })),
-      });
-      details.push({ desc: BadRequestSchema, value: badRequest });
-    }
-    return new ConnectError(
-      clip(err.message, MAX_ERROR_MESSAGE_CHARS),
-      codes[err.code],
-      undefined,
-      details,
-      err,
-    );
-  }
+  if (err instanceof CoveError) return connectErrorOf(err);
   if (err instanceof ConnectError) return err;
   logger.error("unhandled error", { procedure, err });
   return new ConnectError(

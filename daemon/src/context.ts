@@ -1,6 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { GrpcServerOptions, Logger } from "@cove/common";
 import type { DaemonConfig } from "./config.js";
+import type { RunAsRules } from "./domain/run-as.js";
 import type { UserDirectory } from "./domain/users.js";
 
 /** What every part of the daemon gets: its configuration, a logger and the user directory. */
@@ -23,4 +24,9 @@ export interface ServiceModule {
   close(): Promise<void>;
   /** Takes a request over before Connect (returning true), e.g. to relay it to a helper. */
   intercept?: GrpcServerOptions["intercept"];
+}
+
+/** runAsRules is what the daemon's user/cwd/environment rule (domain/run-as.ts) needs from it. */
+export function runAsRules(ctx: DaemonContext): RunAsRules {
+  return { users: ctx.users, defaultUser: ctx.config.defaultUser, home: ctx.config.home };
 }

@@ -1,7 +1,13 @@
 // Connect-ES clients for the API server and, through the proxy, a sandbox's toolbox: gRPC over
 // HTTP/2, the API key as a bearer token, and every failure tagged with where it went.
 import type { DescService } from "@bufbuild/protobuf";
-import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import {
+  type Client,
+  ConnectError,
+  createClient,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ApiKeyService } from "@cove/gen-ts/cove/iam/v1/api_key_service_pb.js";
 import { AuditService } from "@cove/gen-ts/cove/iam/v1/audit_service_pb.js";
@@ -10,6 +16,7 @@ import { SandboxService } from "@cove/gen-ts/cove/sandbox/v1/sandbox_service_pb.
 import { SnapshotService } from "@cove/gen-ts/cove/snapshot/v1/snapshot_service_pb.js";
 import { ProcessService } from "@cove/gen-ts/cove/toolbox/v1/process_service_pb.js";
 import { VolumeService } from "@cove/gen-ts/cove/volume/v1/volume_service_pb.js";
+import { type CallPolicy, unary } from "@cove/sdk";
 import type { ResolvedConfig } from "./config.js";
 import { rememberCallSite } from "./connect-errors.js";
 import type { Context } from "./context.js";
@@ -68,11 +75,40 @@ function tagErrors(target: string): Interceptor {
   };
 }
 
+/**
+ * The CLI's retry policy, the SDK's rules (`unary`): only UNAVAILABLE, ABORTED and some
+ * RESOURCE_EXHAUSTED, with jittered backoff, for at most this long in all.
+ */
+const RETRY_POLICY: CallPolicy = { timeoutMs: 30_000, retries: 4, idleTimeoutMs: 45_000 };
+
+/** Reads: safe to send again after any retryable failure (others only after a rate limit). */
+const IDEMPOTENT_METHOD = /^(Get|List)[A-Z]/;
+
+/**
+ * retrying retries unary calls by the SDK's policy (`unary`, `isRetryable`): Get/List calls on
+ * every retryable failure, others only when the server refused them before acting (a rate
+ * limit). Streams are never retried here. The last failure is thrown as the ConnectError it was.
+ */
+function retrying(): Interceptor {
+  return (next) => async (req) => {
+    if (req.stream) return next(req);
+    try {
+      return await unary(
+        RETRY_POLICY,
+        { idempotent: IDEMPOTENT_METHOD.test(req.method.name), signal: req.signal },
+        () => next(req),
+      );
+    } catch (err) {
+      throw err instanceof Error && err.cause !== undefined ? ConnectError.from(err.cause) : err;
+    }
+  };
+}
+
 /** transport makes a gRPC (HTTP/2) transport to baseUrl with the given headers. */
 function transport(baseUrl: string, target: string, values: Record<string, string>): Transport {
   return createGrpcTransport({
     baseUrl,
-    interceptors: [tagErrors(target), headers(values)],
+    interceptors: [tagErrors(target), retrying(), headers(values)],
   });
 }
 

@@ -1,11 +1,9 @@
-// The one table that turns a Connect error (code + google.rpc.ErrorInfo reason, domain
-// cove.dev) into a one-line message and a hint, and the record of which server each call hit.
+// Hints for the user on top of the SDK's error table: the SDK's toCoveError reads the code and
+// the google.rpc.ErrorInfo reason (domain cove.dev); this file turns them into a one-line
+// message and a hint, and records which server each call hit.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ErrorInfoSchema } from "@cove/gen-ts/google/rpc/error_details_pb.js";
+import { toCoveError } from "@cove/sdk";
 import { CliError, type Explained } from "./errors.js";
-
-/** The domain of Cove's ErrorInfo details. */
-const COVE_DOMAIN = "cove.dev";
 
 /** Where a failed call went: the server (e.g. "the Cove API at …") and "Service.Method". */
 interface CallSite {
@@ -21,12 +19,12 @@ export function rememberCallSite(err: unknown, site: CallSite): void {
   if (typeof err === "object" && err !== null && !callSites.has(err)) callSites.set(err, site);
 }
 
-/** The reason and metadata of a Cove error, or undefined when it carries none. */
+/** The reason and metadata of a Cove error (the SDK's reading), or undefined when it carries none. */
 export function coveErrorInfo(
   err: ConnectError,
 ): { reason: string; metadata: Record<string, string> } | undefined {
-  const info = err.findDetails(ErrorInfoSchema).find((d) => d.domain === COVE_DOMAIN);
-  return info ? { reason: info.reason, metadata: info.metadata } : undefined;
+  const cove = toCoveError(err);
+  return cove.reason === undefined ? undefined : { reason: cove.reason, metadata: cove.metadata };
 }
 
 type Explainer = (err: ConnectError, meta: Record<string, string>) => Explained;

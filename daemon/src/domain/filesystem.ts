@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CoveError, failedPrecondition, invalidArgument } from "@cove/common";
+import { limitClientStream } from "./client-stream.js";
 import {
   directoryNotEmpty,
   errnoCode,
@@ -13,16 +14,10 @@ import {
 } from "./filesystem-errors.js";
 import { type FileEntry, IdNames, specialKind, toEntry } from "./filesystem-info.js";
 import { walkSorted } from "./filesystem-walk.js";
-import {
-  makeDirs,
-  type Ownership,
-  validateMode,
-  withIdleTimeout,
-  writeAtomically,
-} from "./filesystem-write.js";
+import { makeDirs, type Ownership, validateMode, writeAtomically } from "./filesystem-write.js";
 import { resolvePath } from "./paths.js";
+import { type RunAsRules, runAs } from "./run-as.js";
 import { MAX_TEXT_WORKERS, Slots } from "./text-worker.js";
-import type { UserDirectory } from "./users.js";
 
 /** Default ReadFile chunk: 256 KiB. */
 export const DEFAULT_READ_CHUNK_BYTES = 256 * 1024;
@@ -40,13 +35,7 @@ export const DEFAULT_PAGE_SIZE = 1000;
 export const MAX_PAGE_SIZE = 10_000;
 
 /** What Filesystem needs from the daemon. */
-export interface FilesystemOptions {
-  /** Relative paths resolve here (the sandbox user's home). */
-  home: string;
-  /** The sandbox user new files belong to; undefined keeps the daemon's own user. */
-  defaultUser: string | undefined;
-  /** Looks the sandbox user up. */
-  users: UserDirectory;
+export interface FilesystemOptions extends RunAsRules {
   /** Largest UploadFile, in bytes. */
   uploadLimitBytes: number;
   /** Silence after which an upload stream is ended, in ms. */
@@ -112,9 +101,9 @@ export class Filesystem {
 
   /** newOwner is the sandbox user's uid/gid when the daemon can and should chown. */
   newOwner(): Ownership | undefined {
-    if (this.options.defaultUser === undefined || process.getuid?.() !== 0) return undefined;
-    const user = this.options.users.lookup(this.options.defaultUser, "user");
-    return { uid: user.uid, gid: user.gid };
+    if (process.getuid?.() !== 0) return undefined;
+    const { user } = runAs(this.options);
+    return user && { uid: user.uid, gid: user.gid };
   }
 
   /** describe returns the FileEntry of an absolute path (lstat, or stat when following). */
@@ -379,14 +368,7 @@ export class Filesystem {
    * clientStreamIdleMs, and as soon as `signal` aborts (the client went away).
    */
   guardIdle<T>(source: AsyncIterable<T>, signal?: AbortSignal): AsyncIterable<T> {
-    const idleMs = this.options.clientStreamIdleMs;
-    return withIdleTimeout(
-      source,
-      idleMs,
-      () =>
-        new CoveError("deadlineExceeded", "WAIT_TIMED_OUT", `no message for ${idleMs / 1000} s`),
-      signal,
-    );
+    return limitClientStream(source, this.options.clientStreamIdleMs, signal);
   }
 
   /**

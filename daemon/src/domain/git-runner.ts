@@ -6,6 +6,7 @@ import { CoveError, failedPrecondition, resourceExhausted } from "@cove/common";
 import { findOnPath } from "./code-runner.js";
 import { ManagedProcess } from "./managed-process.js";
 import { MARKER_VARIABLE } from "./process-tree.js";
+import { userEnvironment } from "./run-as.js";
 import { makeScratchDir } from "./scratch-dirs.js";
 import type { OsUser } from "./users.js";
 
@@ -138,16 +139,7 @@ export class GitRunner {
 
   /** env is the environment git runs with (before credentials and the marker). */
   env(user: OsUser | undefined): Record<string, string> {
-    const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(this.sandboxEnv)) {
-      if (!DROPPED_ENV.test(key)) env[key] = value;
-    }
-    env.PATH ??= "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    if (user) {
-      env.HOME = user.home;
-      env.USER = user.name;
-      env.LOGNAME = user.name;
-    }
+    const env = userEnvironment(this.sandboxEnv, user, { drop: DROPPED_ENV });
     // English messages (auth failures are recognised by them); output we parse is -z/porcelain.
     env.LC_ALL = "C";
     env.GIT_TERMINAL_PROMPT = "0";

@@ -25,7 +25,8 @@ import {
   validateUrl,
 } from "./git-validate.js";
 import { resolvePath } from "./paths.js";
-import type { OsUser, UserDirectory } from "./users.js";
+import { type RunAs, type RunAsRules, runAs } from "./run-as.js";
+import type { OsUser } from "./users.js";
 
 /** Timeout of local operations (status, add, commit …), in ms. */
 export const LOCAL_TIMEOUT_MS = 10 * 60_000;
@@ -42,14 +43,8 @@ export const MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Settings for a clone: hooks never run (the repository is not trusted yet). */
 const UNTRUSTED = ["core.hooksPath=/dev/null"];
 
-/** Where GitRepositories finds users, homes and git. */
-export interface GitOptions {
-  /** Home of the default user (relative paths resolve here when there is no OS user). */
-  home: string;
-  /** Default OS user git runs as; undefined runs as the daemon's own user. */
-  defaultUser: string | undefined;
-  /** The sandbox's accounts. */
-  users: UserDirectory;
+/** Where GitRepositories finds users and homes (the daemon's run-as rule) and git. */
+export interface GitOptions extends RunAsRules {
   /** Runs git. */
   runner: GitRunner;
   /** Largest log output accepted, in bytes (the response must fit in a message). */
@@ -105,13 +100,9 @@ export interface CommitSpec {
 export class GitRepositories {
   constructor(private readonly options: GitOptions) {}
 
-  private user(): OsUser | undefined {
-    const name = this.options.defaultUser;
-    return name ? this.options.users.lookup(name) : undefined;
-  }
-
-  private home(user: OsUser | undefined): string {
-    return user?.home ?? this.options.home;
+  /** runAs is the sandbox's default user: git always runs as it. */
+  private runAs(): RunAs {
+    return runAs(this.options);
   }
 
   private git(
@@ -125,9 +116,9 @@ export class GitRepositories {
 
   /** repo resolves and checks a repository path: NOT_FOUND if missing, FAILED_PRECONDITION if a file. */
   private repo(input: string): { dir: string; user: OsUser | undefined } {
-    const user = this.user();
+    const { user, home } = this.runAs();
     validatePathField(input);
-    const dir = resolvePath(input, this.home(user));
+    const dir = resolvePath(input, home);
     let stat: fs.Stats;
     try {
       stat = fs.statSync(dir);
@@ -168,7 +159,7 @@ export class GitRepositories {
 
   /** clone clones `url` and returns the new work tree and its HEAD; see CloneSpec. */
   async clone(spec: CloneSpec): Promise<{ path: string; headSha: string }> {
-    const user = this.user();
+    const { user, home } = this.runAs();
     validateUrl(spec.url);
     validatePathField(spec.path);
     const git = this.options.runner.gitPath(user);
@@ -180,7 +171,6 @@ export class GitRepositories {
       throw invalidArgument("depth", "must be 0 (full history) or a positive number of commits");
     }
     const credentials = this.credentials(spec.credentials);
-    const home = this.home(user);
     let target: string;
     if (spec.path === "") {
       const name = repoNameFromUrl(spec.url);
@@ -232,9 +222,8 @@ export class GitRepositories {
     initialBranch: string,
     bare: boolean,
   ): Promise<{ path: string; reinitialized: boolean }> {
-    const user = this.user();
+    const { user, home } = this.runAs();
     validatePathField(repoPath);
-    const home = this.home(user);
     const target = resolvePath(repoPath, home);
     const branch = initialBranch || DEFAULT_INITIAL_BRANCH;
     await validateBranch(this.options.runner.gitPath(user), branch, "initial_branch");

@@ -12,6 +12,7 @@ import {
 import type { DaemonLimits } from "../config.js";
 import { ManagedProcess, type ProcessExit } from "./managed-process.js";
 import { MARKER_VARIABLE } from "./process-tree.js";
+import { checkWorkingDirectory, userEnvironment } from "./run-as.js";
 import type { OsUser } from "./users.js";
 
 /** What to run: a shell command line (run by /bin/sh -c) or an argv without a shell. */
@@ -46,8 +47,6 @@ export type ProcessSelector = { pid: number } | { tag: string };
 
 const TAG_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-/** Cove's own variables, which never reach user code. */
-const PRIVATE_ENV = /^COVE_/;
 /** Variables of the daemon's Node process, left out when it shares its own environment. */
 const NODE_ENV = /^(NODE_|npm_)/;
 
@@ -85,21 +84,9 @@ export class ProcessManager {
     private readonly initPath: string | undefined = undefined,
   ) {}
 
-  /** baseEnv is the environment every process starts from: the sandbox's, minus Cove's own. */
+  /** baseEnv is the environment every process starts from (userEnvironment over the sandbox's). */
   baseEnv(user: OsUser | undefined): Record<string, string> {
-    const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(this.sandboxEnv)) {
-      if (!PRIVATE_ENV.test(key)) env[key] = value;
-    }
-    env.PATH ??= "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    env.LANG ??= "C.UTF-8";
-    if (user) {
-      env.HOME = user.home;
-      env.USER = user.name;
-      env.LOGNAME = user.name;
-      env.SHELL = user.shell;
-    }
-    return env;
+    return userEnvironment(this.sandboxEnv, user);
   }
 
   /**
@@ -126,7 +113,7 @@ export class ProcessManager {
         { limit: String(this.limits.maxRunningProcesses) },
       );
     }
-    checkDirectory(spec.cwd);
+    checkWorkingDirectory(spec.cwd);
     const [file, args, text] =
       "command" in spec.program
         ? ["/bin/sh", ["-c", spec.program.command], spec.program.command]
@@ -237,23 +224,6 @@ export class ProcessManager {
         i++;
       }
     }
-  }
-}
-
-function checkDirectory(dir: string): void {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(dir);
-  } catch (err) {
-    throw notFound("FILE_NOT_FOUND", `working directory ${dir} does not exist`, {
-      path: dir,
-      cause: String((err as Error).message),
-    });
-  }
-  if (!stat.isDirectory()) {
-    throw failedPrecondition("NOT_A_DIRECTORY", `working directory ${dir} is not a directory`, {
-      path: dir,
-    });
   }
 }
 

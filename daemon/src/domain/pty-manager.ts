@@ -1,6 +1,5 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import {
   failedPrecondition,
@@ -11,11 +10,17 @@ import {
   resourceExhausted,
 } from "@cove/common";
 import * as pty from "node-pty";
-import type { DaemonContext } from "../context.js";
+import { type DaemonContext, runAsRules } from "../context.js";
 import { OutputLog } from "./output-log.js";
-import { resolvePath } from "./paths.js";
 import { MARKER_VARIABLE, signalTree } from "./process-tree.js";
-import type { OsUser } from "./users.js";
+import {
+  checkWorkingDirectory,
+  DEFAULT_PATH,
+  ownAccount,
+  runAs,
+  userEnvironment,
+  workingDirectory,
+} from "./run-as.js";
 
 /** PTYs that may exist at once, running or retained after exit. */
 export const MAX_PTYS = 64;
@@ -34,7 +39,6 @@ export const DEFAULT_PTY_SIZE = { cols: 80, rows: 24 } as const;
 
 const MAX_ARGV_ELEMENTS = 4096;
 const MAX_ARGV_BYTES = 1024 * 1024;
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const SETPRIV = "/usr/bin/setpriv";
 const NON_SHELLS = new Set(["nologin", "false", "sync", "halt", "shutdown"]);
 
@@ -270,16 +274,13 @@ export function resolveLaunch(
   const cols = checkDimension(req.cols, "size.cols", DEFAULT_PTY_SIZE.cols);
   const rows = checkDimension(req.rows, "size.rows", DEFAULT_PTY_SIZE.rows);
   checkEnv(req.env);
-  const { user, home } = resolveUser(ctx, req.user);
-  const cwd = resolveCwd(req.cwd, home);
+  const resolved = runAs(runAsRules(ctx), req.user);
+  const home = resolved.home;
+  const user = resolved.user ?? ownAccount(home);
+  const cwd = workingDirectory(req.cwd, home);
+  checkWorkingDirectory(cwd);
   const mark = crypto.randomBytes(9).toString("base64url");
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(sandboxEnv)) {
-    if (!key.startsWith("COVE_")) env[key] = value;
-  }
-  env.PATH ??= DEFAULT_PATH;
-  env.LANG ??= "C.UTF-8";
-  Object.assign(env, { HOME: home, USER: user.name, LOGNAME: user.name, SHELL: user.shell });
+  const env = userEnvironment(sandboxEnv, user, { home });
   env.TERM = "xterm-256color";
   Object.assign(env, req.env, { [MARKER_VARIABLE]: mark });
 
@@ -375,54 +376,6 @@ function checkArgv(argv: string[]): void {
 
 function currentUid(): number {
   return process.getuid?.() ?? 0;
-}
-
-function resolveUser(ctx: DaemonContext, name: string): { user: OsUser; home: string } {
-  if (name !== "") {
-    const user = ctx.users.lookup(name, "user");
-    return { user, home: user.home };
-  }
-  if (ctx.config.defaultUser !== undefined) {
-    return { user: ctx.users.lookup(ctx.config.defaultUser, "user"), home: ctx.config.home };
-  }
-  const uid = currentUid();
-  let user: OsUser;
-  try {
-    const info = os.userInfo();
-    user = {
-      name: info.username,
-      uid,
-      gid: info.gid,
-      home: ctx.config.home,
-      shell: info.shell || "/bin/sh",
-    };
-  } catch {
-    user = {
-      name: String(uid),
-      uid,
-      gid: process.getgid?.() ?? uid,
-      home: ctx.config.home,
-      shell: "/bin/sh",
-    };
-  }
-  return { user, home: ctx.config.home };
-}
-
-function resolveCwd(cwd: string, home: string): string {
-  const dir = cwd === "" ? home : resolvePath(cwd, home, "cwd");
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") {
-      throw failedPrecondition("NOT_A_DIRECTORY", `cwd ${dir} is not a directory`, { path: dir });
-    }
-    throw notFound("FILE_NOT_FOUND", `cwd ${dir} does not exist`, { path: dir });
-  }
-  if (!stat.isDirectory()) {
-    throw failedPrecondition("NOT_A_DIRECTORY", `cwd ${dir} is not a directory`, { path: dir });
-  }
-  return dir;
 }
 
 function isExecutable(file: string): boolean {

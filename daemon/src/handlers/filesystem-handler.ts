@@ -28,12 +28,13 @@ import {
   type WatchDirResponseSchema,
   type WriteFileRequest,
 } from "@cove/gen-ts/cove/toolbox/v1/filesystem_service_pb.js";
-import type { DaemonContext, ServiceModule } from "../context.js";
+import { type DaemonContext, runAsRules, type ServiceModule } from "../context.js";
 import { findInFiles, replaceInFiles, searchFiles } from "../domain/file-search.js";
 import { type ChangeType, Watches } from "../domain/file-watch.js";
 import { DEFAULT_UPLOAD_LIMIT_BYTES, Filesystem, type WriteRequest } from "../domain/filesystem.js";
 import type { EntryType, FileEntry } from "../domain/filesystem-info.js";
 import { type DocumentReader, readDocumentHere } from "../domain/lsp-document.js";
+import { sandboxUser } from "../domain/run-as.js";
 import type { OsUser } from "../domain/users.js";
 import { createHelperDocumentReader } from "../filesystem-helper/helper-client.js";
 import { FILESYSTEM_SOCKET_NAME, FilesystemHelpers } from "../filesystem-helper/helper-pool.js";
@@ -240,17 +241,6 @@ export class FilesystemHandler implements ServiceImpl<typeof FilesystemService> 
 /** The path prefix of every FilesystemService call. */
 const FILESYSTEM_PATH = `/${FilesystemService.typeName}/`;
 
-/**
- * filesystemUser is the user whose identity filesystem calls must take when it is not the
- * daemon's own: the default user (COVE_DAEMON_USER) of a daemon running as root.
- */
-function filesystemUser(ctx: DaemonContext): OsUser | undefined {
-  const name = ctx.config.defaultUser;
-  if (name === undefined || process.getuid?.() !== 0) return undefined;
-  const user = ctx.users.lookup(name);
-  return user.uid === 0 ? undefined : user;
-}
-
 /** refusingImpl answers every FilesystemService method with `error()`. */
 function refusingImpl(error: () => Error): object {
   return Object.fromEntries(
@@ -283,7 +273,8 @@ export interface FilesystemModule extends ServiceModule {
  * reads a file the way the calls do: through the user's helper, or here.
  */
 export function createFilesystemModule(ctx: DaemonContext): FilesystemModule {
-  const user = filesystemUser(ctx);
+  // A root daemon whose default user is not root serves filesystem calls as that user.
+  const user = sandboxUser(runAsRules(ctx));
   if (user) return createRelayedFilesystemModule(ctx, user);
   const fsys = new Filesystem({
     home: ctx.config.home,

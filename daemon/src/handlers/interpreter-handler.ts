@@ -9,11 +9,14 @@ import {
 } from "@cove/gen-ts/cove/toolbox/v1/interpreter_pb.js";
 import {
   type CreateContextRequest,
+  type DeleteContextRequest,
   InterpreterService,
+  type InterruptContextRequest,
+  type RestartContextRequest,
   type RunCodeRequest,
 } from "@cove/gen-ts/cove/toolbox/v1/interpreter_service_pb.js";
 import { CodeLanguage } from "@cove/gen-ts/cove/toolbox/v1/language_pb.js";
-import type { DaemonContext, ServiceModule } from "../context.js";
+import { type DaemonContext, runAsRules, type ServiceModule } from "../context.js";
 import {
   Execution,
   type ExecutionEventData,
@@ -22,9 +25,8 @@ import {
   InterpreterManager,
 } from "../domain/interpreter.js";
 import type { ChartData } from "../domain/interpreter-figures.js";
-import { resolvePath } from "../domain/paths.js";
 import { ProcessManager, readSandboxEnv } from "../domain/process-manager.js";
-import type { OsUser } from "../domain/users.js";
+import { type RunAs, runAs, workingDirectory } from "../domain/run-as.js";
 import { timeoutMs, timestamp } from "./convert.js";
 
 /** Largest code accepted by RunCode, in bytes. */
@@ -133,23 +135,18 @@ export class InterpreterHandler implements ServiceImpl<typeof InterpreterService
     private readonly interpreters: InterpreterManager,
   ) {}
 
-  private user(): OsUser | undefined {
-    const wanted = this.ctx.config.defaultUser;
-    return wanted ? this.ctx.users.lookup(wanted) : undefined;
-  }
-
-  private cwd(cwd: string, user: OsUser | undefined): string {
-    const home = user?.home ?? this.ctx.config.home;
-    return cwd === "" ? home : resolvePath(cwd, home, "cwd");
+  /** runAs is the sandbox's default user: contexts always run as it. */
+  private runAs(): RunAs {
+    return runAs(runAsRules(this.ctx));
   }
 
   async createContext(req: CreateContextRequest) {
     const lang = language(req.language);
     checkEnv(req.env);
-    const user = this.user();
+    const { user, home } = this.runAs();
     const context = await this.interpreters.create({
       language: lang,
-      cwd: this.cwd(req.cwd, user),
+      cwd: workingDirectory(req.cwd, home),
       env: req.env,
       user,
     });
@@ -160,18 +157,18 @@ export class InterpreterHandler implements ServiceImpl<typeof InterpreterService
     return { contexts: this.interpreters.list().map(contextProto) };
   }
 
-  async deleteContext(req: { contextId: string }) {
+  async deleteContext(req: DeleteContextRequest) {
     this.interpreters.delete(req.contextId);
     return {};
   }
 
-  async restartContext(req: { contextId: string }) {
+  async restartContext(req: RestartContextRequest) {
     const context = this.interpreters.get(req.contextId);
     await context.restart();
     return { context: contextProto(context) };
   }
 
-  async interruptContext(req: { contextId: string }) {
+  async interruptContext(req: InterruptContextRequest) {
     this.interpreters.get(req.contextId).interrupt();
     return {};
   }
@@ -183,10 +180,10 @@ export class InterpreterHandler implements ServiceImpl<typeof InterpreterService
     const timeout = timeoutMs(req.timeout, undefined);
     let context: InterpreterContext;
     if (req.contextId === "") {
-      const user = this.user();
+      const { user, home } = this.runAs();
       context = await this.interpreters.defaultContext({
         language: language(req.language),
-        cwd: this.cwd("", user),
+        cwd: workingDirectory("", home),
         env: {},
         user,
       });

@@ -8,15 +8,30 @@ import type {
 } from "@cove/gen-ts/cove/toolbox/v1/process_pb.js";
 import { ProcessState, Signal } from "@cove/gen-ts/cove/toolbox/v1/process_pb.js";
 import {
+  type CloseStdinRequest,
+  type CodeRunRequest,
+  type ConnectRequest,
+  type CreateSessionRequest,
+  type DeleteSessionRequest,
   type ExecRequest,
+  type GetSessionCommandLogsRequest,
   type GetSessionCommandLogsResponseSchema,
+  type GetSessionCommandRequest,
+  type GetSessionRequest,
+  type ListProcessesRequest,
   ProcessService,
+  type SendInputRequest,
+  type SendSessionInputRequest,
+  type SendSignalRequest,
+  type SessionExecuteRequest,
+  type StartCodeRunRequest,
   type StartRequest,
+  type StreamInputRequest,
 } from "@cove/gen-ts/cove/toolbox/v1/process_service_pb.js";
-import type { DaemonContext, ServiceModule } from "../context.js";
+import { type DaemonContext, runAsRules, type ServiceModule } from "../context.js";
+import { limitClientStream } from "../domain/client-stream.js";
 import { type CodeLanguage as Language, prepareCode } from "../domain/code-runner.js";
 import type { ManagedProcess } from "../domain/managed-process.js";
-import { resolvePath } from "../domain/paths.js";
 import { MAX_CHUNK_BYTES, type ProcessEventData, processEvents } from "../domain/process-events.js";
 import {
   ProcessManager,
@@ -24,8 +39,8 @@ import {
   type Program,
   readSandboxEnv,
 } from "../domain/process-manager.js";
+import { type RunAs, runAs, workingDirectory } from "../domain/run-as.js";
 import { type Session, SessionManager } from "../domain/session-manager.js";
-import type { OsUser } from "../domain/users.js";
 import { byteLimit, durationFromMs, timeoutMs, timestamp } from "./convert.js";
 
 /** Default timeout of Exec, CodeRun and synchronous session commands, in ms. */
@@ -153,14 +168,8 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
     private readonly sessions: SessionManager,
   ) {}
 
-  private user(name: string): OsUser | undefined {
-    const wanted = name || this.ctx.config.defaultUser;
-    return wanted ? this.ctx.users.lookup(wanted) : undefined;
-  }
-
-  private cwd(cwd: string, user: OsUser | undefined): string {
-    const home = user?.home ?? this.ctx.config.home;
-    return cwd === "" ? home : resolvePath(cwd, home, "cwd");
+  private runAs(name: string): RunAs {
+    return runAs(runAsRules(this.ctx), name);
   }
 
   /** runToEnd waits for a process and collects its output; a cancelled call kills it. */
@@ -189,10 +198,10 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
         limit: String(MAX_EXEC_STDIN_BYTES),
       });
     }
-    const user = this.user(req.user);
+    const { user, home } = this.runAs(req.user);
     const proc = await this.processes.start({
       program: program(req),
-      cwd: this.cwd(req.cwd, user),
+      cwd: workingDirectory(req.cwd, home),
       env: req.env,
       user,
       tag: "",
@@ -213,10 +222,10 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
   async *start(req: StartRequest, ctx: { signal: AbortSignal }) {
     if (req.pty)
       throw invalidArgument("pty", "PTY processes are started with PtyService.CreatePty");
-    const user = this.user(req.user);
+    const { user, home } = this.runAs(req.user);
     const proc = await this.processes.start({
       program: program(req),
-      cwd: this.cwd(req.cwd, user),
+      cwd: workingDirectory(req.cwd, home),
       env: req.env,
       user,
       tag: req.tag,
@@ -262,10 +271,7 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
     }
   }
 
-  async *connect(
-    req: { process?: Parameters<typeof selector>[0]; stdoutOffset?: bigint; stderrOffset?: bigint },
-    ctx: { signal: AbortSignal },
-  ) {
+  async *connect(req: ConnectRequest, ctx: { signal: AbortSignal }) {
     const proc = this.processes.get(selector(req.process));
     const from = {
       stdout: req.stdoutOffset === undefined ? undefined : Number(req.stdoutOffset),
@@ -274,7 +280,7 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
     yield* this.stream(proc, from, ctx.signal);
   }
 
-  async sendInput(req: { process?: Parameters<typeof selector>[0]; data: Uint8Array }) {
+  async sendInput(req: SendInputRequest) {
     if (req.data.length > MAX_INPUT_BYTES) {
       throw resourceExhausted("PAYLOAD_TOO_LARGE", "data must be at most 1 MiB per call", {
         limit: String(MAX_INPUT_BYTES),
@@ -284,12 +290,12 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
     return {};
   }
 
-  async closeStdin(req: { process?: Parameters<typeof selector>[0] }) {
+  async closeStdin(req: CloseStdinRequest) {
     this.processes.get(selector(req.process)).closeStdin();
     return {};
   }
 
-  async sendSignal(req: { process?: Parameters<typeof selector>[0]; signal: Signal }) {
+  async sendSignal(req: SendSignalRequest) {
     const name = signalNames[req.signal];
     if (!name) throw invalidArgument("signal", "name a signal");
     const proc = this.processes.getRunning(selector(req.process));
@@ -298,26 +304,18 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
     return {};
   }
 
-  async listProcesses(req: { runningOnly: boolean }) {
+  async listProcesses(req: ListProcessesRequest) {
     return { processes: this.processes.list(req.runningOnly).map(processInfo) };
   }
 
-  async streamInput(
-    requests: AsyncIterable<{
-      message:
-        | {
-            case: "start";
-            value: { process?: Parameters<typeof selector>[0]; closeStdinOnEnd: boolean };
-          }
-        | { case: "data"; value: Uint8Array }
-        | { case: "keepalive"; value: unknown }
-        | { case: undefined; value?: undefined };
-    }>,
-  ) {
+  async streamInput(requests: AsyncIterable<StreamInputRequest>) {
     let proc: ManagedProcess | undefined;
     let closeOnEnd = false;
     let written = 0;
-    for await (const req of withIdleLimit(requests, this.ctx.config.limits.clientStreamIdleMs)) {
+    for await (const req of limitClientStream(
+      requests,
+      this.ctx.config.limits.clientStreamIdleMs,
+    )) {
       const message = req.message;
       if (message.case === "start") {
         if (proc) throw invalidArgument("start", "must be sent once, first");
@@ -363,18 +361,18 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
     };
   }
 
-  async createSession(req: {
-    sessionId: string;
-    cwd: string;
-    env: Record<string, string>;
-    user: string;
-  }) {
-    const user = this.user(req.user);
-    const session = this.sessions.create(req.sessionId, this.cwd(req.cwd, user), req.env, user);
+  async createSession(req: CreateSessionRequest) {
+    const { user, home } = this.runAs(req.user);
+    const session = this.sessions.create(
+      req.sessionId,
+      workingDirectory(req.cwd, home),
+      req.env,
+      user,
+    );
     return { session: this.sessionProto(session) };
   }
 
-  async getSession(req: { sessionId: string }) {
+  async getSession(req: GetSessionRequest) {
     const session = this.sessions.get(req.sessionId);
     return {
       session: this.sessionProto(session),
@@ -386,22 +384,12 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
     return { sessions: this.sessions.list().map((s) => this.sessionProto(s)) };
   }
 
-  async deleteSession(req: { sessionId: string }) {
+  async deleteSession(req: DeleteSessionRequest) {
     this.sessions.delete(req.sessionId);
     return {};
   }
 
-  async sessionExecute(
-    req: {
-      sessionId: string;
-      command: string;
-      async: boolean;
-      openStdin: boolean;
-      timeout?: Parameters<typeof timeoutMs>[0];
-      maxOutputBytes: bigint;
-    },
-    ctx: { signal: AbortSignal },
-  ) {
+  async sessionExecute(req: SessionExecuteRequest, ctx: { signal: AbortSignal }) {
     const session = this.sessions.get(req.sessionId);
     const command = await this.sessions.execute(session, {
       command: req.command,
@@ -429,13 +417,13 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
     };
   }
 
-  async getSessionCommand(req: { sessionId: string; commandId: string }) {
+  async getSessionCommand(req: GetSessionCommandRequest) {
     const session = this.sessions.get(req.sessionId);
     return { command: this.commandProto(this.sessions.command(session, req.commandId)) };
   }
 
   async *getSessionCommandLogs(
-    req: { sessionId: string; commandId: string; follow: boolean },
+    req: GetSessionCommandLogsRequest,
     ctx: { signal: AbortSignal },
   ): AsyncGenerator<MessageInitShape<typeof GetSessionCommandLogsResponseSchema>> {
     const session = this.sessions.get(req.sessionId);
@@ -506,12 +494,7 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
     }
   }
 
-  async sendSessionInput(req: {
-    sessionId: string;
-    commandId: string;
-    data: Uint8Array;
-    closeStdin: boolean;
-  }) {
+  async sendSessionInput(req: SendSessionInputRequest) {
     const session = this.sessions.get(req.sessionId);
     const command = this.sessions.command(session, req.commandId);
     const proc = command.process;
@@ -542,13 +525,13 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
     // An unset language means Python, as the contract says.
     const language = req.language === CodeLanguage.UNSPECIFIED ? "python" : languages[req.language];
     if (!language) throw invalidArgument("language", "choose PYTHON, JAVASCRIPT or TYPESCRIPT");
-    const user = this.user("");
+    const { user, home } = this.runAs("");
     const env = { ...this.processes.baseEnv(user), ...req.env };
     const prepared = prepareCode(language, req.code, req.argv, user, env.PATH);
     try {
       const proc = await this.processes.start({
         program: { argv: prepared.argv },
-        cwd: this.cwd(req.cwd, user),
+        cwd: workingDirectory(req.cwd, home),
         env: req.env,
         user,
         ...options,
@@ -561,18 +544,7 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
     }
   }
 
-  async codeRun(
-    req: {
-      language: CodeLanguage;
-      code: string;
-      argv: string[];
-      env: Record<string, string>;
-      cwd: string;
-      timeout?: Parameters<typeof timeoutMs>[0];
-      maxOutputBytes: bigint;
-    },
-    ctx: { signal: AbortSignal },
-  ) {
+  async codeRun(req: CodeRunRequest, ctx: { signal: AbortSignal }) {
     const proc = await this.startCode(req, {
       timeoutMs: timeoutMs(req.timeout, DEFAULT_RUN_TIMEOUT_MS),
       tag: "",
@@ -589,19 +561,7 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
     return result;
   }
 
-  async *startCodeRun(
-    req: {
-      language: CodeLanguage;
-      code: string;
-      argv: string[];
-      env: Record<string, string>;
-      cwd: string;
-      tag: string;
-      timeout?: Parameters<typeof timeoutMs>[0];
-      openStdin: boolean;
-    },
-    ctx: { signal: AbortSignal },
-  ) {
+  async *startCodeRun(req: StartCodeRunRequest, ctx: { signal: AbortSignal }) {
     const proc = await this.startCode(req, {
       timeoutMs: timeoutMs(req.timeout, undefined),
       tag: req.tag,
@@ -610,22 +570,6 @@ export class ProcessHandler implements ServiceImpl<typeof ProcessService> {
       retain: true,
     });
     yield* this.stream(proc, { stdout: 0, stderr: 0 }, ctx.signal);
-  }
-}
-
-/** withIdleLimit ends a client stream with DEADLINE_EXCEEDED after `ms` without a message. */
-async function* withIdleLimit<T>(source: AsyncIterable<T>, ms: number): AsyncGenerator<T> {
-  const idle = Symbol("idle");
-  for await (const item of withKeepalive(source, ms, () => idle as unknown as T)) {
-    if ((item as unknown) === idle) {
-      const { CoveError } = await import("@cove/common");
-      throw new CoveError(
-        "deadlineExceeded",
-        "COMMAND_DEADLINE_EXCEEDED",
-        `no message for ${ms / 1000} s; the stream was ended`,
-      );
-    }
-    yield item;
   }
 }
 

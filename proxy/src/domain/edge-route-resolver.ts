@@ -8,7 +8,13 @@ import * as crypto from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { durationMs, timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
-import { CoveError, type ErrorCode, type ErrorReasonName, type Logger } from "@cove/common";
+import {
+  CoveError,
+  type ErrorCode,
+  type ErrorReasonName,
+  type Logger,
+  parseErrorReasonName,
+} from "@cove/common";
 import {
   AccessKind as AccessKindProto,
   RouteChangeKind,
@@ -20,7 +26,6 @@ import {
   type ResolveSandboxRequestSchema,
   type ResolveSandboxResponse,
 } from "@cove/gen-ts/cove/edge/v1/edge_service_pb.js";
-import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
 import { SandboxState } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
 import { ErrorInfoSchema } from "@cove/gen-ts/google/rpc/error_details_pb.js";
 import type { Credential, Route, RouteQuery, RouteResolver } from "./routes.js";
@@ -452,7 +457,7 @@ export function toCoveError(err: unknown, logger: Logger): CoveError {
     return unavailableError("the proxy could not check access to the sandbox; try again");
   }
   const info = err.findDetails(ErrorInfoSchema)[0];
-  const reason = reasonName(info?.reason);
+  const reason = parseErrorReasonName(info?.reason);
   const metadata = { ...(info?.metadata ?? {}) };
   const relayed = relayedCodes.get(err.code);
   if (relayed && !(relayed === "unauthenticated" && reason === "PROXY_TOKEN_INVALID")) {
@@ -473,7 +478,7 @@ export function toCoveError(err: unknown, logger: Logger): CoveError {
 }
 
 function unavailableError(message: string): CoveError {
-  return new CoveError("unavailable", "INTERNAL", message);
+  return new CoveError("unavailable", "CONTROL_PLANE_UNAVAILABLE", message);
 }
 
 function defaultReason(code: ErrorCode): ErrorReasonName {
@@ -489,14 +494,6 @@ function defaultReason(code: ErrorCode): ErrorReasonName {
     default:
       return "INTERNAL";
   }
-}
-
-/** reasonName accepts an ErrorInfo reason only when it names a cove.errors.v1.ErrorReason. */
-function reasonName(reason: string | undefined): ErrorReasonName | undefined {
-  if (!reason || reason === "UNSPECIFIED") return undefined;
-  return typeof (ErrorReason as Record<string, unknown>)[reason] === "number"
-    ? (reason as ErrorReasonName)
-    : undefined;
 }
 
 function describe(err: unknown): string {

@@ -1,5 +1,6 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
+import { HOP_BY_HOP_HEADERS } from "@cove/common";
 import type { Credential } from "../domain/routes.js";
 import { bearerCredential } from "../toolbox/bearer-credential.js";
 import type { PreviewTarget } from "./preview-target.js";
@@ -28,15 +29,7 @@ type AnyHeaders = http.IncomingHttpHeaders | http2.IncomingHttpHeaders;
 
 /** Headers that belong to one hop (RFC 9110 §7.6.1) or that only the proxy may set. */
 const DROPPED = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authorization",
-  "transfer-encoding",
-  "upgrade",
-  "http2-settings",
-  "te",
-  "host",
+  ...HOP_BY_HOP_HEADERS,
   "forwarded",
   "x-forwarded-for",
   "x-forwarded-host",

@@ -2,8 +2,7 @@ import { Duplex } from "node:stream";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { CoveError, type ErrorCode, type ErrorReasonName, type Logger } from "@cove/common";
-import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
+import { CoveError, type ErrorCode, type Logger, parseErrorReasonName } from "@cove/common";
 import {
   PortService,
   type TunnelRequestSchema,
@@ -251,10 +250,7 @@ function tunnelError(err: unknown, sandboxId: string, port: number): CoveError {
       { sandboxId, port: String(port) },
     );
   }
-  const known =
-    reason && typeof (ErrorReason as Record<string, unknown>)[reason] === "number"
-      ? (reason as ErrorReasonName)
-      : "DAEMON_UNAVAILABLE";
+  const known = parseErrorReasonName(reason) ?? "DAEMON_UNAVAILABLE";
   return new CoveError(
     codeNames[connect.code] ?? "unavailable",
     known,

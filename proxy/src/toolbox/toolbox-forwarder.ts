@@ -1,18 +1,22 @@
 import * as http2 from "node:http2";
-import { answerUnknownMethod, CoveError, invalidArgument, type Logger } from "@cove/common";
-import { forwardCall } from "@cove/runner/gateway/forward-call.js";
-import { GATEWAY_TOKEN_HEADER, SANDBOX_ID_HEADER } from "@cove/runner/gateway/forward-headers.js";
 import {
   type AnyRequest,
   type AnyResponse,
+  answerUnknownMethod,
+  CoveError,
   detectProtocol,
-  GatewayError,
+  forwardCall,
+  GATEWAY_TOKEN_HEADER,
+  internalRpcError,
+  type Logger,
+  missingSandboxId,
   respondWithError,
-} from "@cove/runner/gateway/gateway-errors.js";
+  SANDBOX_ID_HEADER,
+  sandboxRouteOf,
+} from "@cove/common";
 import type { RouteResolver } from "../domain/routes.js";
 import { bearerCredential } from "./bearer-credential.js";
 import type { GatewaySessionPool } from "./gateway-sessions.js";
-import { asCoveError, respondWithCoveError } from "./rpc-errors.js";
 
 /** A connection the proxy authorized, closed when WatchRoutes invalidates its route. */
 export interface OpenConnection {
@@ -51,10 +55,6 @@ export interface ToolboxForwarder {
   handle(req: AnyRequest, res: AnyResponse, clientIp: string): Promise<void>;
 }
 
-/** Path prefix for callers that cannot set headers: /sandbox/<id>/<service>/<method>. */
-const PATH_PREFIX = "/sandbox/";
-/** Sandbox ids: what the server issues, and nothing that could escape a path or a header. */
-const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 /** The only procedures the proxy forwards: cove.toolbox.v1 services (Connect GET keeps its query). */
 const TOOLBOX_PATH = /^\/cove\.toolbox\.v1\.[A-Za-z][A-Za-z0-9]*\/[A-Za-z][A-Za-z0-9]*(\?.*)?$/;
 
@@ -77,12 +77,7 @@ export function createToolboxForwarder(options: ToolboxForwarderOptions): Toolbo
       try {
         const target = targetOf(req);
         if (target.sandboxId === undefined) {
-          if (target.toolbox) {
-            throw invalidArgument(
-              SANDBOX_ID_HEADER,
-              "name the sandbox in this header or as a /sandbox/<id>/ path prefix",
-            );
-          }
+          if (target.toolbox) throw missingSandboxId();
           options.local(req, res);
           return;
         }
@@ -167,53 +162,30 @@ export function createToolboxForwarder(options: ToolboxForwarderOptions): Toolbo
           logger,
         });
       } catch (err) {
-        if (err instanceof GatewayError) {
+        if (err instanceof CoveError) {
           respondWithError(req, res, protocol, err);
           return;
         }
-        if (!(err instanceof CoveError))
-          logger.error("toolbox call failed", { err, path: req.url });
-        respondWithCoveError(req, res, protocol, asCoveError(err));
+        logger.error("toolbox call failed", { err, path: req.url });
+        respondWithError(
+          req,
+          res,
+          protocol,
+          internalRpcError("internal error; the proxy logged the cause"),
+        );
       }
     },
   };
 }
 
-/**
- * targetOf finds the sandbox a call names (header, or path prefix which is then removed), the
- * path to call on the gateway, and whether that path is a toolbox procedure.
- */
+/** targetOf is where a call goes (sandboxRouteOf) and whether its path is a toolbox procedure. */
 function targetOf(req: AnyRequest): {
   sandboxId: string | undefined;
   path: string;
   toolbox: boolean;
 } {
-  const url = req.url ?? "/";
-  const header = req.headers[SANDBOX_ID_HEADER];
-  let sandboxId: string | undefined;
-  if (header !== undefined) {
-    if (typeof header !== "string" || !SANDBOX_ID.test(header)) throw invalidSandboxId();
-    sandboxId = header;
-  }
-  let path = url;
-  if (url.startsWith(PATH_PREFIX)) {
-    const end = url.indexOf("/", PATH_PREFIX.length);
-    const fromPath = url.slice(PATH_PREFIX.length, end < 0 ? undefined : end);
-    if (end < 0 || !SANDBOX_ID.test(fromPath)) throw invalidSandboxId();
-    if (sandboxId !== undefined && sandboxId !== fromPath) {
-      throw invalidArgument(
-        SANDBOX_ID_HEADER,
-        `the header names sandbox ${sandboxId} but the path names ${fromPath}`,
-      );
-    }
-    sandboxId = fromPath;
-    path = url.slice(end);
-  }
-  return { sandboxId, path, toolbox: TOOLBOX_PATH.test(path) };
-}
-
-function invalidSandboxId(): CoveError {
-  return invalidArgument(SANDBOX_ID_HEADER, 'not a sandbox id (1-128 letters, digits, "_" or "-")');
+  const route = sandboxRouteOf(req.url ?? "/", req.headers);
+  return { ...route, toolbox: TOOLBOX_PATH.test(route.path) };
 }
 
 /** stripCredentials removes what only the proxy may see: credentials, cookies, cove-* headers. */

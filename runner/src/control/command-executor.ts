@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate, timestampNow } from "@bufbuild/protobuf/wkt";
-import { CoveError, type Logger } from "@cove/common";
+import { CoveError, errorReasonValue, type Logger } from "@cove/common";
 import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
 import type {
   CommandProgressSchema,
@@ -40,17 +40,12 @@ const states: Record<SandboxObservation["state"], SandboxState> = {
   error: SandboxState.ERROR,
 };
 
-function reasonOf(name: string): ErrorReason {
-  const value = (ErrorReason as unknown as Record<string, number>)[name];
-  return value === undefined ? ErrorReason.UNSPECIFIED : (value as ErrorReason);
-}
-
 /** toReport builds a SandboxReport from what the driver observed. */
 export function toReport(obs: SandboxObservation): MessageInitShape<typeof SandboxReportSchema> {
   return {
     sandboxId: obs.sandboxId,
     state: states[obs.state],
-    errorReason: reasonOf(obs.errorReason),
+    errorReason: errorReasonValue(obs.errorReason),
     errorMessage: obs.errorMessage,
     imageDigest: obs.imageDigest,
     observeTime: timestampNow(),
@@ -407,7 +402,7 @@ function sandboxOf(command: RunnerCommand): string {
 function toCommandError(err: unknown) {
   if (err instanceof CoveError) {
     return {
-      reason: reasonOf(err.reason),
+      reason: errorReasonValue(err.reason),
       message: err.message,
       retryable:
         err.code === "unavailable" ||

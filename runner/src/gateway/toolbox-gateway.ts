@@ -2,23 +2,26 @@ import * as crypto from "node:crypto";
 import type * as http from "node:http";
 import * as path from "node:path";
 import {
+  type AnyRequest,
+  type AnyResponse,
+  CoveError,
   createGrpcHandler,
   createHealthRegistry,
+  daemonUnavailable,
+  detectProtocol,
+  forwardCall,
+  GATEWAY_TOKEN_HEADER,
+  internalRpcError,
   type ListenOptions,
   type Logger,
   listenDualProtocol,
+  missingSandboxId,
+  respondWithError,
+  SANDBOX_ID_HEADER,
+  sandboxRouteOf,
 } from "@cove/common";
 import { isUnixSocket } from "../domain/daemon-health.js";
 import { createDaemonSessionPool } from "./daemon-sessions.js";
-import { daemonUnavailable, forwardCall } from "./forward-call.js";
-import { GATEWAY_TOKEN_HEADER, SANDBOX_ID_HEADER } from "./forward-headers.js";
-import {
-  type AnyRequest,
-  type AnyResponse,
-  detectProtocol,
-  GatewayError,
-  respondWithError,
-} from "./gateway-errors.js";
 
 /** A sandbox that exists on this runner but whose daemon cannot take calls now. */
 export interface SandboxNotStarted {
@@ -61,10 +64,6 @@ export interface ToolboxGateway {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Path prefix for callers that cannot set headers: /sandbox/<id>/<service>/<method>. */
-const PATH_PREFIX = "/sandbox/";
-/** Sandbox ids: what the server issues, and nothing that could escape a path or a header. */
-const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 /** Path prefix of FilesystemService calls, and the helper's socket next to the daemon's. */
 const FILESYSTEM_PATH = "/cove.toolbox.v1.FilesystemService/";
 const FILESYSTEM_SOCKET = "filesystem.sock";
@@ -104,7 +103,7 @@ export async function startToolboxGateway(options: ToolboxGatewayOptions): Promi
       }
       const token = req.headers[GATEWAY_TOKEN_HEADER];
       if (!tokenMatches(token)) {
-        throw new GatewayError(
+        throw new CoveError(
           "unauthenticated",
           "PROXY_TOKEN_INVALID",
           token === undefined
@@ -112,20 +111,15 @@ export async function startToolboxGateway(options: ToolboxGatewayOptions): Promi
             : `the ${GATEWAY_TOKEN_HEADER} header is not this runner's gateway token`,
         );
       }
-      const target = routeOf(req);
+      const target = sandboxRouteOf(req.url ?? "/", req.headers);
       const sandboxId = target.sandboxId;
       if (sandboxId === undefined) {
-        throw new GatewayError(
-          "invalidArgument",
-          "INVALID_FIELD",
-          `${SANDBOX_ID_HEADER}: name the sandbox in this header or as a /sandbox/<id>/ path prefix`,
-          { field: SANDBOX_ID_HEADER },
-        );
+        throw missingSandboxId();
       }
       const socketPath = resolveSocket(sandboxId);
       const count = active.get(sandboxId) ?? 0;
       if (count >= maxStreams) {
-        throw new GatewayError(
+        throw new CoveError(
           "resourceExhausted",
           "STREAM_LIMIT_EXCEEDED",
           `sandbox ${sandboxId} already has ${maxStreams} calls open; close some first`,
@@ -165,7 +159,7 @@ export async function startToolboxGateway(options: ToolboxGatewayOptions): Promi
         logger,
       });
     } catch (err) {
-      if (err instanceof GatewayError) {
+      if (err instanceof CoveError) {
         respondWithError(req, res, protocol, err);
         return;
       }
@@ -174,7 +168,7 @@ export async function startToolboxGateway(options: ToolboxGatewayOptions): Promi
         req,
         res,
         protocol,
-        new GatewayError("internal", "INTERNAL", "internal error; the gateway logged the cause"),
+        internalRpcError("internal error; the gateway logged the cause"),
       );
     }
   };
@@ -203,14 +197,14 @@ export async function startToolboxGateway(options: ToolboxGatewayOptions): Promi
     const resolution = options.resolve(sandboxId);
     if (typeof resolution === "string") return resolution;
     if (resolution === undefined) {
-      throw new GatewayError(
+      throw new CoveError(
         "notFound",
         "SANDBOX_NOT_FOUND",
         `sandbox ${sandboxId} is not on this runner`,
         { sandboxId },
       );
     }
-    throw new GatewayError(
+    throw new CoveError(
       "failedPrecondition",
       "SANDBOX_STATE_CONFLICT",
       `sandbox ${sandboxId} is ${resolution.notStarted}, not started; start it first`,
@@ -245,42 +239,4 @@ export async function startToolboxGateway(options: ToolboxGatewayOptions): Promi
 /** digest hashes a token so that comparing two of any lengths takes the same time. */
 function digest(value: string): Buffer {
   return crypto.createHash("sha256").update(value, "utf8").digest();
-}
-
-/**
- * routeOf finds the sandbox a call names (header, or path prefix which is then removed) and
- * the path to call on the daemon. A header and a prefix that disagree are refused.
- */
-function routeOf(req: AnyRequest): { sandboxId: string | undefined; path: string } {
-  const url = req.url ?? "/";
-  const header = req.headers[SANDBOX_ID_HEADER];
-  let sandboxId: string | undefined;
-  if (header !== undefined) {
-    if (typeof header !== "string" || !SANDBOX_ID.test(header)) {
-      throw invalidSandboxId();
-    }
-    sandboxId = header;
-  }
-  if (!url.startsWith(PATH_PREFIX)) return { sandboxId, path: url };
-  const end = url.indexOf("/", PATH_PREFIX.length);
-  const fromPath = url.slice(PATH_PREFIX.length, end < 0 ? undefined : end);
-  if (!SANDBOX_ID.test(fromPath) || end < 0) throw invalidSandboxId();
-  if (sandboxId !== undefined && sandboxId !== fromPath) {
-    throw new GatewayError(
-      "invalidArgument",
-      "INVALID_FIELD",
-      `${SANDBOX_ID_HEADER}: the header names sandbox ${sandboxId} but the path names ${fromPath}`,
-      { field: SANDBOX_ID_HEADER },
-    );
-  }
-  return { sandboxId: fromPath, path: url.slice(end) };
-}
-
-function invalidSandboxId(): GatewayError {
-  return new GatewayError(
-    "invalidArgument",
-    "INVALID_FIELD",
-    `${SANDBOX_ID_HEADER}: not a sandbox id (1-128 letters, digits, "_" or "-")`,
-    { field: SANDBOX_ID_HEADER },
-  );
 }

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
+import { errorReasonValue } from "@cove/common";
 import {
   ActorType,
   type AuditEvent,
@@ -16,7 +16,6 @@ import { kPrincipal } from "../principal.js";
 
 /** toAuditEventProto builds the AuditEvent message of a recorded event. */
 export function toAuditEventProto(event: AuditEventRecord): AuditEvent {
-  const reason = ErrorReason[event.errorReason as keyof typeof ErrorReason];
   return create(AuditEventSchema, {
     auditEventId: event.id,
     organizationId: event.organizationId,
@@ -31,7 +30,7 @@ export function toAuditEventProto(event: AuditEventRecord): AuditEvent {
     resourceType: event.resourceType,
     resourceId: event.resourceId,
     code: event.code,
-    errorReason: typeof reason === "number" ? reason : ErrorReason.UNSPECIFIED,
+    errorReason: errorReasonValue(event.errorReason),
     requestId: event.requestId,
     clientIp: event.clientIp,
     userAgent: event.userAgent,

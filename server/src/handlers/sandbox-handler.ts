@@ -7,8 +7,7 @@
 import { create } from "@bufbuild/protobuf";
 import { type Duration, durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { CoveError, invalidArgument, permissionDenied } from "@cove/common";
-import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
+import { CoveError, errorReasonValue, invalidArgument, permissionDenied } from "@cove/common";
 import {
   type NetworkPolicy,
   NetworkPolicyMode,
@@ -147,11 +146,6 @@ function createInput(req: CreateSandboxRequest): CreateSandboxInput {
     region: req.region,
     runtimeClass: req.runtimeClass,
   };
-}
-
-function errorReasonValue(name: string): ErrorReason {
-  const value = (ErrorReason as unknown as Record<string, unknown>)[name];
-  return typeof value === "number" ? (value as ErrorReason) : ErrorReason.UNSPECIFIED;
 }
 
 /** toProto builds the Sandbox message for a domain sandbox. */

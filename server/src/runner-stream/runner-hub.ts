@@ -1,7 +1,6 @@
 import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate, timestampNow } from "@bufbuild/protobuf/wkt";
-import { AsyncQueue, aborted, CoveError, type Logger } from "@cove/common";
-import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
+import { AsyncQueue, aborted, CoveError, errorReasonName, type Logger } from "@cove/common";
 import {
   type CancelCommandSchema,
   type CommandAck,
@@ -818,12 +817,6 @@ function superseded(runnerId: string): CoveError {
   );
 }
 
-/** reasonName is an ErrorReason's name without prefix, or "" for UNSPECIFIED and unknown values. */
-function reasonName(reason: ErrorReason): string {
-  if (reason === ErrorReason.UNSPECIFIED) return "";
-  return ErrorReason[reason] ?? "";
-}
-
 /** toReportData converts a runner's SandboxReport; undefined when it names no known state. */
 export function toReportData(report: SandboxReport): SandboxReportData | undefined {
   if (report.state === SandboxState.UNSPECIFIED) return undefined;
@@ -832,7 +825,7 @@ export function toReportData(report: SandboxReport): SandboxReportData | undefin
   return {
     sandboxId: report.sandboxId,
     state,
-    errorReason: reasonName(report.errorReason),
+    errorReason: errorReasonName(report.errorReason) ?? "",
     errorMessage: report.errorMessage.slice(0, MAX_REPORT_MESSAGE),
     observeTime: report.observeTime ? timestampDate(report.observeTime) : new Date(),
   };
@@ -856,7 +849,7 @@ export function toOutcome(result: CommandResult): CommandOutcome {
     case "error":
       return {
         ok: false,
-        reason: reasonName(outcome.value.reason) || "INTERNAL",
+        reason: errorReasonName(outcome.value.reason) ?? "INTERNAL",
         message: outcome.value.message.slice(0, MAX_ERROR_MESSAGE),
         retryable: outcome.value.retryable,
       };

@@ -1,8 +1,8 @@
 // `cove audit`: the organization's audit log (AuditService), newest first, with filters.
 import { toJson } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
 import { type AuditEvent, AuditEventSchema } from "@cove/gen-ts/cove/iam/v1/audit_event_pb.js";
+import { errorReasonName } from "@cove/sdk";
 import type { ParsedArgs } from "../args.js";
 import { api } from "../clients.js";
 import type { Context } from "../context.js";
@@ -67,7 +67,7 @@ export async function listAudit(parsed: ParsedArgs, ctx: Context): Promise<numbe
       e.actor?.displayName || e.actor?.userId || "",
       e.method.replace(/^cove\.\w+\.v1\./, ""),
       e.resourceId ? `${e.resourceType} ${e.resourceId}` : e.resourceType,
-      e.errorReason ? `${e.code} ${ErrorReason[e.errorReason] ?? ""}` : e.code,
+      e.errorReason ? `${e.code} ${errorReasonName(e.errorReason) ?? ""}` : e.code,
     ]),
   );
   return 0;

@@ -2,12 +2,12 @@
 import { toJson } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
 import {
   type Sandbox,
   SandboxSchema,
   SandboxState,
 } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
+import { errorReasonName } from "@cove/sdk";
 import type { ParsedArgs } from "../args.js";
 import { api } from "../clients.js";
 import type { Context } from "../context.js";
@@ -45,7 +45,7 @@ function waitSeconds(parsed: ParsedArgs): number {
 
 /** failure explains a sandbox that ended in ERROR. */
 function failure(sandbox: Sandbox): CliError {
-  const reason = ErrorReason[sandbox.errorReason] ?? "UNKNOWN";
+  const reason = errorReasonName(sandbox.errorReason) ?? "UNKNOWN";
   const message = sandbox.errorMessage || "no message";
   return new CliError(
     `sandbox ${sandbox.sandboxId} failed: ${message} [${reason}]`,
@@ -229,7 +229,7 @@ export async function getSandbox(parsed: ParsedArgs, ctx: Context): Promise<numb
   if (sandbox.state === SandboxState.ERROR) {
     fields.push([
       "error",
-      `${sandbox.errorMessage} [${ErrorReason[sandbox.errorReason] ?? ""}]${sandbox.recoverable ? " (recoverable)" : ""}`,
+      `${sandbox.errorMessage} [${errorReasonName(sandbox.errorReason) ?? ""}]${sandbox.recoverable ? " (recoverable)" : ""}`,
     ]);
   }
   printFields(

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, Union
 
+from cove.errors.v1 import error_reason_pb2
 from cove.sandbox.v1 import sandbox_pb2, sandbox_service_pb2
 from cove.toolbox.v1 import (
     filesystem_pb2,
@@ -47,6 +48,16 @@ _LANGUAGES = {
     "javascript": language_pb2.CODE_LANGUAGE_JAVASCRIPT,
     "typescript": language_pb2.CODE_LANGUAGE_TYPESCRIPT,
 }
+
+
+def reason_name(value: int) -> Optional[str]:
+    """The ErrorReason name of a value without its prefix ("SANDBOX_NOT_FOUND"), None for 0 or unknown."""
+    if not value:
+        return None
+    try:
+        return error_reason_pb2.ErrorReason.Name(value).removeprefix("ERROR_REASON_")
+    except ValueError:
+        return None
 
 
 def duration(seconds: Optional[float]) -> Optional[duration_pb2.Duration]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from cove.errors.v1 import error_reason_pb2
 from cove.iam.v1 import api_key_pb2, audit_event_pb2, organization_pb2
 from google.protobuf import timestamp_pb2
 
@@ -129,11 +128,7 @@ def audit_event(e: audit_event_pb2.AuditEvent) -> AuditEvent:
         resource_type=e.resource_type,
         resource_id=e.resource_id,
         code=e.code,
-        error_reason=(
-            error_reason_pb2.ErrorReason.Name(e.error_reason).removeprefix("ERROR_REASON_")
-            if e.error_reason
-            else None
-        ),
+        error_reason=cv.reason_name(e.error_reason),
         request_id=e.request_id,
         client_ip=e.client_ip,
         user_agent=e.user_agent,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from cove.errors.v1 import error_reason_pb2
 from cove.sandbox.v1 import sandbox_pb2
 
 from . import _convert as cv
@@ -42,11 +41,7 @@ class SandboxData:
         self.image = message.image
         self.state = cv.state_name(message.state)
         self.desired_state = cv.state_name(message.desired_state)
-        self.error_reason = (
-            error_reason_pb2.ErrorReason.Name(message.error_reason).removeprefix("ERROR_REASON_")
-            if message.error_reason
-            else None
-        )
+        self.error_reason = cv.reason_name(message.error_reason)
         self.error_message = message.error_message
         self.recoverable = message.recoverable
         self.resources = cv.sandbox_resources(message.resources)

@@ -4,7 +4,7 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code } from "@connectrpc/connect";
-import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
+import { errorReasonName } from "@cove/common/error-reason.js";
 import { type ApiKey as ApiKeyMessage, ApiKeyState } from "@cove/gen-ts/cove/iam/v1/api_key_pb.js";
 import type { ApiKeyService } from "@cove/gen-ts/cove/iam/v1/api_key_service_pb.js";
 import {
@@ -271,7 +271,7 @@ function auditEventOf(m: AuditEventMessage): AuditEvent {
     resourceType: m.resourceType,
     resourceId: m.resourceId,
     code: m.code,
-    errorReason: m.errorReason ? ErrorReason[m.errorReason] : undefined,
+    errorReason: errorReasonName(m.errorReason),
     requestId: m.requestId,
     clientIp: m.clientIp,
     userAgent: m.userAgent,

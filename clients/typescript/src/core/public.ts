@@ -1,4 +1,5 @@
 // Everything both entry points export besides `Cove` itself.
+export { errorReasonName } from "@cove/common/error-reason.js";
 export type {
   Chart,
   ChartAxis,
@@ -34,6 +35,8 @@ export {
   CoveUnavailableError,
   CoveValidationError,
   type FieldViolation,
+  isRejectedUpFront,
+  isRetryable,
   toCoveError,
 } from "./errors.js";
 export type {
@@ -95,5 +98,6 @@ export type {
 export { Process } from "./process.js";
 export type { PtyCreateOptions, PtyHandle, PtyResult } from "./pty.js";
 export { Pty } from "./pty.js";
+export { backoffMs, type CallPolicy, type UnaryOptions, unary } from "./rpc.js";
 export type { PreviewLink, SandboxStateName, SshAccess, WaitOptions } from "./sandbox.js";
 export { Sandbox } from "./sandbox.js";

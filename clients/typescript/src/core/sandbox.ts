@@ -1,7 +1,7 @@
 // A sandbox as the SDK presents it (Daytona's Sandbox shape): its record, lifecycle methods, and
 // the toolbox APIs (process, fs, git, pty, codeInterpreter, lsp) reached through the proxy.
 import { Code } from "@connectrpc/connect";
-import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
+import { errorReasonName } from "@cove/common/error-reason.js";
 import {
   type Sandbox as SandboxMessage,
   SandboxState,
@@ -120,7 +120,7 @@ export class Sandbox {
   }
   /** errorReason is the ErrorReason name when state is "error", else undefined. */
   get errorReason(): string | undefined {
-    return this.info.errorReason ? ErrorReason[this.info.errorReason] : undefined;
+    return errorReasonName(this.info.errorReason);
   }
   /** errorMessage explains an "error" state. */
   get errorMessage(): string {

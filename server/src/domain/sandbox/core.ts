@@ -6,8 +6,8 @@ import {
   failedPrecondition,
   type Logger,
   notFound,
+  parseErrorReasonName,
 } from "@cove/common";
-import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
 import { NetworkPolicyMode } from "@cove/gen-ts/cove/sandbox/v1/sandbox_pb.js";
 import type { Knex } from "knex";
 import type { EventBus } from "../../shared/shared-state.js";
@@ -212,10 +212,7 @@ const CODE_OF_REASON: Partial<Record<ErrorReasonName, ErrorCode>> = {
 
 /** reasonName returns `name` when it is an ErrorReason value name, else `fallback`. */
 export function reasonName(name: string, fallback: ErrorReasonName): ErrorReasonName {
-  if (name === "" || name === "UNSPECIFIED") return fallback;
-  return typeof (ErrorReason as unknown as Record<string, unknown>)[name] === "number"
-    ? (name as ErrorReasonName)
-    : fallback;
+  return parseErrorReasonName(name) ?? fallback;
 }
 
 /** sandboxError is what a wait throws when the sandbox ended in ERROR. */

@@ -8,12 +8,10 @@ import {
   AsyncQueue,
   alreadyExists,
   CoveError,
-  type ErrorReasonName,
   failedPrecondition,
   notFound,
   resourceExhausted,
 } from "@cove/common";
-import { ErrorReason } from "@cove/gen-ts/cove/errors/v1/error_reason_pb.js";
 import { newSandboxId } from "../../ids.js";
 import {
   type CommandBody,
@@ -27,6 +25,7 @@ import {
   json,
   type ListSandboxesQuery,
   policyMessage,
+  reasonName,
   rowState,
   runnerUnavailable,
   SandboxCore,
@@ -508,9 +507,7 @@ export class SandboxLifecycle extends SandboxCore {
           .where({ id: sandboxId, organization_id: organizationId })
           .whereRaw("network_policy = ?::jsonb", [json(policy)])
           .update({ network_policy: json(previous), update_time: new Date() });
-        const reason = (
-          row.error_reason in ErrorReason ? row.error_reason : "RUNTIME_UNAVAILABLE"
-        ) as ErrorReasonName;
+        const reason = reasonName(row.error_reason, "RUNTIME_UNAVAILABLE");
         throw failedPrecondition(
           reason,
           `the runner refused the network policy; the previous one stays: ${row.error_message}`,

@@ -68,6 +68,13 @@ const (
 	// the target state within its wait timeout. The operation itself continues.
 	// Metadata: the object's id (e.g. sandboxId), state (current state), targetState.
 	ErrorReason_ERROR_REASON_WAIT_TIMED_OUT ErrorReason = 8
+	// ERROR_REASON_CLIENT_STREAM_IDLE goes with DEADLINE_EXCEEDED: a client stream (an
+	// upload, process input) sent no message within the server's idle limit, so the call
+	// was ended. Metadata: idleSeconds.
+	ErrorReason_ERROR_REASON_CLIENT_STREAM_IDLE ErrorReason = 9
+	// ERROR_REASON_CONTROL_PLANE_UNAVAILABLE goes with UNAVAILABLE: the proxy could not ask the
+	// API server who may reach the sandbox (EdgeService down or refusing the proxy). Retry.
+	ErrorReason_ERROR_REASON_CONTROL_PLANE_UNAVAILABLE ErrorReason = 10
 	// ERROR_REASON_CREDENTIALS_MISSING goes with UNAUTHENTICATED: no "authorization"
 	// header (or preview/SSH token) was sent.
 	ErrorReason_ERROR_REASON_CREDENTIALS_MISSING ErrorReason = 20
@@ -340,6 +347,8 @@ var (
 		6:   "ERROR_REASON_IDEMPOTENCY_CONFLICT",
 		7:   "ERROR_REASON_STREAM_LIMIT_EXCEEDED",
 		8:   "ERROR_REASON_WAIT_TIMED_OUT",
+		9:   "ERROR_REASON_CLIENT_STREAM_IDLE",
+		10:  "ERROR_REASON_CONTROL_PLANE_UNAVAILABLE",
 		20:  "ERROR_REASON_CREDENTIALS_MISSING",
 		21:  "ERROR_REASON_API_KEY_INVALID",
 		22:  "ERROR_REASON_API_KEY_EXPIRED",
@@ -427,6 +436,8 @@ var (
 		"ERROR_REASON_IDEMPOTENCY_CONFLICT":       6,
 		"ERROR_REASON_STREAM_LIMIT_EXCEEDED":      7,
 		"ERROR_REASON_WAIT_TIMED_OUT":             8,
+		"ERROR_REASON_CLIENT_STREAM_IDLE":         9,
+		"ERROR_REASON_CONTROL_PLANE_UNAVAILABLE":  10,
 		"ERROR_REASON_CREDENTIALS_MISSING":        20,
 		"ERROR_REASON_API_KEY_INVALID":            21,
 		"ERROR_REASON_API_KEY_EXPIRED":            22,
@@ -537,7 +548,7 @@ var File_cove_errors_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_cove_errors_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"!cove/errors/v1/error_reason.proto\x12\x0ecove.errors.v1*\x9b\x18\n" +
+	"!cove/errors/v1/error_reason.proto\x12\x0ecove.errors.v1*\xec\x18\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ERROR_REASON_INTERNAL\x10\x01\x12\x1e\n" +
@@ -547,7 +558,10 @@ const file_cove_errors_v1_error_reason_proto_rawDesc = "" +
 	"\x1bERROR_REASON_QUOTA_EXCEEDED\x10\x05\x12%\n" +
 	"!ERROR_REASON_IDEMPOTENCY_CONFLICT\x10\x06\x12&\n" +
 	"\"ERROR_REASON_STREAM_LIMIT_EXCEEDED\x10\a\x12\x1f\n" +
-	"\x1bERROR_REASON_WAIT_TIMED_OUT\x10\b\x12$\n" +
+	"\x1bERROR_REASON_WAIT_TIMED_OUT\x10\b\x12#\n" +
+	"\x1fERROR_REASON_CLIENT_STREAM_IDLE\x10\t\x12*\n" +
+	"&ERROR_REASON_CONTROL_PLANE_UNAVAILABLE\x10\n" +
+	"\x12$\n" +
 	" ERROR_REASON_CREDENTIALS_MISSING\x10\x14\x12 \n" +
 	"\x1cERROR_REASON_API_KEY_INVALID\x10\x15\x12 \n" +
 	"\x1cERROR_REASON_API_KEY_EXPIRED\x10\x16\x12 \n" +

@@ -74,6 +74,17 @@ export enum ErrorReason {
    */
   ERROR_REASON_WAIT_TIMED_OUT = 8,
   /**
+   * ERROR_REASON_CLIENT_STREAM_IDLE - ERROR_REASON_CLIENT_STREAM_IDLE goes with DEADLINE_EXCEEDED: a client stream (an
+   * upload, process input) sent no message within the server's idle limit, so the call
+   * was ended. Metadata: idleSeconds.
+   */
+  ERROR_REASON_CLIENT_STREAM_IDLE = 9,
+  /**
+   * ERROR_REASON_CONTROL_PLANE_UNAVAILABLE - ERROR_REASON_CONTROL_PLANE_UNAVAILABLE goes with UNAVAILABLE: the proxy could not ask the
+   * API server who may reach the sandbox (EdgeService down or refusing the proxy). Retry.
+   */
+  ERROR_REASON_CONTROL_PLANE_UNAVAILABLE = 10,
+  /**
    * ERROR_REASON_CREDENTIALS_MISSING - ERROR_REASON_CREDENTIALS_MISSING goes with UNAUTHENTICATED: no "authorization"
    * header (or preview/SSH token) was sent.
    */
@@ -513,6 +524,12 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 8:
     case "ERROR_REASON_WAIT_TIMED_OUT":
       return ErrorReason.ERROR_REASON_WAIT_TIMED_OUT;
+    case 9:
+    case "ERROR_REASON_CLIENT_STREAM_IDLE":
+      return ErrorReason.ERROR_REASON_CLIENT_STREAM_IDLE;
+    case 10:
+    case "ERROR_REASON_CONTROL_PLANE_UNAVAILABLE":
+      return ErrorReason.ERROR_REASON_CONTROL_PLANE_UNAVAILABLE;
     case 20:
     case "ERROR_REASON_CREDENTIALS_MISSING":
       return ErrorReason.ERROR_REASON_CREDENTIALS_MISSING;
@@ -768,6 +785,10 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "ERROR_REASON_STREAM_LIMIT_EXCEEDED";
     case ErrorReason.ERROR_REASON_WAIT_TIMED_OUT:
       return "ERROR_REASON_WAIT_TIMED_OUT";
+    case ErrorReason.ERROR_REASON_CLIENT_STREAM_IDLE:
+      return "ERROR_REASON_CLIENT_STREAM_IDLE";
+    case ErrorReason.ERROR_REASON_CONTROL_PLANE_UNAVAILABLE:
+      return "ERROR_REASON_CONTROL_PLANE_UNAVAILABLE";
     case ErrorReason.ERROR_REASON_CREDENTIALS_MISSING:
       return "ERROR_REASON_CREDENTIALS_MISSING";
     case ErrorReason.ERROR_REASON_API_KEY_INVALID:

@@ -1,14 +1,14 @@
 import type * as http from "node:http";
 import * as http2 from "node:http2";
-import type { Logger } from "@cove/common";
+import { CoveError } from "./errors.js";
 import { deadlineMs, downstreamHeaders, upstreamRequestHeaders } from "./forward-headers.js";
+import type { Logger } from "./logger.js";
 import {
   type AnyRequest,
   type AnyResponse,
-  GatewayError,
   type RpcProtocol,
   respondWithError,
-} from "./gateway-errors.js";
+} from "./rpc-errors.js";
 
 const {
   NGHTTP2_CANCEL,
@@ -28,22 +28,23 @@ export interface ForwardedCall {
   req: AnyRequest;
   /** The caller's response. */
   res: AnyResponse;
-  /** The protocol the caller speaks, for errors the gateway answers itself. */
+  /** The protocol the caller speaks, for errors the relay answers itself. */
   protocol: RpcProtocol;
-  /** The path to call on the daemon (the sandbox prefix removed), with its query. */
+  /** The path to call on the next hop (the sandbox prefix removed), with its query. */
   path: string;
   /** The sandbox, for messages and logs. */
   sandboxId: string;
-  /** The session to the sandbox's daemon. */
+  /** The HTTP/2 session to the next hop: the sandbox's daemon, or the runner's gateway. */
   session: http2.ClientHttp2Session;
   /** Called once when the daemon-side stream is gone (to release the session and slot). */
   onClose: () => void;
-  /** Logger for this gateway. */
+  /** Logger for this relay. */
   logger: Logger;
 }
 
 /**
- * forwardCall relays one call to the daemon as one HTTP/2 stream, without buffering messages:
+ * forwardCall relays one call to the next hop (the runner's gateway relays to a daemon, the
+ * proxy to a gateway; "daemon" below means that hop) as one HTTP/2 stream, without buffering messages:
  * request bytes are piped into the daemon stream and response bytes back out, each with
  * backpressure (a slow reader pauses the writer, and HTTP/2 flow control pushes back to the
  * far end). Response headers and trailers are copied (gRPC status lives in trailers; a
@@ -80,7 +81,7 @@ export function forwardCall(call: ForwardedCall): void {
         sandboxId: call.sandboxId,
         path: call.path,
       });
-      const err = new GatewayError(
+      const err = new CoveError(
         "deadlineExceeded",
         "COMMAND_DEADLINE_EXCEEDED",
         `sandbox ${call.sandboxId}: the daemon did not answer within the call's deadline`,
@@ -219,11 +220,11 @@ export function forwardCall(call: ForwardedCall): void {
 }
 
 /** daemonUnavailable is the UNAVAILABLE error for a daemon that cannot be reached. */
-export function daemonUnavailable(sandboxId: string, cause: unknown): GatewayError {
+export function daemonUnavailable(sandboxId: string, cause: unknown): CoveError {
   // Name the failure (ENOENT, ECONNREFUSED …) but never the host path of the socket.
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
   const detail = code ?? (cause instanceof Error ? cause.message : String(cause));
-  return new GatewayError(
+  return new CoveError(
     "unavailable",
     "DAEMON_UNAVAILABLE",
     `sandbox ${sandboxId}: DAEMON_UNAVAILABLE: its daemon does not answer (${detail})`,

@@ -1,8 +1,9 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
+import { type CoveError, invalidArgument } from "./errors.js";
 
 /** Connection-level headers that never cross a hop (RFC 9110 §7.6.1, RFC 9113 §8.2.2). */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -27,6 +28,59 @@ export const GATEWAY_PRIVATE_HEADERS = new Set([
 export const SANDBOX_ID_HEADER = "cove-sandbox-id";
 /** The request header carrying the proxy's shared secret. */
 export const GATEWAY_TOKEN_HEADER = "cove-gateway-token";
+
+/** Path prefix for callers that cannot set headers: /sandbox/<id>/<service>/<method>. */
+export const SANDBOX_PATH_PREFIX = "/sandbox/";
+/** Sandbox ids: what the server issues, and nothing that could escape a path or a header. */
+const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+/** Where a relayed call goes: the sandbox it names (if any) and the path for the next hop. */
+export interface SandboxRoute {
+  /** The sandbox from header cove-sandbox-id or the /sandbox/<id>/ prefix; undefined if neither. */
+  sandboxId: string | undefined;
+  /** The request's path (and query) without the sandbox prefix. */
+  path: string;
+}
+
+/**
+ * sandboxRouteOf finds the sandbox a call names (header, or path prefix which is then removed)
+ * and the path to call next. A malformed id, or a header and a prefix that disagree, is
+ * INVALID_ARGUMENT.
+ */
+export function sandboxRouteOf(
+  url: string,
+  headers: http.IncomingHttpHeaders | http2.IncomingHttpHeaders,
+): SandboxRoute {
+  const header = headers[SANDBOX_ID_HEADER];
+  let sandboxId: string | undefined;
+  if (header !== undefined) {
+    if (typeof header !== "string" || !SANDBOX_ID.test(header)) throw invalidSandboxId();
+    sandboxId = header;
+  }
+  if (!url.startsWith(SANDBOX_PATH_PREFIX)) return { sandboxId, path: url };
+  const end = url.indexOf("/", SANDBOX_PATH_PREFIX.length);
+  const fromPath = url.slice(SANDBOX_PATH_PREFIX.length, end < 0 ? undefined : end);
+  if (end < 0 || !SANDBOX_ID.test(fromPath)) throw invalidSandboxId();
+  if (sandboxId !== undefined && sandboxId !== fromPath) {
+    throw invalidArgument(
+      SANDBOX_ID_HEADER,
+      `the header names sandbox ${sandboxId} but the path names ${fromPath}`,
+    );
+  }
+  return { sandboxId: fromPath, path: url.slice(end) };
+}
+
+/** missingSandboxId is the INVALID_ARGUMENT for a call that names no sandbox. */
+export function missingSandboxId(): CoveError {
+  return invalidArgument(
+    SANDBOX_ID_HEADER,
+    "name the sandbox in this header or as a /sandbox/<id>/ path prefix",
+  );
+}
+
+function invalidSandboxId(): CoveError {
+  return invalidArgument(SANDBOX_ID_HEADER, 'not a sandbox id (1-128 letters, digits, "_" or "-")');
+}
 
 type HeaderValue = string | string[] | number | undefined;
 
@@ -55,7 +109,8 @@ export function upstreamRequestHeaders(
   const named = connectionTokens(incoming.connection);
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || name.startsWith(":")) continue;
-    if (HOP_BY_HOP.has(name) || GATEWAY_PRIVATE_HEADERS.has(name) || named.has(name)) continue;
+    if (HOP_BY_HOP_HEADERS.has(name) || GATEWAY_PRIVATE_HEADERS.has(name) || named.has(name))
+      continue;
     out[name] = value;
   }
   // gRPC over HTTP/2 requires "te: trailers"; it is the only TE value HTTP/2 allows.
@@ -73,7 +128,7 @@ export function downstreamHeaders(
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || name.startsWith(":") || HOP_BY_HOP.has(name)) continue;
+    if (value === undefined || name.startsWith(":") || HOP_BY_HOP_HEADERS.has(name)) continue;
     out[name] = value;
   }
   return out;
