@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { buildKit } from "../daemon/scripts/build-kit.mjs";
 import { docker } from "../daemon/test/docker-images.js";
+import { unmountUnder } from "../runner/test/mounts.js";
 import { ensureBaseImage } from "../scripts/build-base-image.mjs";
 import { createTestDatabase, type TestDatabase } from "../server/test/database.js";
 import { freePort } from "../server/test/stack-helpers.js";
@@ -108,6 +109,9 @@ export async function startAllInOne(
       docker(["rm", "-f", "-v", id]);
     }
     await database.drop();
+    // The runner mounts each sandbox's socket folder (a small tmpfs) in the data folder; the
+    // containers were removed behind its back, so their mounts are still there.
+    unmountUnder(dataDir);
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
   const until = Date.now() + (options.timeoutMs ?? 180_000);

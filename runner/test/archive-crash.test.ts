@@ -21,6 +21,7 @@ import { ensureBaseImage } from "../../scripts/build-base-image.mjs";
 import { createS3Client } from "../src/archive/s3-object-store.js";
 import { FakeControlPlane } from "./fake-control-plane.js";
 import { MANIFEST_PATHS, MANIFEST_SCRIPT, populateCommand } from "./fs-manifest.js";
+import { unmountUnder } from "./mounts.js";
 import { startS3, type TestS3 } from "./s3-server.js";
 
 const unreachable = dockerUnreachableReason();
@@ -178,7 +179,10 @@ describeWithDocker("a runner killed mid-archive and mid-restore", () => {
         docker(["rm", "-f", "-v", c]);
       }
     }
-    for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
+    for (const dir of dataDirs) {
+      unmountUnder(dir);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     await plane?.kill();
     await s3?.stop();
   });

@@ -53,6 +53,9 @@ test("image names are spelled out in full and escaped into one URL path segment"
   expect(imageUrlName(`localhost:5000/a/b@sha256:${"e".repeat(64)}`)).toBe(
     encodeURIComponent(`localhost:5000/a/b@sha256:${"e".repeat(64)}`),
   );
+  // A full content id (what restores pin) names exactly that image.
+  expect(imageUrlName(`sha256:${"c".repeat(64)}`)).toBe(`sha256%3A${"c".repeat(64)}`);
+  expect(() => imageUrlName(`sha256:${"c".repeat(63)};x`)).toThrow(CoveError);
   for (const bad of ["img;id", "UPPER/Case", "../../etc/passwd", "a/../../b", "%2e%2e/x", ""]) {
     expect(() => imageUrlName(bad)).toThrow(CoveError);
   }

@@ -18,6 +18,7 @@ import {
 import Dockerode from "dockerode";
 
 const hardened = Symbol("cove.hardened");
+const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 
 /** The part of docker-modem's Modem this module changes. */
 interface ModemInternals {
@@ -50,9 +51,13 @@ export function createDockerClient(options?: Dockerode.DockerOptions): Dockerode
  * imageUrlName turns a sandbox's image reference into the name to put in an engine URL: the
  * reference is checked with the grammar (INVALID_ARGUMENT otherwise), spelled out in full
  * ("docker.io/library/python:3.12-slim", so a bare hex name can never be taken for an image
- * id prefix) and percent-encoded, so it is one path segment whatever it contains.
+ * id prefix) and percent-encoded, so it is one path segment whatever it contains. A full
+ * content id ("sha256:" and 64 hex digits) is taken as that image.
  */
 export function imageUrlName(image: string): string {
+  // The runner's own pin of an exact image (restores run over the image the sandbox ran): a full
+  // content id names one image, never a prefix.
+  if (IMAGE_ID.test(image)) return encodeURIComponent(image);
   const parsed = parseImageReference(image);
   if (!parsed.ok) throw invalidArgument("image", parsed.error);
   return encodeURIComponent(formatImageReference(normalizeImageReference(parsed.reference)));
