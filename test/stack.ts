@@ -83,6 +83,9 @@ export async function startStack(
     runnerRegistrationToken: runnerToken,
     proxyToken,
     defaultImage: image,
+    // A public image no runner holds: the SDK suites' "a create that fails after the server made
+    // the sandbox" cases (the runner answers IMAGE_NOT_FOUND after the row exists).
+    publicImages: ["cove/no-such-image:never"],
     corsOrigins: "*",
     rateLimits: {},
     urls: {
