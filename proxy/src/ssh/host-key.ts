@@ -19,7 +19,7 @@ export function loadOrCreateHostKey(keyPath: string, logger?: Logger): Buffer {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     fs.mkdirSync(path.dirname(keyPath), { recursive: true, mode: 0o700 });
-    const pair = utils.generateKeyPairSync("ed25519", { comment: "cove ssh gateway" });
+    const pair = generateParsableKeyPair();
     try {
       // "wx": another process starting at the same moment keeps its key, and we read it below.
       fs.writeFileSync(keyPath, pair.private, { mode: 0o600, flag: "wx" });
@@ -42,4 +42,19 @@ export function loadOrCreateHostKey(keyPath: string, logger?: Logger): Buffer {
     });
   }
   return key;
+}
+
+/**
+ * generateParsableKeyPair makes an ed25519 key pair that ssh2 itself can read back: ssh2's
+ * generator strips leading zero bytes from the public key, so about one key in 256 is
+ * malformed (mscdex/ssh2#1390) — written as a host key, it would refuse every start.
+ */
+function generateParsableKeyPair(): { private: string; public: string } {
+  for (let attempt = 0; ; attempt++) {
+    const pair = utils.generateKeyPairSync("ed25519", { comment: "cove ssh gateway" });
+    const priv = utils.parseKey(pair.private);
+    const pub = utils.parseKey(pair.public);
+    const readable = (k: unknown) => !(k instanceof Error) && !Array.isArray(k);
+    if ((readable(priv) && readable(pub)) || attempt >= 16) return pair;
+  }
 }
